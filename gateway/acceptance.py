@@ -1,0 +1,181 @@
+"""Accepting a message: the pipeline behind ``POST /v1/messages``.
+
+Order matters. Cheap, unauthenticated checks first (size, strict parse, algorithm allow-list),
+then the origin signature, so nothing below learns anything from an unauthenticated caller;
+then what the sender may do, the document itself, deduplication and routing; and only then
+one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
+is stored before all checks pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit.chain import AuditEvent
+from gateway.clock import Clock
+from gateway.configuration.model import Config
+from gateway.messages import SignedMessage, countersign, make_receipt
+from gateway.problems import (
+    ConflictError,
+    DocumentError,
+    ForbiddenError,
+    RoutingError,
+    Violation,
+)
+from gateway.routing import Router
+from gateway.storage.base import AcceptRequest, MessageRecord, Store
+from gateway.trust import KeyRegistry, SigningKey
+from gateway.validation import SchemaRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    record: MessageRecord
+    created: bool
+    recipients: tuple[tuple[str, str], ...]  # (department, mode); empty for a duplicate
+
+
+@dataclass(slots=True)
+class AcceptanceContext:
+    """What acceptance reads. Swapped whole when an administrator changes configuration."""
+
+    config: Config
+    router: Router
+    keys: KeyRegistry
+    schemas: SchemaRegistry
+    gateway_key: SigningKey
+
+
+class Acceptor:
+    def __init__(
+        self,
+        context: Callable[[], AcceptanceContext],
+        store: Store,
+        clock: Clock,
+    ) -> None:
+        self._context = context
+        self._store = store
+        self._clock = clock
+
+    async def accept(self, body: bytes) -> Accepted:
+        ctx = self._context()
+        now = self._clock.now()
+        message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
+        sender = message.verify_origin(ctx.keys, now)
+        event = message.event
+        self._check_sender(ctx, sender, event.type)
+        self._check_time(ctx, event.time, now)
+        self._check_document(ctx, event.type, event.dataschema, event.data)
+        existing = await self._store.find_message(event.source, event.id)
+        if existing is not None:
+            return self._duplicate(existing, message.payload_sha256)
+        decision = ctx.router.decide(_routable_view(event))
+        if not decision.recipients:
+            raise RoutingError(
+                f"no route delivers {event.type} from {sender} to any department that may "
+                "receive it",
+                extra={"routing": decision.explain()},
+            )
+        recipients = tuple(
+            (dept, ctx.config.departments[dept].delivery.mode) for dept in decision.recipients
+        )
+
+        def build(seq: int) -> tuple[bytes, bytes]:
+            signed, signature = countersign(
+                message, ctx.gateway_key, ctx.config.gateway.id, now, seq, list(decision.recipients)
+            )
+            return signed, make_receipt(message, signature)
+
+        outcome = await self._store.accept(
+            AcceptRequest(
+                source=event.source,
+                event_id=event.id,
+                type=event.type,
+                subject=event.subject,
+                payload_sha256=message.payload_sha256,
+                accepted_at=now,
+                recipients=recipients,
+                build=build,
+                audit=AuditEvent(
+                    action="message.accepted",
+                    actor=sender,
+                    at=now,
+                    target=f"{event.source}/{event.id}",
+                    detail={
+                        "type": event.type,
+                        "sha256": message.payload_sha256,
+                        "recipients": list(decision.recipients),
+                        "routes": list(decision.matched),
+                    },
+                ),
+            )
+        )
+        if not outcome.created:
+            return self._duplicate(outcome.record, message.payload_sha256)
+        return Accepted(outcome.record, True, recipients)
+
+    @staticmethod
+    def _duplicate(existing: MessageRecord, sha256: str) -> Accepted:
+        if existing.payload_sha256 != sha256:
+            raise ConflictError(
+                f"event id {existing.event_id!r} from {existing.source} was already accepted "
+                "with a different payload; a new document needs a new id",
+                slug="id-reused",
+            )
+        return Accepted(existing, False, ())
+
+    @staticmethod
+    def _check_sender(ctx: AcceptanceContext, sender: str, doc_type: str) -> None:
+        department = ctx.config.departments.get(sender)
+        if department is None or not department.enabled:
+            raise ForbiddenError(f"department {sender} is not enabled", slug="department-disabled")
+        if doc_type not in department.sends:
+            raise ForbiddenError(
+                f"department {sender} may not send {doc_type}", slug="type-not-allowed"
+            )
+
+    @staticmethod
+    def _check_time(ctx: AcceptanceContext, when: Any, now: Any) -> None:
+        skew = ctx.config.gateway.clock_skew
+        if abs(when - now) > skew:
+            raise DocumentError(
+                f"event time is more than {int(skew.total_seconds())} s from the gateway's "
+                "clock; check the sender's clock",
+                slug="clock-skew",
+                status=422,
+                extra={"errors": [{"pointer": "/time", "detail": "outside the allowed skew"}]},
+            )
+
+    @staticmethod
+    def _check_document(
+        ctx: AcceptanceContext, doc_type: str, dataschema: str | None, data: Any
+    ) -> None:
+        if doc_type not in ctx.schemas.types():
+            raise DocumentError(f"unknown document type {doc_type}", slug="unknown-type")
+        expected = ctx.schemas.schema_id(doc_type)
+        if dataschema is not None and dataschema != expected:
+            raise DocumentError(
+                f"dataschema must be {expected} for {doc_type}",
+                slug="schema-mismatch",
+                extra={"errors": [{"pointer": "/dataschema", "detail": f"expected {expected}"}]},
+            )
+        try:
+            ctx.schemas.check(doc_type, data)
+        except DocumentError as exc:
+            # Pointers into the event, not into the document: the sender sees the whole event.
+            exc.violations = [Violation("/data" + v.pointer, v.message) for v in exc.violations]
+            exc.extra.setdefault("document_type", doc_type)
+            raise
+
+
+def _routable_view(event: Any) -> dict[str, Any]:
+    """The event as route conditions see it: attributes and ``data``."""
+    return {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "data": event.data,
+    }

@@ -1,0 +1,116 @@
+"""The app factory. Resources are opened and closed in ``cleanup_ctx``, in this order:
+runtime (configuration, keys, schemas, store), HTTP client session, dispatcher task; closing
+runs in reverse, so the dispatcher stops before the session and the store it uses close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from gateway.acceptance import Acceptor
+from gateway.api import admin, inbox, messages, operations
+from gateway.api.admin import ADMIN_TOKENS, AdminTokens
+from gateway.api.keys import RUNTIME
+from gateway.api.middlewares import metrics, problems, request_id
+from gateway.delivery import Dispatcher, Notifier, Pusher
+from gateway.metrics import Metrics
+from gateway.runtime import Options, Runtime, build_context, load_static
+from gateway.storage.factory import open_store
+from gateway.trust import TokenVerifier
+
+log = structlog.get_logger("gateway.app")
+
+# Slack over the message limit so the acceptance code, not aiohttp, answers an oversized
+# message with its own problem; anything far larger is cut off by aiohttp itself.
+BODY_SLACK = 64 * 1024
+
+
+def create_app(options: Options | None = None) -> web.Application:
+    options = options or Options()
+    config, schemas, gateway_key = load_static(options)
+    app = web.Application(
+        client_max_size=config.gateway.max_message_bytes + BODY_SLACK,
+        middlewares=[request_id, metrics, problems],
+    )
+    context = build_context(config, schemas, options.data_dir, gateway_key)
+    app[ADMIN_TOKENS] = AdminTokens(options.data_dir / "admin-tokens.json")
+    bootstrap = app[ADMIN_TOKENS].ensure_bootstrap()
+    if bootstrap is not None:
+        log.warning("admin.bootstrap_token_created", path=str(app[ADMIN_TOKENS].path),
+                    hint="the clear token is in admin-token in the data directory")
+        _write_private(options.data_dir / "admin-token", bootstrap)
+
+    async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = open_store(options.database or options.data_dir / "gateway.sqlite3",
+                           options.clock)
+        await store.open()
+        metrics_ = Metrics(schemas.types(), [*config.departments, "other"])
+        notifier = Notifier()
+        runtime = Runtime(
+            options=options,
+            context=context,
+            store=store,
+            clock=options.clock,
+            metrics=metrics_,
+            notifier=notifier,
+            acceptor=Acceptor(lambda: app[RUNTIME].context, store, options.clock),
+            tokens=TokenVerifier(
+                context.keys, config.gateway.id, options.clock,
+                config.gateway.token_lifetime,
+            ),
+        )
+        app[RUNTIME] = runtime
+        try:
+            yield
+        finally:
+            await store.close()
+
+    async def client_ctx(app: web.Application) -> AsyncIterator[None]:
+        runtime = app[RUNTIME]
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=32, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=30, connect=5),
+            headers={"User-Agent": "zj-exchange-gateway/0.1"},
+        )
+        runtime.dispatcher = Dispatcher(
+            runtime.store, runtime.clock, lambda: app[RUNTIME].config, Pusher(session),
+            runtime.metrics, runtime.notifier, owner=runtime.instance,
+            poll_interval=options.poll_interval,
+        )
+        try:
+            yield
+        finally:
+            await session.close()
+
+    async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+        runtime = app[RUNTIME]
+        task = None
+        if options.run_dispatcher and runtime.dispatcher is not None:
+            task = asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app.cleanup_ctx.extend([runtime_ctx, client_ctx, dispatcher_ctx])
+    for table in (messages.routes, inbox.routes, admin.routes, operations.routes):
+        app.router.add_routes(table)
+    return app
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")

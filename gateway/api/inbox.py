@@ -1,0 +1,125 @@
+"""Pull delivery: ``GET /v1/inbox``, ``POST /v1/inbox/ack`` and the SSE stream.
+
+Messages are embedded in the JSON answer as the exact countersigned bytes (``orjson.Fragment``)
+so a recipient verifies what the gateway stored, never a re-serialisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import orjson
+from aiohttp import web
+
+from gateway.api.auth import department
+from gateway.api.keys import RUNTIME
+from gateway.api.responses import json_response
+from gateway.audit.chain import AuditEvent
+from gateway.problems import MessageError, Violation
+
+routes = web.RouteTableDef()
+MAX_PAGE = 500
+HEARTBEAT_SECONDS = 15.0
+
+
+def _int_param(request: web.Request, name: str, default: int, maximum: int | None = None) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
+        limit = f" between 0 and {maximum}" if maximum is not None else ""
+        raise MessageError(
+            f"query parameter {name!r} must be a whole number{limit}",
+            slug="invalid-parameter",
+            violations=[Violation(f"/query/{name}", "not a whole number in range")],
+        )
+    return int(raw)
+
+
+@routes.get("/v1/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    recipient = department(request)
+    after = _int_param(request, "after", 0)
+    limit = _int_param(request, "limit", 100, MAX_PAGE) or 100
+    records = await runtime.store.inbox(recipient, after, limit)
+    items = [{"sequence": r.seq, "message": orjson.Fragment(r.body)} for r in records]
+    cursor = records[-1].seq if records else after
+    return json_response({"messages": items, "next": cursor})
+
+
+@routes.post("/v1/inbox/ack")
+async def ack(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    recipient = department(request)
+    sequences = _sequences(await request.read())
+    now = runtime.clock.now()
+    count = await runtime.store.ack(
+        recipient, sequences, now,
+        AuditEvent("delivery.acknowledged", recipient, now, recipient,
+                   {"sequences": sequences[:100], "count": len(sequences)}),
+    )
+    runtime.metrics.deliveries.labels(runtime.metrics.dept_label(recipient), "pull").inc(count)
+    return json_response({"acknowledged": count})
+
+
+def _sequences(body: bytes) -> list[int]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = None
+    values = doc.get("sequences") if isinstance(doc, dict) else None
+    if (
+        not isinstance(values, list)
+        or not values
+        or len(values) > MAX_PAGE
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+    ):
+        raise MessageError(
+            f'send {{"sequences": [...]}} with 1 to {MAX_PAGE} positive sequence numbers',
+            slug="invalid-ack",
+            violations=[Violation("/sequences", "must be a non-empty list of positive integers")],
+        )
+    return values
+
+
+@routes.get("/v1/inbox/stream")
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received)."""
+    runtime = request.app[RUNTIME]
+    recipient = department(request)
+    last = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
+    if not last.isdigit():
+        raise MessageError("Last-Event-ID must be a sequence number", slug="invalid-parameter")
+    after = int(last)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    wake = runtime.notifier.subscribe(recipient)
+    try:
+        await response.write(b"retry: 2000\n\n")
+        while True:
+            wake.clear()
+            records = await runtime.store.inbox(recipient, after, MAX_PAGE)
+            for record in records:
+                await response.write(
+                    b"id: %d\nevent: message\ndata: %s\n\n" % (record.seq, record.body)
+                )
+                after = record.seq
+            if len(records) == MAX_PAGE:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), HEARTBEAT_SECONDS)
+                continue
+            await response.write(b": keep-alive\n\n")
+    except ConnectionResetError:
+        pass  # the recipient went away; it resumes with Last-Event-ID
+    finally:
+        runtime.notifier.unsubscribe(recipient, wake)
+    return response

@@ -1,0 +1,96 @@
+"""Middlewares: request ids, problem details for every error, request metrics.
+
+Order (outermost first): request id, then metrics, then errors, so the metrics see the final
+status of a problem response and every log line of the request carries its id.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.api.keys import RUNTIME
+from gateway.api.responses import problem_response
+from gateway.problems import GatewayError, MessageError
+
+log = structlog.get_logger("gateway.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+_HTTP_SLUGS = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "Body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+}
+
+
+@web.middleware
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    started = time.perf_counter()
+    response = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    log.info(
+        "http.request",
+        method=request.method,
+        route=_route_name(request),
+        status=response.status,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return response
+
+
+@web.middleware
+async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    runtime = request.app.get(RUNTIME)
+    if runtime is not None:
+        runtime.metrics.http_requests.labels(_route_name(request), f"{response.status // 100}xx").inc()
+    return response
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return problem_response(exc, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        slug, title = _HTTP_SLUGS.get(exc.status, ("http-error", exc.reason))
+        error = MessageError(
+            _http_detail(exc), slug=slug, status=exc.status, title=title
+        )
+        return problem_response(error, request.path)
+    except Exception:
+        log.exception("http.unhandled")
+        error = GatewayError("the gateway failed; the request id identifies it in the logs")
+        return problem_response(error, request.path)
+
+
+def _http_detail(exc: web.HTTPException) -> str:
+    if exc.status == 413:
+        return "the body is larger than the gateway accepts"
+    if exc.status == 404:
+        return "no such resource"
+    if exc.status == 405:
+        return "this resource does not support that method"
+    return exc.reason
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info
+    route = getattr(info, "route", None)
+    resource = getattr(route, "resource", None)
+    if resource is None:
+        return "unmatched"
+    return resource.canonical

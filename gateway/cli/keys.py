@@ -1,0 +1,49 @@
+"""``gateway keys generate``: a department's (or the gateway's) signing key pair."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.configuration.loader import DEPARTMENT_ID, KEY_NAME
+from gateway.problems import ConfigError
+from gateway.trust import SigningKey
+
+
+def register(commands: Any) -> None:
+    keys: argparse.ArgumentParser = commands.add_parser("keys", help="manage signing keys")
+    sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    generate = sub.add_parser(
+        "generate",
+        help="generate a key pair for a department",
+        description="Write the private key (JWK, mode 0600) and print the public JWK to paste "
+        "into departments.toml. The private key never leaves the department.",
+    )
+    generate.add_argument("department", help="department id, e.g. 330784.health.h001")
+    generate.add_argument("--name", default="k1", help="key name; the kid is DEPARTMENT/NAME")
+    generate.add_argument("--alg", choices=("Ed25519", "ES256"), default="Ed25519")
+    generate.add_argument("--out", type=Path, help="private key file (default: DEPT.NAME.jwk)")
+    generate.set_defaults(handler=generate_key)
+
+
+def generate_key(args: argparse.Namespace) -> int:
+    if not DEPARTMENT_ID.match(args.department):
+        raise ConfigError(f"{args.department!r} is not a department id such as 330784.zlb")
+    if not KEY_NAME.match(args.name):
+        raise ConfigError(f"{args.name!r} is not a key name (letters, digits, . _ -)")
+    kid = f"{args.department}/{args.name}"
+    out: Path = args.out or Path(f"{args.department}.{args.name}.jwk")
+    key = SigningKey.generate(kid, args.alg)
+    key.save(out)
+    public = {k: v for k, v in key.public_jwk().items() if k not in {"kid"}}
+    inline = ", ".join(f"{k} = {orjson.dumps(v).decode()}" for k, v in public.items())
+    print(f"# private key written to {out} (mode 0600); keep it at the department")
+    print("# paste into config/departments.toml under the department:")
+    print("[[departments.keys]]")
+    print(f'name = "{args.name}"')
+    print(f"jwk = {{ {inline} }}")
+    print("# not_before = 2026-01-01T00:00:00Z")
+    return 0

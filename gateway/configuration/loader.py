@@ -1,0 +1,332 @@
+"""Read the TOML configuration directory into a ``Config``.
+
+Hand-written field checks rather than a schema library: the messages must name the file and
+the TOML path (``departments.toml: departments[3].delivery.mode``) in words an operator
+acts on, and the shape is small.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.configuration.model import (
+    BreakerPolicy,
+    Condition,
+    Config,
+    DeliverySettings,
+    Department,
+    GatewaySettings,
+    KeyConfig,
+    RetryPolicy,
+    Route,
+)
+from gateway.problems import ConfigError
+
+DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TYPE_NAME = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v\d+$")
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Place:
+    """Where in which file a value sits, so every error can say so."""
+
+    def __init__(self, file: str, path: str = "") -> None:
+        self.file = file
+        self.path = path
+
+    def at(self, key: str | int) -> _Place:
+        if isinstance(key, int):
+            return _Place(self.file, f"{self.path}[{key}]")
+        return _Place(self.file, f"{self.path}.{key}" if self.path else key)
+
+    def fail(self, what: str) -> ConfigError:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return ConfigError(f"{where}: {what}", slug="configuration")
+
+
+def _table(value: Any, place: _Place) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise place.fail("must be a table")
+    return value
+
+
+def _known_keys(table: dict[str, Any], allowed: set[str], place: _Place) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise place.fail(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _str(table: dict[str, Any], key: str, place: _Place, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if value is None:
+        raise place.at(key).fail("is required")
+    if not isinstance(value, str) or not value:
+        raise place.at(key).fail("must be a non-empty string")
+    return value
+
+
+def _opt_str(table: dict[str, Any], key: str, place: _Place) -> str | None:
+    return _str(table, key, place) if key in table else None
+
+
+def _bool(table: dict[str, Any], key: str, place: _Place, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise place.at(key).fail("must be true or false")
+    return value
+
+
+def _int(table: dict[str, Any], key: str, place: _Place, default: int, minimum: int = 1) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise place.at(key).fail(f"must be an integer >= {minimum}")
+    return value
+
+
+def _number(table: dict[str, Any], key: str, place: _Place, default: float) -> float:
+    value = table.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise place.at(key).fail("must be a positive number")
+    return float(value)
+
+
+def parse_duration(text: Any, place: _Place) -> timedelta:
+    """``"5s"``, ``"30m"``, ``"6h"``, ``"3d"``: readable in a config file, unlike seconds."""
+    match = DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise place.fail("must be a duration such as \"500ms\", \"5s\", \"30m\", \"6h\" or \"3d\"")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _duration(table: dict[str, Any], key: str, place: _Place, default: timedelta) -> timedelta:
+    return parse_duration(table[key], place.at(key)) if key in table else default
+
+
+def _time(table: dict[str, Any], key: str, place: _Place) -> datetime | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise place.at(key).fail("must be a TOML offset date-time such as 2026-01-01T00:00:00Z")
+    return value.astimezone(UTC)
+
+
+def _types(table: dict[str, Any], key: str, place: _Place) -> frozenset[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list):
+        raise place.at(key).fail("must be a list of document types")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not TYPE_NAME.match(item):
+            raise place.at(key).at(index).fail(
+                "must be a document type such as cn.gov.zj.injury.medical_diagnosis.v1"
+            )
+    return frozenset(value)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _gateway(doc: dict[str, Any], place: _Place, base: Path) -> GatewaySettings:
+    table = _table(doc.get("gateway", {}), place.at("gateway"))
+    here = place.at("gateway")
+    allowed = {"id", "key_file", "dev_keys", "clock_skew", "max_message_bytes", "retention",
+               "token_lifetime"}
+    _known_keys(table, allowed, here)
+    gateway_id = _str(table, "id", here)
+    if not DEPARTMENT_ID.match(gateway_id):
+        raise here.at("id").fail("must look like <region code>.<agency>, e.g. 330000.exchange")
+    key_file = _opt_str(table, "key_file", here)
+    return GatewaySettings(
+        id=gateway_id,
+        key_file=(base / key_file) if key_file else None,
+        dev_keys=_bool(table, "dev_keys", here, False),
+        clock_skew=_duration(table, "clock_skew", here, timedelta(minutes=5)),
+        max_message_bytes=_int(table, "max_message_bytes", here, 1_048_576, minimum=1024),
+        retention=_duration(table, "retention", here, timedelta(days=90)),
+        token_lifetime=_duration(table, "token_lifetime", here, timedelta(minutes=5)),
+    )
+
+
+def _retry(doc: dict[str, Any], place: _Place) -> RetryPolicy:
+    here = place.at("retry")
+    table = _table(doc.get("retry", {}), here)
+    _known_keys(table, {"initial", "multiplier", "cap", "max_age"}, here)
+    default = RetryPolicy()
+    return RetryPolicy(
+        initial=_duration(table, "initial", here, default.initial),
+        multiplier=_number(table, "multiplier", here, default.multiplier),
+        cap=_duration(table, "cap", here, default.cap),
+        max_age=_duration(table, "max_age", here, default.max_age),
+    )
+
+
+def _breaker(doc: dict[str, Any], place: _Place) -> BreakerPolicy:
+    here = place.at("breaker")
+    table = _table(doc.get("breaker", {}), here)
+    _known_keys(table, {"failures", "cooldown"}, here)
+    default = BreakerPolicy()
+    return BreakerPolicy(
+        failures=_int(table, "failures", here, default.failures),
+        cooldown=_duration(table, "cooldown", here, default.cooldown),
+    )
+
+
+def _delivery(table: dict[str, Any], place: _Place) -> DeliverySettings:
+    _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
+    mode = table.get("mode", "pull")
+    if mode not in ("push", "pull"):
+        raise place.at("mode").fail("must be \"push\" or \"pull\"")
+    endpoint = _opt_str(table, "endpoint", place)
+    if mode == "push" and endpoint is None:
+        raise place.at("endpoint").fail("is required when mode is \"push\"")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise place.at("endpoint").fail("must be an http:// or https:// URL")
+    timeout = _duration(table, "timeout", place, timedelta(seconds=10)).total_seconds()
+    return DeliverySettings(
+        mode=mode,
+        endpoint=endpoint,
+        timeout_seconds=timeout,
+        concurrency=_int(table, "concurrency", place, 4),
+    )
+
+
+def _key(table: dict[str, Any], place: _Place) -> KeyConfig:
+    _known_keys(table, {"name", "jwk", "not_before", "not_after", "revoked_at"}, place)
+    name = _str(table, "name", place)
+    if not KEY_NAME.match(name):
+        raise place.at("name").fail("must be letters, digits, '.', '_' or '-' (max 64)")
+    jwk = _table(table.get("jwk"), place.at("jwk"))
+    if "d" in jwk:
+        raise place.at("jwk").fail("holds a private key ('d'); configure public keys only")
+    return KeyConfig(
+        name=name,
+        jwk=dict(jwk),
+        not_before=_time(table, "not_before", place),
+        not_after=_time(table, "not_after", place),
+        revoked_at=_time(table, "revoked_at", place),
+    )
+
+
+def _department(table: dict[str, Any], place: _Place) -> Department:
+    allowed = {"id", "name", "name_zh", "sends", "receives", "delivery", "keys", "enabled"}
+    _known_keys(table, allowed, place)
+    dept_id = _str(table, "id", place)
+    if not DEPARTMENT_ID.match(dept_id):
+        raise place.at("id").fail("must look like <GB/T 2260 region code>.<agency>[.<unit>]")
+    keys_raw = table.get("keys", [])
+    if not isinstance(keys_raw, list):
+        raise place.at("keys").fail("must be an array of tables ([[departments.keys]])")
+    keys = tuple(_key(_table(k, place.at("keys").at(i)), place.at("keys").at(i))
+                 for i, k in enumerate(keys_raw))
+    names = [k.name for k in keys]
+    if len(set(names)) != len(names):
+        raise place.at("keys").fail("key names must be unique within a department")
+    delivery = _delivery(_table(table.get("delivery", {}), place.at("delivery")),
+                         place.at("delivery"))
+    return Department(
+        id=dept_id,
+        name=_str(table, "name", place),
+        name_zh=table.get("name_zh", "") if isinstance(table.get("name_zh", ""), str) else "",
+        sends=_types(table, "sends", place),
+        receives=_types(table, "receives", place),
+        delivery=delivery,
+        keys=keys,
+        enabled=_bool(table, "enabled", place, True),
+    )
+
+
+def parse_departments(doc: dict[str, Any], file: str) -> dict[str, Department]:
+    place = _Place(file)
+    raw = doc.get("departments", [])
+    if not isinstance(raw, list):
+        raise place.at("departments").fail("must be an array of tables ([[departments]])")
+    departments: dict[str, Department] = {}
+    for index, item in enumerate(raw):
+        here = place.at("departments").at(index)
+        dept = _department(_table(item, here), here)
+        if dept.id in departments:
+            raise here.at("id").fail(f"department {dept.id} is defined twice")
+        departments[dept.id] = dept
+    return departments
+
+
+def _condition(pointer: str, value: Any, place: _Place) -> Condition:
+    if not pointer.startswith("/"):
+        raise place.fail(f"condition key {pointer!r} must be a JSON Pointer such as /data/kind")
+    values = tuple(value) if isinstance(value, list) else (value,)
+    return Condition(pointer=pointer, values=values)
+
+
+def parse_routes(
+    doc: dict[str, Any], file: str, departments: dict[str, Department]
+) -> tuple[Route, ...]:
+    """Routes are checked against the departments so a typo never silently drops messages."""
+    place = _Place(file)
+    raw = doc.get("routes", [])
+    if not isinstance(raw, list):
+        raise place.at("routes").fail("must be an array of tables ([[routes]])")
+    routes: list[Route] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        here = place.at("routes").at(index)
+        table = _table(item, here)
+        _known_keys(table, {"name", "type", "to", "to_pointer", "when"}, here)
+        name = _str(table, "name", here)
+        if name in seen:
+            raise here.at("name").fail(f"route name {name!r} is used twice")
+        seen.add(name)
+        doc_type = _str(table, "type", here)
+        if not TYPE_NAME.match(doc_type):
+            raise here.at("type").fail("must be a document type")
+        to = table.get("to", [])
+        if not isinstance(to, list) or not all(isinstance(t, str) for t in to):
+            raise here.at("to").fail("must be a list of department ids")
+        for position, target in enumerate(to):
+            if target not in departments:
+                raise here.at("to").at(position).fail(f"unknown department {target!r}")
+        to_pointer = _opt_str(table, "to_pointer", here)
+        if not to and to_pointer is None:
+            raise here.fail("needs 'to' or 'to_pointer'")
+        when = _table(table.get("when", {}), here.at("when"))
+        conditions = tuple(_condition(k, v, here.at("when")) for k, v in when.items())
+        routes.append(Route(name, doc_type, tuple(to), to_pointer, conditions))
+    return tuple(routes)
+
+
+def load_config(directory: Path) -> Config:
+    """Load ``gateway.toml``, ``departments.toml`` and ``routes.toml`` from ``directory``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: configuration directory not found")
+    gateway_path = directory / "gateway.toml"
+    gateway_doc = _read_toml(gateway_path)
+    place = _Place(str(gateway_path))
+    _known_keys(gateway_doc, {"gateway", "retry", "breaker"}, place)
+    settings = _gateway(gateway_doc, place, directory)
+    departments_path = directory / "departments.toml"
+    departments = parse_departments(_read_toml(departments_path), str(departments_path))
+    routes_path = directory / "routes.toml"
+    routes = parse_routes(_read_toml(routes_path), str(routes_path), departments)
+    return Config(
+        gateway=settings,
+        departments=departments,
+        routes=routes,
+        retry=_retry(gateway_doc, place),
+        breaker=_breaker(gateway_doc, place),
+        directory=directory,
+    )

@@ -1,0 +1,99 @@
+"""The configuration's shape. Frozen: a change is a new ``Config``, swapped in whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+DeliveryMode = Literal["push", "pull"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    mode: DeliveryMode = "pull"
+    endpoint: str | None = None
+    timeout_seconds: float = 10.0
+    concurrency: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class KeyConfig:
+    name: str
+    jwk: dict[str, Any]
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: str
+    name: str
+    name_zh: str = ""
+    sends: frozenset[str] = frozenset()
+    receives: frozenset[str] = frozenset()
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    keys: tuple[KeyConfig, ...] = ()
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``pointer`` (RFC 6901, into the event: ``/type``, ``/data/injury/accident_kind``) must
+    hold one of ``values``."""
+
+    pointer: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    type: str
+    to: tuple[str, ...] = ()
+    # Recipients named by the message itself (e.g. a material request's ``requested_from``);
+    # still filtered by what each may receive.
+    to_pointer: str | None = None
+    when: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential back-off with full jitter, then a dead letter once ``max_age`` has passed."""
+
+    initial: timedelta = timedelta(seconds=5)
+    multiplier: float = 2.0
+    cap: timedelta = timedelta(hours=6)
+    max_age: timedelta = timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    failures: int = 5
+    cooldown: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    id: str
+    key_file: Path | None = None
+    dev_keys: bool = False
+    clock_skew: timedelta = timedelta(minutes=5)
+    max_message_bytes: int = 1_048_576
+    retention: timedelta = timedelta(days=90)
+    token_lifetime: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    gateway: GatewaySettings
+    departments: dict[str, Department]
+    routes: tuple[Route, ...]
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    directory: Path | None = None
+
+    def department(self, dept_id: str) -> Department | None:
+        return self.departments.get(dept_id)

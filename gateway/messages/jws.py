@@ -1,0 +1,159 @@
+"""JWS building blocks over joserfc: the algorithm allow-list, strict protected headers, and
+signing/verifying one signature over the *received* segments.
+
+Why not ``joserfc.jws.serialize_json`` / ``deserialize_json`` for everything: the contract
+(DESIGN 3) is that signatures cover the exact bytes received, nothing re-serialised.
+``serialize_json`` takes the decoded payload and encodes it again, and ``deserialize_json``
+parses protected headers with the lenient stdlib reader and verifies every signature with one
+key finder. Here we verify one chosen signature over ``protected_b64 + "." + payload_b64`` as
+received, after the strict reader has parsed its header. The signature primitives, the
+algorithm models, key handling and the canonical base64url decoder are joserfc's; the only
+thing written here is that concatenation and the allow-list policy.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
+from joserfc.jws import JWSRegistry
+from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
+
+from gateway.messages import strict_json
+from gateway.problems import (
+    AlgorithmRefusedError,
+    CriticalHeaderError,
+    EnvelopeError,
+    SignatureError,
+    StrictJSONError,
+    Violation,
+)
+from gateway.trust.keys import Algorithm, PublicKey, SigningKey
+
+__all__ = [
+    "ACCEPTED_ALGORITHMS",
+    "GATEWAY_HEADERS",
+    "b64url_decode",
+    "b64url_encode",
+    "canonical_alg",
+    "decode_protected",
+    "sign_segments",
+    "verify_segments",
+]
+
+#: header ``alg`` values accepted on input, and the algorithm each means. ``EdDSA`` is the
+#: older (RFC 8037) name; with an OKP/Ed25519 key it is the same computation as ``Ed25519``.
+ACCEPTED_ALGORITHMS: dict[str, Algorithm] = {
+    "Ed25519": "Ed25519",
+    "EdDSA": "Ed25519",
+    "ES256": "ES256",
+}
+#: header parameters of the gateway's countersignature (docs/architecture.md)
+GATEWAY_HEADERS = frozenset({"zjx:gateway", "zjx:accepted", "zjx:seq", "zjx:recipients"})
+#: names a ``crit`` header may list: the extensions this gateway understands
+_UNDERSTOOD_CRITICAL = GATEWAY_HEADERS
+MAX_PROTECTED_B64 = 4096
+
+_REGISTRY = JWSRegistry(algorithms=["Ed25519", "ES256"])
+_MODELS: dict[Algorithm, JWSAlgModel] = {a: _REGISTRY.get_alg(a) for a in ("Ed25519", "ES256")}
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def b64url_encode(data: bytes) -> str:
+    return urlsafe_b64encode(data).decode("ascii")
+
+
+def b64url_decode(value: str, pointer: str) -> bytes:
+    """Strict base64url without padding (RFC 7515 2), canonical trailing bits; else
+    ``EnvelopeError`` naming ``pointer``."""
+    if _B64URL.match(value) is None:
+        raise _envelope(pointer, "must be base64url without padding")
+    try:
+        return urlsafe_b64decode(value.encode("ascii"))
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        raise _envelope(pointer, "is not canonical base64url") from None
+
+
+def _envelope(pointer: str, message: str) -> EnvelopeError:
+    return EnvelopeError(f"'{pointer}' {message}", violations=[Violation(pointer, message)])
+
+
+def canonical_alg(name: Any, pointer: str = "/alg") -> Algorithm:
+    """The algorithm a header ``alg`` means, or ``AlgorithmRefusedError``: anything but
+    Ed25519 (EdDSA) and ES256 is refused, ``none``, HMAC and RSA included."""
+    alg = ACCEPTED_ALGORITHMS.get(name) if isinstance(name, str) else None
+    if alg is None:
+        shown = name[:40] if isinstance(name, str) else type(name).__name__
+        raise AlgorithmRefusedError(
+            f"algorithm {shown!r} is refused; accepted: Ed25519 (or EdDSA), ES256",
+            violations=[Violation(pointer, "algorithm refused")],
+        )
+    return alg
+
+
+def decode_protected(value: Any, pointer: str) -> tuple[dict[str, Any], Algorithm]:
+    """Decode and check a protected header: strict JSON object, accepted ``alg``, string
+    ``kid``, no ``b64`` (RFC 7797), ``crit`` only naming understood, present parameters."""
+    if not isinstance(value, str) or not value:
+        raise _envelope(pointer, "must be a non-empty base64url string")
+    if len(value) > MAX_PROTECTED_B64:
+        raise _envelope(pointer, f"is longer than {MAX_PROTECTED_B64} characters")
+    raw = b64url_decode(value, pointer)
+    try:
+        header = strict_json.loads(raw, max_bytes=MAX_PROTECTED_B64, max_depth=4)
+    except StrictJSONError as exc:
+        raise type(exc)(
+            f"the protected header at '{pointer}': {exc.detail}",
+            violations=[Violation(pointer, exc.detail)],
+        ) from None
+    if not isinstance(header, dict):
+        raise _envelope(pointer, "must encode a JSON object")
+    alg = canonical_alg(header.get("alg"), pointer + "/alg")
+    if "b64" in header:
+        raise CriticalHeaderError(
+            "unencoded payloads (RFC 7797 'b64') are not accepted",
+            violations=[Violation(pointer + "/b64", "not accepted")],
+        )
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+            raise CriticalHeaderError(
+                "'crit' must be a non-empty list of header names",
+                violations=[Violation(pointer + "/crit", "malformed")],
+            )
+        unknown = [c for c in crit if c not in _UNDERSTOOD_CRITICAL or c not in header]
+        if unknown:
+            raise CriticalHeaderError(
+                f"critical header parameters not understood or absent: {unknown[:5]}",
+                violations=[Violation(pointer + "/crit", "not understood")],
+            )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _envelope(pointer + "/kid", "must be a non-empty string")
+    return header, alg
+
+
+def sign_segments(protected: dict[str, Any], payload_b64: str, key: SigningKey) -> dict[str, str]:
+    """Sign ``payload_b64`` exactly as given under ``protected``; returns the general
+    serialization's signature object ``{"protected", "signature"}``."""
+    protected_b64 = b64url_encode(orjson.dumps(protected))
+    model = _MODELS[key.alg]
+    model.check_key(key.key)
+    signature = model.sign(f"{protected_b64}.{payload_b64}".encode("ascii"), key.key)
+    return {"protected": protected_b64, "signature": b64url_encode(signature)}
+
+
+def verify_segments(
+    protected_b64: str, payload_b64: str, signature: bytes, alg: Algorithm, key: PublicKey
+) -> None:
+    """Verify one signature over the received segments, or ``SignatureError`` (bad-signature)."""
+    model = _MODELS[alg]
+    try:
+        model.check_key(key)  # the key's type and curve must fit the algorithm
+    except JoseError:
+        raise SignatureError(f"the key does not fit algorithm {alg}") from None
+    if not model.verify(f"{protected_b64}.{payload_b64}".encode("ascii"), signature, key):
+        raise SignatureError("the signature does not verify over this payload and header")

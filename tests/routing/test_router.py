@@ -1,0 +1,83 @@
+import dataclasses
+from pathlib import Path
+
+from gateway.configuration import Condition, Route, load_config
+from gateway.routing import Router, resolve_pointer
+
+REPO = Path(__file__).resolve().parents[2]
+T = "cn.gov.zj.injury.{}.v1".format
+
+
+def _event(doc_type: str, source: str, data: dict[str, object] | None = None) -> dict[str, object]:
+    return {"id": "e1", "source": source, "type": doc_type, "subject": None, "data": data or {}}
+
+
+def test_diagnosis_goes_to_the_procedures_and_medical_insurance() -> None:
+    config = load_config(REPO / "config")
+    router = Router(config.routes, config.departments)
+    decision = router.decide(_event(T("medical_diagnosis"), "330784.health.h001"))
+    assert set(decision.recipients) == {
+        "330784.hrss.recognition", "330700.hrss.assessment", "330784.medinsurance"
+    }
+    assert decision.matched == ("diagnosis-to-procedures",)
+
+
+def test_recipients_filtered_by_what_they_may_receive() -> None:
+    config = load_config(REPO / "config")
+    route = Route("leaky", T("medical_diagnosis"), ("330784.market", "330784.hrss.recognition"))
+    router = Router((route,), config.departments)
+    decision = router.decide(_event(T("medical_diagnosis"), "330784.health.h001"))
+    assert decision.recipients == ("330784.hrss.recognition",)
+    assert decision.refused == {"330784.market": "may not receive this type"}
+
+
+def test_conditions_on_data_fields() -> None:
+    config = load_config(REPO / "config")
+    commuting = Route(
+        "commuting", T("application_form"), ("330784.hrss.recognition",),
+        when=(Condition("/data/injury/accident_kind", ("commuting",)),),
+    )
+    router = Router((commuting,), config.departments)
+    hit = router.decide(_event(T("application_form"), "330784.zlb",
+                               {"injury": {"accident_kind": "commuting"}}))
+    miss = router.decide(_event(T("application_form"), "330784.zlb",
+                                {"injury": {"accident_kind": "workplace"}}))
+    assert hit.recipients == ("330784.hrss.recognition",)
+    assert miss.recipients == ()
+
+
+def test_to_pointer_takes_recipients_from_the_message_and_drops_the_sender() -> None:
+    config = load_config(REPO / "config")
+    router = Router(config.routes, config.departments)
+    decision = router.decide(
+        _event(T("case_notice"), "330784.hrss.recognition",
+               {"recipients": ["330784.zlb", "330784.hrss.recognition", "330784.nosuch"]})
+    )
+    assert decision.recipients == ("330784.zlb",)
+    assert decision.refused["330784.hrss.recognition"] == "is the sender"
+    assert decision.refused["330784.nosuch"] == "not a known department"
+
+
+def test_disabled_department_is_not_a_recipient() -> None:
+    config = load_config(REPO / "config")
+    departments = dict(config.departments)
+    departments["330784.medinsurance"] = dataclasses.replace(
+        departments["330784.medinsurance"], enabled=False
+    )
+    router = Router(config.routes, departments)
+    decision = router.decide(_event(T("medical_diagnosis"), "330784.health.h001"))
+    assert "330784.medinsurance" not in decision.recipients
+
+
+def test_lookup_uses_the_type_index() -> None:
+    config = load_config(REPO / "config")
+    many = tuple(
+        Route(f"r{i}", f"cn.gov.zj.other.t{i}.v1", ("330784.zlb",)) for i in range(5000)
+    )
+    router = Router(many + config.routes, config.departments)
+    assert len(router._by_type[T("medical_diagnosis")]) == 1
+
+
+def test_resolve_pointer_escapes() -> None:
+    doc = {"a/b": {"m~n": [1, 2]}}
+    assert resolve_pointer(doc, "/a~1b/m~0n/1") == 2
