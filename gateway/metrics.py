@@ -27,60 +27,89 @@ class Metrics:
             "zjx_messages_received", "Messages submitted to POST /v1/messages.", registry=r
         )
         self.messages_accepted = Counter(
-            "zjx_messages_accepted", "Messages accepted (202), by type and source.",
-            ["type", "source"], registry=r,
+            "zjx_messages_accepted",
+            "Messages accepted (202), by type and source.",
+            ["type", "source"],
+            registry=r,
         )
         self.messages_duplicate = Counter(
-            "zjx_messages_duplicate", "Resubmissions answered with the original receipt.",
-            ["source"], registry=r,
+            "zjx_messages_duplicate",
+            "Resubmissions answered with the original receipt.",
+            ["source"],
+            registry=r,
         )
         self.messages_rejected = Counter(
-            "zjx_messages_rejected", "Messages refused, by problem type slug.",
-            ["reason"], registry=r,
+            "zjx_messages_rejected",
+            "Messages refused, by problem type slug.",
+            ["reason"],
+            registry=r,
         )
         self.signature_failures = Counter(
-            "zjx_signature_failures", "Signature or key refusals, by problem type slug.",
-            ["reason"], registry=r,
+            "zjx_signature_failures",
+            "Signature or key refusals, by problem type slug.",
+            ["reason"],
+            registry=r,
         )
         self.validation_failures = Counter(
-            "zjx_validation_failures", "Documents failing schema or semantic checks, by type.",
-            ["type"], registry=r,
+            "zjx_validation_failures",
+            "Documents failing schema or semantic checks, by type.",
+            ["type"],
+            registry=r,
         )
         self.accept_latency = Histogram(
-            "zjx_accept_latency_seconds", "Time from request body read to receipt.",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "zjx_accept_latency_seconds",
+            "Time from request body read to receipt.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.delivery_attempts = Counter(
-            "zjx_delivery_attempts", "Push delivery attempts, by recipient and outcome.",
-            ["recipient", "outcome"], registry=r,
+            "zjx_delivery_attempts",
+            "Push delivery attempts, by recipient and outcome.",
+            ["recipient", "outcome"],
+            registry=r,
         )
         self.deliveries = Counter(
-            "zjx_deliveries", "Deliveries completed (push 2xx or pull ack), by recipient.",
-            ["recipient", "mode"], registry=r,
+            "zjx_deliveries",
+            "Deliveries completed (push 2xx or pull ack), by recipient.",
+            ["recipient", "mode"],
+            registry=r,
         )
         self.delivery_latency = Histogram(
-            "zjx_delivery_latency_seconds", "Acceptance to delivery, end to end.",
-            ["mode"], buckets=_DELIVERY_BUCKETS, registry=r,
+            "zjx_delivery_latency_seconds",
+            "Acceptance to delivery, end to end.",
+            ["mode"],
+            buckets=_DELIVERY_BUCKETS,
+            registry=r,
         )
         self.dead_letters = Counter(
-            "zjx_dead_letters", "Deliveries dead-lettered, by recipient.",
-            ["recipient"], registry=r,
+            "zjx_dead_letters",
+            "Deliveries dead-lettered, by recipient.",
+            ["recipient"],
+            registry=r,
         )
         self.pending = Gauge(
-            "zjx_deliveries_pending", "Deliveries not yet delivered, by recipient.",
-            ["recipient"], registry=r,
+            "zjx_deliveries_pending",
+            "Deliveries not yet delivered, by recipient.",
+            ["recipient"],
+            registry=r,
         )
         self.oldest_pending = Gauge(
             "zjx_deliveries_oldest_pending_age_seconds",
-            "Age of the oldest undelivered message, by recipient.", ["recipient"], registry=r,
+            "Age of the oldest undelivered message, by recipient.",
+            ["recipient"],
+            registry=r,
         )
         self.breaker_open = Gauge(
-            "zjx_breaker_open", "1 while the recipient's push breaker is open.",
-            ["recipient"], registry=r,
+            "zjx_breaker_open",
+            "1 while the recipient's push breaker is open.",
+            ["recipient"],
+            registry=r,
         )
         self.http_requests = Counter(
-            "zjx_http_requests", "HTTP requests by route and status class.",
-            ["route", "status"], registry=r,
+            "zjx_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=r,
         )
 
     def type_label(self, value: object) -> str:

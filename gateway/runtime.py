@@ -72,9 +72,7 @@ def _dev_key(path: Path, kid: str) -> SigningKey:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = SigningKey.generate(kid)
     key.save(path)
-    log.warning(
-        "DEVELOPMENT KEY GENERATED: never use in production", kid=kid, path=str(path)
-    )
+    log.warning("DEVELOPMENT KEY GENERATED: never use in production", kid=kid, path=str(path))
     return key
 
 
@@ -93,8 +91,12 @@ def build_key_registry(config: Config, data_dir: Path, gateway_key: SigningKey) 
             kid = f"{department.id}/{key.name}"
             try:
                 record = KeyRecord(
-                    kid, department.id, {**key.jwk, "kid": kid}, key.not_before or EPOCH,
-                    key.not_after, key.revoked_at,
+                    kid,
+                    department.id,
+                    {**key.jwk, "kid": kid},
+                    key.not_before or EPOCH,
+                    key.not_after,
+                    key.revoked_at,
                 )
             except GatewayError as exc:
                 raise ConfigError(f"departments.toml: key {kid}: {exc.detail}") from None

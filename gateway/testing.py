@@ -28,9 +28,7 @@ if TYPE_CHECKING:  # adapters build on gateway; import only for typing
     from adapters.base import GatewayClient
 
 
-def default_config(
-    push: Mapping[str, str] | None = None, config_dir: Path | None = None
-) -> Config:
+def default_config(push: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Config:
     """The default configuration, with ``push`` = {department: endpoint URL} switched to push."""
     config = load_config(config_dir or REPO_ROOT / "config")
     departments = dict(config.departments)
@@ -64,8 +62,14 @@ class GatewayHandle:
         from adapters.base import GatewayClient
 
         return GatewayClient(
-            self.base_url, department, self.key(department), self.gateway_id, self.session,
-            attempts=2, backoff=0.01, clock=self.runtime.clock,
+            self.base_url,
+            department,
+            self.key(department),
+            self.gateway_id,
+            self.session,
+            attempts=2,
+            backoff=0.01,
+            clock=self.runtime.clock,
         )
 
 

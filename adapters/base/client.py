@@ -63,7 +63,11 @@ class GatewayClient:
         time: datetime | None = None,
     ) -> bytes:
         payload = build_event(
-            source=self.department, type=doc_type, data=data, id=event_id, subject=subject,
+            source=self.department,
+            type=doc_type,
+            data=data,
+            id=event_id,
+            subject=subject,
             time=time or self.clock.now(),
         )
         return sign_message(payload, self.key)

@@ -84,7 +84,8 @@ class Receiver:
             verified = await self.verify(body)
         except GatewayError as exc:
             return web.json_response(
-                {"type": exc.type_uri, "title": exc.title, "detail": exc.detail}, status=400,
+                {"type": exc.type_uri, "title": exc.title, "detail": exc.detail},
+                status=400,
                 content_type="application/problem+json",
             )
         if self.department not in verified.recipients:
@@ -102,7 +103,9 @@ class Receiver:
             "received_at": datetime.now(UTC).isoformat(),
         }
         token = jws.serialize_compact(
-            {"alg": self.key.alg, "kid": self.key.kid}, orjson.dumps(claims), self.key.key,
+            {"alg": self.key.alg, "kid": self.key.kid},
+            orjson.dumps(claims),
+            self.key.key,
             algorithms=[self.key.alg],
         )
         return orjson.dumps({"receipt": token})

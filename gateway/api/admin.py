@@ -120,12 +120,16 @@ async def replay(request: web.Request) -> web.Response:
     seq, recipient = int(request.match_info["seq"]), request.match_info["recipient"]
     now = runtime.clock.now()
     done = await runtime.store.replay(
-        seq, recipient, now,
-        AuditEvent("delivery.replayed", f"admin:{who.name}", now, f"seq:{seq}",
-                   {"recipient": recipient}),
+        seq,
+        recipient,
+        now,
+        AuditEvent(
+            "delivery.replayed", f"admin:{who.name}", now, f"seq:{seq}", {"recipient": recipient}
+        ),
     )
     if not done:
-        raise NotFoundError("no dead letter for this sequence and recipient",
-                            slug="dead-letter-not-found")
+        raise NotFoundError(
+            "no dead letter for this sequence and recipient", slug="dead-letter-not-found"
+        )
     runtime.notifier.wake_dispatcher()
     return json_response({"replayed": True, "sequence": seq, "recipient": recipient})

@@ -44,13 +44,15 @@ def create_app(options: Options | None = None) -> web.Application:
     app[ADMIN_TOKENS] = AdminTokens(options.data_dir / "admin-tokens.json")
     bootstrap = app[ADMIN_TOKENS].ensure_bootstrap()
     if bootstrap is not None:
-        log.warning("admin.bootstrap_token_created", path=str(app[ADMIN_TOKENS].path),
-                    hint="the clear token is in admin-token in the data directory")
+        log.warning(
+            "admin.bootstrap_token_created",
+            path=str(app[ADMIN_TOKENS].path),
+            hint="the clear token is in admin-token in the data directory",
+        )
         _write_private(options.data_dir / "admin-token", bootstrap)
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
-        store = open_store(options.database or options.data_dir / "gateway.sqlite3",
-                           options.clock)
+        store = open_store(options.database or options.data_dir / "gateway.sqlite3", options.clock)
         await store.open()
         metrics_ = Metrics(schemas.types(), [*config.departments, "other"])
         notifier = Notifier()
@@ -63,7 +65,9 @@ def create_app(options: Options | None = None) -> web.Application:
             notifier=notifier,
             acceptor=Acceptor(lambda: app[RUNTIME].context, store, options.clock),
             tokens=TokenVerifier(
-                context.keys, config.gateway.id, options.clock,
+                context.keys,
+                config.gateway.id,
+                options.clock,
                 config.gateway.token_lifetime,
             ),
         )
@@ -82,8 +86,13 @@ def create_app(options: Options | None = None) -> web.Application:
             headers={"User-Agent": "zj-exchange-gateway/0.1"},
         )
         runtime.dispatcher = Dispatcher(
-            runtime.store, runtime.clock, lambda: app[RUNTIME].config, Pusher(session),
-            runtime.metrics, runtime.notifier, owner=runtime.instance,
+            runtime.store,
+            runtime.clock,
+            lambda: app[RUNTIME].config,
+            Pusher(session),
+            runtime.metrics,
+            runtime.notifier,
+            owner=runtime.instance,
             poll_interval=options.poll_interval,
         )
         try:

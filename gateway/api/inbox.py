@@ -56,9 +56,16 @@ async def ack(request: web.Request) -> web.Response:
     sequences = _sequences(await request.read())
     now = runtime.clock.now()
     count = await runtime.store.ack(
-        recipient, sequences, now,
-        AuditEvent("delivery.acknowledged", recipient, now, recipient,
-                   {"sequences": sequences[:100], "count": len(sequences)}),
+        recipient,
+        sequences,
+        now,
+        AuditEvent(
+            "delivery.acknowledged",
+            recipient,
+            now,
+            recipient,
+            {"sequences": sequences[:100], "count": len(sequences)},
+        ),
     )
     runtime.metrics.deliveries.labels(runtime.metrics.dept_label(recipient), "pull").inc(count)
     return json_response({"acknowledged": count})

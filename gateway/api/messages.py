@@ -65,14 +65,18 @@ async def submit(request: web.Request) -> web.Response:
 async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise MessageError(
-            f"the message is larger than {limit} bytes", slug="body-too-large", status=413,
+            f"the message is larger than {limit} bytes",
+            slug="body-too-large",
+            status=413,
             title="Body too large",
         )
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise MessageError(
-            f"the message is larger than {limit} bytes", slug="body-too-large", status=413,
+            f"the message is larger than {limit} bytes",
+            slug="body-too-large",
+            status=413,
             title="Body too large",
         ) from None
 
@@ -81,14 +85,16 @@ def _count_rejection(runtime: Any, exc: GatewayError) -> None:
     metrics = runtime.metrics
     metrics.messages_rejected.labels(exc.slug).inc()
     if isinstance(exc, SignatureError) or exc.slug in {
-        "bad-signature", "unknown-key", "key-expired", "key-revoked", "algorithm-refused",
+        "bad-signature",
+        "unknown-key",
+        "key-expired",
+        "key-revoked",
+        "algorithm-refused",
         "source-mismatch",
     }:
         metrics.signature_failures.labels(exc.slug).inc()
     if isinstance(exc, DocumentError) and exc.slug == "invalid-document":
-        metrics.validation_failures.labels(
-            metrics.type_label(exc.extra.get("document_type"))
-        ).inc()
+        metrics.validation_failures.labels(metrics.type_label(exc.extra.get("document_type"))).inc()
 
 
 @routes.get("/v1/messages/{id}")

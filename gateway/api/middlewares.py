@@ -53,7 +53,9 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     runtime = request.app.get(RUNTIME)
     if runtime is not None:
-        runtime.metrics.http_requests.labels(_route_name(request), f"{response.status // 100}xx").inc()
+        runtime.metrics.http_requests.labels(
+            _route_name(request), f"{response.status // 100}xx"
+        ).inc()
     return response
 
 
@@ -67,14 +69,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         slug, title = _HTTP_SLUGS.get(exc.status, ("http-error", exc.reason))
-        error = MessageError(
-            _http_detail(exc), slug=slug, status=exc.status, title=title
-        )
+        error = MessageError(_http_detail(exc), slug=slug, status=exc.status, title=title)
         return problem_response(error, request.path)
     except Exception:
         log.exception("http.unhandled")
-        error = GatewayError("the gateway failed; the request id identifies it in the logs")
-        return problem_response(error, request.path)
+        internal = GatewayError("the gateway failed; the request id identifies it in the logs")
+        return problem_response(internal, request.path)
 
 
 def _http_detail(exc: web.HTTPException) -> str:
@@ -91,6 +91,5 @@ def _route_name(request: web.Request) -> str:
     info = request.match_info
     route = getattr(info, "route", None)
     resource = getattr(route, "resource", None)
-    if resource is None:
-        return "unmatched"
-    return resource.canonical
+    canonical = getattr(resource, "canonical", None)
+    return canonical if isinstance(canonical, str) else "unmatched"

@@ -28,8 +28,10 @@ async def readyz(request: web.Request) -> web.Response:
         "configuration": bool(runtime.config.departments),
     }
     ready = all(checks.values())
-    return json_response({"status": "ready" if ready else "not-ready", "checks": checks},
-                         status=200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not-ready", "checks": checks},
+        status=200 if ready else 503,
+    )
 
 
 @routes.get("/.well-known/jwks.json")

@@ -25,7 +25,9 @@ def register(commands: Any) -> None:
         "validate", help="validate a document (with --type) or a whole message"
     )
     validate.add_argument("file", type=Path)
-    validate.add_argument("--type", help="document type, e.g. cn.gov.zj.injury.medical_diagnosis.v1")
+    validate.add_argument(
+        "--type", help="document type, e.g. cn.gov.zj.injury.medical_diagnosis.v1"
+    )
     validate.add_argument("--schemas", type=Path, default=default_schema_dir())
     validate.set_defaults(handler=validate_file)
 
@@ -43,10 +45,17 @@ def register(commands: Any) -> None:
     source = verify.add_mutually_exclusive_group()
     source.add_argument("--jwks", type=Path, help="a JWKS file (e.g. the gateway's jwks.json)")
     source.add_argument("--config", type=Path, help="configuration directory")
-    verify.add_argument("--data-dir", type=Path, default=Options().data_dir,
-                        help="where development keys live (with --config)")
-    verify.add_argument("--gateway-id", help="the gateway whose countersignature to expect "
-                        "(default: the configuration's gateway id)")
+    verify.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Options().data_dir,
+        help="where development keys live (with --config)",
+    )
+    verify.add_argument(
+        "--gateway-id",
+        help="the gateway whose countersignature to expect "
+        "(default: the configuration's gateway id)",
+    )
     verify.set_defaults(handler=verify_message)
 
 
@@ -117,8 +126,10 @@ def verify_message(args: argparse.Namespace) -> int:
         message = SignedMessage.parse(raw)
         if len(message.signatures) == 1:
             signer = message.verify_origin(resolver, now)
-            print(f"origin: {signer} ({message.origin.kid}) - valid, signed "
-                  f"{utc_iso(message.event.time)}")
+            print(
+                f"origin: {signer} ({message.origin.kid}) - valid, signed "
+                f"{utc_iso(message.event.time)}"
+            )
             print("gateway: not countersigned yet")
             return 0
         verified = verify_all(raw, resolver, now, gateway_id=gateway_id)

@@ -18,12 +18,23 @@ def register(commands: Any) -> None:
         "serve", help="run the gateway", description="Run the gateway HTTP service."
     )
     defaults = Options()
-    parser.add_argument("--config", type=Path, default=defaults.config_dir,
-                        help="configuration directory (GATEWAY_CONFIG)")
-    parser.add_argument("--data-dir", type=Path, default=defaults.data_dir,
-                        help="data directory: SQLite file, development keys (GATEWAY_DATA_DIR)")
-    parser.add_argument("--database", default=defaults.database,
-                        help="postgresql://... to use PostgreSQL (GATEWAY_DATABASE)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=defaults.config_dir,
+        help="configuration directory (GATEWAY_CONFIG)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.data_dir,
+        help="data directory: SQLite file, development keys (GATEWAY_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--database",
+        default=defaults.database,
+        help="postgresql://... to use PostgreSQL (GATEWAY_DATABASE)",
+    )
     parser.add_argument("--host", default=defaults.host, help="listen address (GATEWAY_HOST)")
     parser.add_argument("--port", type=int, default=defaults.port, help="port (GATEWAY_PORT)")
     parser.set_defaults(handler=run)
@@ -44,8 +55,12 @@ def run(args: argparse.Namespace) -> int:
     # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
     # the dispatcher, the HTTP session and the store (which flushes pending commits).
     web.run_app(
-        create_app(options), host=options.host, port=options.port, shutdown_timeout=10,
-        access_log=None, print=None,
+        create_app(options),
+        host=options.host,
+        port=options.port,
+        shutdown_timeout=10,
+        access_log=None,
+        print=None,
     )
     return 0
 

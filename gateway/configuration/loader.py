@@ -59,7 +59,9 @@ def _table(value: Any, place: _Place) -> dict[str, Any]:
 def _known_keys(table: dict[str, Any], allowed: set[str], place: _Place) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise place.fail(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise place.fail(
+            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def _str(table: dict[str, Any], key: str, place: _Place, default: str | None = None) -> str:
@@ -100,7 +102,7 @@ def parse_duration(text: Any, place: _Place) -> timedelta:
     """``"5s"``, ``"30m"``, ``"6h"``, ``"3d"``: readable in a config file, unlike seconds."""
     match = DURATION.match(text) if isinstance(text, str) else None
     if match is None:
-        raise place.fail("must be a duration such as \"500ms\", \"5s\", \"30m\", \"6h\" or \"3d\"")
+        raise place.fail('must be a duration such as "500ms", "5s", "30m", "6h" or "3d"')
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -123,8 +125,10 @@ def _types(table: dict[str, Any], key: str, place: _Place) -> frozenset[str]:
         raise place.at(key).fail("must be a list of document types")
     for index, item in enumerate(value):
         if not isinstance(item, str) or not TYPE_NAME.match(item):
-            raise place.at(key).at(index).fail(
-                "must be a document type such as cn.gov.zj.injury.medical_diagnosis.v1"
+            raise (
+                place.at(key)
+                .at(index)
+                .fail("must be a document type such as cn.gov.zj.injury.medical_diagnosis.v1")
             )
     return frozenset(value)
 
@@ -144,8 +148,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _gateway(doc: dict[str, Any], place: _Place, base: Path) -> GatewaySettings:
     table = _table(doc.get("gateway", {}), place.at("gateway"))
     here = place.at("gateway")
-    allowed = {"id", "key_file", "dev_keys", "clock_skew", "max_message_bytes", "retention",
-               "token_lifetime"}
+    allowed = {
+        "id",
+        "key_file",
+        "dev_keys",
+        "clock_skew",
+        "max_message_bytes",
+        "retention",
+        "token_lifetime",
+    }
     _known_keys(table, allowed, here)
     gateway_id = _str(table, "id", here)
     if not DEPARTMENT_ID.match(gateway_id):
@@ -190,10 +201,10 @@ def _delivery(table: dict[str, Any], place: _Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
     if mode not in ("push", "pull"):
-        raise place.at("mode").fail("must be \"push\" or \"pull\"")
+        raise place.at("mode").fail('must be "push" or "pull"')
     endpoint = _opt_str(table, "endpoint", place)
     if mode == "push" and endpoint is None:
-        raise place.at("endpoint").fail("is required when mode is \"push\"")
+        raise place.at("endpoint").fail('is required when mode is "push"')
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise place.at("endpoint").fail("must be an http:// or https:// URL")
     timeout = _duration(table, "timeout", place, timedelta(seconds=10)).total_seconds()
@@ -231,13 +242,16 @@ def _department(table: dict[str, Any], place: _Place) -> Department:
     keys_raw = table.get("keys", [])
     if not isinstance(keys_raw, list):
         raise place.at("keys").fail("must be an array of tables ([[departments.keys]])")
-    keys = tuple(_key(_table(k, place.at("keys").at(i)), place.at("keys").at(i))
-                 for i, k in enumerate(keys_raw))
+    keys = tuple(
+        _key(_table(k, place.at("keys").at(i)), place.at("keys").at(i))
+        for i, k in enumerate(keys_raw)
+    )
     names = [k.name for k in keys]
     if len(set(names)) != len(names):
         raise place.at("keys").fail("key names must be unique within a department")
-    delivery = _delivery(_table(table.get("delivery", {}), place.at("delivery")),
-                         place.at("delivery"))
+    delivery = _delivery(
+        _table(table.get("delivery", {}), place.at("delivery")), place.at("delivery")
+    )
     return Department(
         id=dept_id,
         name=_str(table, "name", place),

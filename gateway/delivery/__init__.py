@@ -4,7 +4,7 @@ from gateway.delivery.backoff import next_attempt
 from gateway.delivery.breaker import Breaker, BreakerBoard
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.notifier import Notifier
-from gateway.delivery.push import PushResult, Pusher
+from gateway.delivery.push import Pusher, PushResult
 
 __all__ = [
     "Breaker",

@@ -21,7 +21,7 @@ from gateway.configuration.model import Config, Department
 from gateway.delivery.backoff import next_attempt
 from gateway.delivery.breaker import BreakerBoard, State
 from gateway.delivery.notifier import Notifier
-from gateway.delivery.push import PushResult, Pusher
+from gateway.delivery.push import Pusher, PushResult
 from gateway.metrics import Metrics
 from gateway.storage.base import ClaimedDelivery, Store
 
@@ -93,9 +93,7 @@ class Dispatcher:
     def _limit(self, department: Department) -> asyncio.Semaphore:
         limit = self._limits.get(department.id)
         if limit is None:
-            limit = self._limits[department.id] = asyncio.Semaphore(
-                department.delivery.concurrency
-            )
+            limit = self._limits[department.id] = asyncio.Semaphore(department.delivery.concurrency)
         return limit
 
     async def _attempt(self, item: ClaimedDelivery) -> None:
@@ -151,9 +149,17 @@ class Dispatcher:
     async def _delivered(self, item: ClaimedDelivery, now: datetime, receipt: bytes | None) -> None:
         message, recipient = item.message, item.delivery.recipient
         await self._store.mark_delivered(
-            message.seq, recipient, now, receipt,
-            AuditEvent("delivery.delivered", "gateway", now, f"{message.source}/{message.event_id}",
-                       {"recipient": recipient, "attempts": item.delivery.attempts + 1}),
+            message.seq,
+            recipient,
+            now,
+            receipt,
+            AuditEvent(
+                "delivery.delivered",
+                "gateway",
+                now,
+                f"{message.source}/{message.event_id}",
+                {"recipient": recipient, "attempts": item.delivery.attempts + 1},
+            ),
         )
         label = self._metrics.dept_label(recipient)
         self._metrics.deliveries.labels(label, "push").inc()
@@ -168,17 +174,25 @@ class Dispatcher:
         if when is None:
             await self._dead(item, attempts, f"gave up after {attempts} attempts: {error}")
         else:
-            await self._store.mark_retry(item.message.seq, item.delivery.recipient, attempts,
-                                         when, error)
+            await self._store.mark_retry(
+                item.message.seq, item.delivery.recipient, attempts, when, error
+            )
 
     async def _dead(self, item: ClaimedDelivery, attempts: int, error: str) -> None:
         message, recipient = item.message, item.delivery.recipient
         now = self._clock.now()
         await self._store.mark_dead(
-            message.seq, recipient, attempts, error,
-            AuditEvent("delivery.dead_lettered", "gateway", now,
-                       f"{message.source}/{message.event_id}",
-                       {"recipient": recipient, "attempts": attempts, "error": error}),
+            message.seq,
+            recipient,
+            attempts,
+            error,
+            AuditEvent(
+                "delivery.dead_lettered",
+                "gateway",
+                now,
+                f"{message.source}/{message.event_id}",
+                {"recipient": recipient, "attempts": attempts, "error": error},
+            ),
         )
         self._metrics.dead_letters.labels(self._metrics.dept_label(recipient)).inc()
         log.warning("delivery.dead_lettered", recipient=recipient, seq=message.seq, error=error)

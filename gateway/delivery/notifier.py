@@ -6,6 +6,7 @@ Across instances the PostgreSQL store adds LISTEN/NOTIFY on top; polling stays t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 
 
@@ -24,11 +25,9 @@ class Notifier:
     def wake_dispatcher(self) -> None:
         self._dispatch.set()
 
-    async def wait_dispatch(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._dispatch.wait(), timeout)
-        except TimeoutError:
-            pass
+    async def wait_dispatch(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._dispatch.wait(), seconds)
         self._dispatch.clear()
 
     def subscribe(self, recipient: str) -> asyncio.Event:

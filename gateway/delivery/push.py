@@ -37,7 +37,7 @@ class Pusher:
         self._session = session
 
     async def push(
-        self, endpoint: str, body: bytes, webhook_id: str, now: datetime, timeout: float
+        self, endpoint: str, body: bytes, webhook_id: str, now: datetime, seconds: float
     ) -> PushResult:
         headers = {
             "content-type": MEDIA_TYPE,
@@ -49,7 +49,7 @@ class Pusher:
                 endpoint,
                 data=body,
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=aiohttp.ClientTimeout(total=seconds),
                 allow_redirects=False,
             ) as response:
                 receipt = await response.content.read(MAX_RECEIPT_BYTES)
@@ -57,7 +57,7 @@ class Pusher:
                 error = None if ok else f"HTTP {response.status}"
                 return PushResult(response.status, receipt if ok and receipt else None, error)
         except TimeoutError:
-            return PushResult(None, None, f"timeout after {timeout:g} s")
+            return PushResult(None, None, f"timeout after {seconds:g} s")
         except (aiohttp.ClientError, asyncio.CancelledError, OSError) as exc:
             if isinstance(exc, asyncio.CancelledError):
                 raise

@@ -233,6 +233,7 @@ class KeyRecord:
             raise KeyMaterialError(
                 f"the kid {self.kid!r} names {owner!r}, not the department {self.department!r}"
             )
+        alg = alg_for_jwk(self.jwk)
         private = _PRIVATE_MEMBERS & self.jwk.keys()
         if private:
             raise KeyMaterialError(
@@ -246,7 +247,6 @@ class KeyRecord:
                 raise KeyMaterialError(f"{name} must be an aware datetime")
         if self.not_after is not None and self.not_after <= self.not_before:
             raise KeyMaterialError("not_after must be later than not_before")
-        alg = alg_for_jwk(self.jwk)
         object.__setattr__(self, "alg", alg)
         object.__setattr__(self, "key", _import(self.jwk, alg))
 

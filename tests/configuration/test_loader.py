@@ -47,8 +47,9 @@ def test_bad_delivery_mode_names_the_place(tmp_path: Path) -> None:
 def test_route_to_unknown_department_is_refused(tmp_path: Path) -> None:
     directory = _copy_config(tmp_path)
     with (directory / "routes.toml").open("a") as handle:
-        handle.write('\n[[routes]]\nname = "typo"\ntype = "cn.gov.zj.injury.x.v1"\n'
-                     'to = ["330784.nosuch"]\n')
+        handle.write(
+            '\n[[routes]]\nname = "typo"\ntype = "cn.gov.zj.injury.x.v1"\nto = ["330784.nosuch"]\n'
+        )
     with pytest.raises(ConfigError) as caught:
         load_config(directory)
     assert "unknown department '330784.nosuch'" in caught.value.detail

@@ -18,8 +18,11 @@ def test_full_jitter_stays_within_the_ceiling() -> None:
     for attempts in range(1, 12):
         when = next_attempt(policy, attempts, NOW, NOW, rng)
         assert when is not None
-        assert NOW + timedelta(seconds=1) <= when <= NOW + max(ceiling(policy, attempts),
-                                                               timedelta(seconds=1))
+        assert (
+            NOW + timedelta(seconds=1)
+            <= when
+            <= NOW + max(ceiling(policy, attempts), timedelta(seconds=1))
+        )
 
 
 def test_jitter_spreads_retries() -> None:

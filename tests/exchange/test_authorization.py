@@ -33,8 +33,13 @@ async def test_cannot_submit_a_type_it_may_not_send(tmp_path: Path) -> None:
 
 async def test_cannot_submit_as_another_department(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gw:
-        payload = build_event(source=HOSPITAL, type=DIAGNOSIS, data=example("medical_diagnosis"),
-                              id="forged", time=gw.runtime.clock.now())
+        payload = build_event(
+            source=HOSPITAL,
+            type=DIAGNOSIS,
+            data=example("medical_diagnosis"),
+            id="forged",
+            time=gw.runtime.clock.now(),
+        )
         body = sign_message(payload, gw.key(MARKET))  # market's key, hospital's source
         with pytest.raises(SubmitError) as caught:
             await gw.client(MARKET).submit_signed(body)
@@ -65,8 +70,9 @@ async def test_cannot_read_another_inbox(tmp_path: Path) -> None:
         forged_claims = orjson.loads(_b64d(claims))
         forged_claims["iss"] = ASSESSMENT
         forged = ".".join([header, _b64e(orjson.dumps(forged_claims)), token.split(".")[2]])
-        async with gw.session.get(f"{gw.base_url}/v1/inbox",
-                                  headers={"Authorization": f"Bearer {forged}"}) as response:
+        async with gw.session.get(
+            f"{gw.base_url}/v1/inbox", headers={"Authorization": f"Bearer {forged}"}
+        ) as response:
             assert response.status == 401
             problem = await response.json(content_type=None)
             assert problem["type"].startswith(PROBLEM + "token")

@@ -17,10 +17,12 @@ HOSPITAL = "330784.health.h001"
 PROBLEM = "urn:zj-exchange:problem:"
 
 
-async def _post(gw: GatewayHandle, body: bytes,
-                content_type: str = "application/jose+json") -> tuple[int, dict[str, Any]]:
-    async with gw.session.post(f"{gw.base_url}/v1/messages", data=body,
-                               headers={"content-type": content_type}) as response:
+async def _post(
+    gw: GatewayHandle, body: bytes, content_type: str = "application/jose+json"
+) -> tuple[int, dict[str, Any]]:
+    async with gw.session.post(
+        f"{gw.base_url}/v1/messages", data=body, headers={"content-type": content_type}
+    ) as response:
         assert response.content_type in ("application/problem+json", "application/json")
         return response.status, orjson.loads(await response.read())
 
@@ -71,6 +73,7 @@ async def test_wrong_media_type_is_415(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gw:
         got, problem = await _post(gw, b"{}", content_type="text/plain")
         assert got == 415
+        assert problem["type"] == PROBLEM + "unsupported-media-type"
 
 
 async def test_invalid_document_lists_pointers_without_values(tmp_path: Path) -> None:
@@ -82,7 +85,9 @@ async def test_invalid_document_lists_pointers_without_values(tmp_path: Path) ->
         got, problem = await _post(gw, body)
         assert got == 422
         assert problem["type"] == PROBLEM + "invalid-document"
-        assert problem["errors"] and all(e["pointer"].startswith("/data/") for e in problem["errors"])
+        assert problem["errors"] and all(
+            e["pointer"].startswith("/data/") for e in problem["errors"]
+        )
         assert planted[:-1] not in orjson.dumps(problem).decode()
         await _nothing_stored(gw)
 
@@ -91,8 +96,9 @@ async def test_clock_skew_is_refused(tmp_path: Path) -> None:
     async with running_gateway(tmp_path) as gw:
         client = gw.client(HOSPITAL)
         late = gw.runtime.clock.now() - timedelta(hours=2)
-        got, problem = await _post(gw, client.sign(DIAGNOSIS, example("medical_diagnosis"),
-                                                   time=late))
+        got, problem = await _post(
+            gw, client.sign(DIAGNOSIS, example("medical_diagnosis"), time=late)
+        )
         assert (got, problem["type"]) == (422, PROBLEM + "clock-skew")
 
 

@@ -45,9 +45,21 @@ def _free_port() -> int:
 def gateway_process(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     log = (data_dir / "gateway.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--data-dir", str(data_dir),
-         "--config", str(REPO / "config"), "--port", str(port)],
-        stdout=log, stderr=log, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--config",
+            str(REPO / "config"),
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=log,
+        cwd=REPO,
     )
     try:
         yield process
@@ -73,23 +85,26 @@ async def _wait_ready(url: str) -> None:
 
 async def _submit(session: aiohttp.ClientSession, url: str, body: bytes) -> int | None:
     try:
-        async with session.post(f"{url}/v1/messages", data=body,
-                                headers={"content-type": "application/jose+json"}) as response:
+        async with session.post(
+            f"{url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
+        ) as response:
             await response.read()
             return response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return None
 
 
-async def _inbox_ids(session: aiohttp.ClientSession, url: str, data_dir: Path,
-                     recipient: str) -> list[str]:
+async def _inbox_ids(
+    session: aiohttp.ClientSession, url: str, data_dir: Path, recipient: str
+) -> list[str]:
     key = SigningKey.load(dev_key_path(data_dir, recipient))
     ids: list[str] = []
     after = 0
     while True:
         headers = {"Authorization": f"Bearer {issue_token(key, GATEWAY_ID, now=_now())}"}
-        async with session.get(f"{url}/v1/inbox", params={"after": str(after), "limit": "500"},
-                               headers=headers) as response:
+        async with session.get(
+            f"{url}/v1/inbox", params={"after": str(after), "limit": "500"}, headers=headers
+        ) as response:
             page = orjson.loads(await response.read())
         for item in page["messages"]:
             payload = item["message"]["payload"]
@@ -117,13 +132,17 @@ async def test_sigkill_loses_no_accepted_message(tmp_path: Path) -> None:
         document = example("medical_diagnosis")
         good = {
             f"k-{i}": sign_message(
-                build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"k-{i}"), key)
+                build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"k-{i}"), key
+            )
             for i in range(300)
         }
         bad = {}
         for i in range(30):
-            signed = orjson.loads(sign_message(
-                build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"bad-{i}"), key))
+            signed = orjson.loads(
+                sign_message(
+                    build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"bad-{i}"), key
+                )
+            )
             signed["signatures"][0]["signature"] = signed["signatures"][0]["signature"][::-1]
             bad[f"bad-{i}"] = orjson.dumps(signed)
         bodies = {**good, **bad}
@@ -131,6 +150,7 @@ async def test_sigkill_loses_no_accepted_message(tmp_path: Path) -> None:
         answers: dict[str, int | None] = {}
         connector = aiohttp.TCPConnector(limit=64)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def one(event_id: str) -> None:
                 answers[event_id] = await _submit(session, url, bodies[event_id])
                 if len(answers) == 120:

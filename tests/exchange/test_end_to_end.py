@@ -43,8 +43,12 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
             config = default_config(push={RECOGNITION: f"{receiver_url}/inbound"})
             async with running_gateway(tmp_path, config=config) as gw:
                 receiver_box["r"] = Receiver(
-                    RECOGNITION, gw.key(RECOGNITION), f"{gw.base_url}/.well-known/jwks.json",
-                    session, on_delivery, gw.gateway_id,
+                    RECOGNITION,
+                    gw.key(RECOGNITION),
+                    f"{gw.base_url}/.well-known/jwks.json",
+                    session,
+                    on_delivery,
+                    gw.gateway_id,
                 )
                 hospital = gw.client(HOSPITAL)
                 assessment = gw.client(ASSESSMENT)
@@ -52,8 +56,9 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
                 first_streamed = asyncio.ensure_future(stream.__anext__())
                 await asyncio.sleep(0.05)
 
-                receipt = await hospital.submit(DIAGNOSIS, example("medical_diagnosis"),
-                                                event_id="diag-1", subject="CASE-1")
+                receipt = await hospital.submit(
+                    DIAGNOSIS, example("medical_diagnosis"), event_id="diag-1", subject="CASE-1"
+                )
                 assert receipt["id"] == "diag-1"
                 assert set(receipt["recipients"]) == {RECOGNITION, ASSESSMENT, MEDINSURANCE}
 

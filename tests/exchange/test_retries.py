@@ -27,11 +27,16 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path) -> None:
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
-        policy = RetryPolicy(initial=timedelta(seconds=5), multiplier=2,
-                             cap=timedelta(minutes=10), max_age=timedelta(hours=1))
+        policy = RetryPolicy(
+            initial=timedelta(seconds=5),
+            multiplier=2,
+            cap=timedelta(minutes=10),
+            max_age=timedelta(hours=1),
+        )
         config = dataclasses.replace(config, retry=policy)
-        async with running_gateway(tmp_path, config=config, clock=clock,
-                                   run_dispatcher=False) as gw:
+        async with running_gateway(
+            tmp_path, config=config, clock=clock, run_dispatcher=False
+        ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None
             dispatcher.breakers.policy = BreakerPolicy(failures=1000)
@@ -63,8 +68,9 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path) -> None:
 
             # the dead letter is listed and replayed by an operator
             headers = {"Authorization": f"Bearer {_admin_token(tmp_path)}"}
-            async with gw.session.get(f"{gw.base_url}/admin/v1/dead-letters",
-                                      headers=headers) as response:
+            async with gw.session.get(
+                f"{gw.base_url}/admin/v1/dead-letters", headers=headers
+            ) as response:
                 listed = (await response.json())["dead_letters"]
             assert [(d["sequence"], d["recipient"]) for d in listed] == [(seq, RECOGNITION)]
             endpoint.up = True
@@ -85,14 +91,16 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path) -> None:
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
-        async with running_gateway(tmp_path, config=config, clock=clock,
-                                   run_dispatcher=False) as gw:
+        async with running_gateway(
+            tmp_path, config=config, clock=clock, run_dispatcher=False
+        ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None
             receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
             await dispatcher.run_once()
-            deliveries = {d.recipient: d for d in
-                          await gw.runtime.store.deliveries_for(receipt["sequence"])}
+            deliveries = {
+                d.recipient: d for d in await gw.runtime.store.deliveries_for(receipt["sequence"])
+            }
             assert deliveries[RECOGNITION].state == "dead"
             assert RECOGNITION in dispatcher.gone
 
@@ -102,14 +110,14 @@ async def test_open_breaker_probes_instead_of_hammering(tmp_path: Path) -> None:
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
-        async with running_gateway(tmp_path, config=config, clock=clock,
-                                   run_dispatcher=False) as gw:
+        async with running_gateway(
+            tmp_path, config=config, clock=clock, run_dispatcher=False
+        ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None
             client = gw.client(HOSPITAL)
             for index in range(20):
-                await client.submit(DIAGNOSIS, example("medical_diagnosis"),
-                                    event_id=f"b-{index}")
+                await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id=f"b-{index}")
             await dispatcher.run_once()
             # 20 due at once; the breaker (5 failures) stops the rest from being sent
             assert endpoint.calls < 20

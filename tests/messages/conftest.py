@@ -38,7 +38,9 @@ def gateway_key() -> SigningKey:
 
 
 @pytest.fixture
-def registry(hospital_key: SigningKey, police_key: SigningKey, gateway_key: SigningKey) -> KeyRegistry:
+def registry(
+    hospital_key: SigningKey, police_key: SigningKey, gateway_key: SigningKey
+) -> KeyRegistry:
     return KeyRegistry([record(hospital_key), record(police_key), record(gateway_key)])
 
 

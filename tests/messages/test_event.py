@@ -45,7 +45,9 @@ def test_parse_valid_event_keeps_raw_bytes() -> None:
 
 
 def test_optional_attributes_and_extensions() -> None:
-    ev = parse_event(orjson.dumps(event(subject=..., dataschema=..., datacontenttype=..., traceparent="00-x")))
+    ev = parse_event(
+        orjson.dumps(event(subject=..., dataschema=..., datacontenttype=..., traceparent="00-x"))
+    )
     assert ev.subject is None and ev.dataschema is None and ev.datacontenttype is None
     assert ev.extensions == {"traceparent": "00-x"}
 

@@ -62,7 +62,9 @@ def assemble(payload: bytes, protected: dict[str, Any], sign: Any) -> bytes:
     return orjson.dumps({"payload": p64, "signatures": [{"protected": h64, "signature": b64(sig)}]})
 
 
-def accept(body: bytes, registry: KeyRegistry, gateway_key: SigningKey) -> tuple[SignedMessage, bytes, dict[str, Any]]:
+def accept(
+    body: bytes, registry: KeyRegistry, gateway_key: SigningKey
+) -> tuple[SignedMessage, bytes, dict[str, Any]]:
     msg = SignedMessage.parse(body)
     msg.verify_origin(registry, NOW)
     out, gw = countersign(msg, gateway_key, GATEWAY, NOW, 42, ["330784.hrss.recognition"])
@@ -72,7 +74,9 @@ def accept(body: bytes, registry: KeyRegistry, gateway_key: SigningKey) -> tuple
 # --- round trip ---------------------------------------------------------------------------
 
 
-def test_sign_parse_verify_round_trip(payload: bytes, hospital_key: SigningKey, registry: KeyRegistry) -> None:
+def test_sign_parse_verify_round_trip(
+    payload: bytes, hospital_key: SigningKey, registry: KeyRegistry
+) -> None:
     body = sign_message(payload, hospital_key)
     msg = SignedMessage.parse(body)
     assert msg.payload == payload and msg.event.raw == payload
@@ -82,10 +86,14 @@ def test_sign_parse_verify_round_trip(payload: bytes, hospital_key: SigningKey, 
     assert msg.verify_origin(registry, NOW) == HOSPITAL
 
 
-def test_es256_end_to_end(registry: KeyRegistry, police_key: SigningKey, gateway_key: SigningKey) -> None:
-    payload = build_event(source=POLICE, type="cn.gov.zj.injury.traffic_accident_determination.v1", data={"x": 1})
+def test_es256_end_to_end(
+    registry: KeyRegistry, police_key: SigningKey, gateway_key: SigningKey
+) -> None:
+    payload = build_event(
+        source=POLICE, type="cn.gov.zj.injury.traffic_accident_determination.v1", data={"x": 1}
+    )
     body = sign_message(payload, police_key)
-    msg, out, gw = accept(body, registry, gateway_key)
+    msg, out, _ = accept(body, registry, gateway_key)
     assert msg.origin.alg == "ES256"
     v = verify_all(out, registry, NOW, gateway_id=GATEWAY)
     assert v.origin == POLICE
@@ -99,7 +107,9 @@ def test_es256_end_to_end(registry: KeyRegistry, police_key: SigningKey, gateway
 # --- interop ------------------------------------------------------------------------------
 
 
-def test_project_signature_verifies_with_jwcrypto(payload: bytes, hospital_key: SigningKey, police_key: SigningKey) -> None:
+def test_project_signature_verifies_with_jwcrypto(
+    payload: bytes, hospital_key: SigningKey, police_key: SigningKey
+) -> None:
     for key, ev_payload in (
         (hospital_key, payload),
         (police_key, build_event(source=POLICE, type="cn.gov.zj.injury.x.v1", data={})),
@@ -136,7 +146,10 @@ def test_independent_eddsa_signature_verifies(payload: bytes, registry: KeyRegis
 
 
 def test_independent_jwcrypto_signatures_verify(payload: bytes, registry: KeyRegistry) -> None:
-    for alg, gen in (("EdDSA", {"kty": "OKP", "crv": "Ed25519"}), ("ES256", {"kty": "EC", "crv": "P-256"})):
+    for alg, gen in (
+        ("EdDSA", {"kty": "OKP", "crv": "Ed25519"}),
+        ("ES256", {"kty": "EC", "crv": "P-256"}),
+    ):
         key = jc_jwk.JWK.generate(**gen)
         kid = f"{HOSPITAL}/jwcrypto-{alg.lower()}"
         registry.add(KeyRecord(kid, HOSPITAL, public(key), NOW - timedelta(days=1)))
@@ -145,7 +158,10 @@ def test_independent_jwcrypto_signatures_verify(payload: bytes, registry: KeyReg
         flat = orjson.loads(token.serialize())  # jwcrypto flattens a single signature
         assert set(flat) == {"payload", "protected", "signature"}
         body = orjson.dumps(
-            {"payload": flat["payload"], "signatures": [{"protected": flat["protected"], "signature": flat["signature"]}]}
+            {
+                "payload": flat["payload"],
+                "signatures": [{"protected": flat["protected"], "signature": flat["signature"]}],
+            }
         )
         assert SignedMessage.parse(body).verify_origin(registry, NOW) == HOSPITAL
 
@@ -153,7 +169,14 @@ def test_independent_jwcrypto_signatures_verify(payload: bytes, registry: KeyReg
 def test_independent_es256_with_cryptography(payload: bytes, registry: KeyRegistry) -> None:
     private = ec.generate_private_key(ec.SECP256R1())
     kid = f"{HOSPITAL}/pyca-es256"
-    registry.add(KeyRecord(kid, HOSPITAL, public(jc_jwk.JWK.from_pyca(private.public_key())), NOW - timedelta(days=1)))
+    registry.add(
+        KeyRecord(
+            kid,
+            HOSPITAL,
+            public(jc_jwk.JWK.from_pyca(private.public_key())),
+            NOW - timedelta(days=1),
+        )
+    )
 
     def sign(data: bytes) -> bytes:
         r, s = decode_dss_signature(private.sign(data, ec.ECDSA(hashes.SHA256())))
@@ -174,7 +197,9 @@ def test_tampered_payload(payload: bytes, hospital_key: SigningKey, registry: Ke
     assert exc.value.slug == "bad-signature"
 
 
-def test_tampered_protected_header(payload: bytes, hospital_key: SigningKey, registry: KeyRegistry) -> None:
+def test_tampered_protected_header(
+    payload: bytes, hospital_key: SigningKey, registry: KeyRegistry
+) -> None:
     doc = orjson.loads(sign_message(payload, hospital_key))
     header = orjson.loads(base64.urlsafe_b64decode(doc["signatures"][0]["protected"] + "=="))
     header["typ"] = "x"
@@ -191,7 +216,9 @@ def test_wrong_key(payload: bytes, registry: KeyRegistry) -> None:
     assert exc.value.slug == "bad-signature"
 
 
-def test_another_departments_kid(payload: bytes, police_key: SigningKey, registry: KeyRegistry) -> None:
+def test_another_departments_kid(
+    payload: bytes, police_key: SigningKey, registry: KeyRegistry
+) -> None:
     body = assemble(payload, {"alg": "ES256", "kid": police_key.kid}, lambda d: b"\0" * 64)
     with pytest.raises(SourceMismatchError) as exc:
         SignedMessage.parse(body).verify_origin(registry, NOW)
@@ -210,7 +237,9 @@ def test_unknown_kid(payload: bytes, registry: KeyRegistry) -> None:
         SignedMessage.parse(body).verify_origin(registry, NOW)
 
 
-@pytest.mark.parametrize("alg", ["none", "HS256", "RS256", "PS256", "ES384", "Ed448", "ed25519", None, 1])
+@pytest.mark.parametrize(
+    "alg", ["none", "HS256", "RS256", "PS256", "ES384", "Ed448", "ed25519", None, 1]
+)
 def test_refused_algorithms(payload: bytes, alg: Any) -> None:
     body = assemble(payload, {"alg": alg, "kid": f"{HOSPITAL}/2026-01"}, lambda d: b"")
     doc = orjson.loads(body)
@@ -240,7 +269,13 @@ def test_hs256_with_public_key_as_secret_is_refused_before_key_lookup(
 
 def test_expired_and_not_yet_valid_key(payload: bytes, hospital_key: SigningKey) -> None:
     body = sign_message(payload, hospital_key)
-    expired = KeyRegistry([record(hospital_key, not_before=NOW - timedelta(days=60), not_after=NOW - timedelta(days=1))])
+    expired = KeyRegistry(
+        [
+            record(
+                hospital_key, not_before=NOW - timedelta(days=60), not_after=NOW - timedelta(days=1)
+            )
+        ]
+    )
     with pytest.raises(KeyExpiredError) as exc:
         SignedMessage.parse(body).verify_origin(expired, NOW)
     assert exc.value.slug == "key-expired"
@@ -379,8 +414,16 @@ def test_receipt_verifies_and_fails_on_another_payload(
     assert doc["signature"] == gw  # the receipt IS the countersignature
     assert doc["id"] == msg.event.id and doc["payload_sha256"] == msg.payload_sha256
     r = verify_receipt(receipt, payload, registry, gateway_id=GATEWAY)
-    assert (r.id, r.source, r.sequence, r.accepted_at, r.gateway) == (msg.event.id, HOSPITAL, 42, NOW, GATEWAY)
-    other = build_event(source=HOSPITAL, type="cn.gov.zj.injury.x.v1", data={}, id=msg.event.id, time=NOW)
+    assert (r.id, r.source, r.sequence, r.accepted_at, r.gateway) == (
+        msg.event.id,
+        HOSPITAL,
+        42,
+        NOW,
+        GATEWAY,
+    )
+    other = build_event(
+        source=HOSPITAL, type="cn.gov.zj.injury.x.v1", data={}, id=msg.event.id, time=NOW
+    )
     with pytest.raises(SignatureError):
         verify_receipt(receipt, other, registry)
     doc["sequence"] = 41  # readable field that disagrees with the signed header

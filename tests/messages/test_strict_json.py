@@ -129,6 +129,14 @@ def test_depth() -> None:
         loads(b'{"a":' * 40 + b"1" + b"}" * 40)
     with pytest.raises(TooDeepError):
         loads(b"[" * 200_000 + b"]" * 200_000, max_bytes=10_000_000)  # RecursionError path
+    # exactly at the bound with many other containers (the walk runs, and must not refuse)
+    at_bound = b"[" + b"[]," * 40 + b"[" * 31 + b"]" * 31 + b"]"
+    assert loads(at_bound) is not None
+    with pytest.raises(TooDeepError):
+        loads(b"[" + b"[]," * 40 + b"[" * 32 + b"]" * 32 + b"]")
+    assert loads(b"[" * 5 + b"]" * 5, max_depth=5) is not None
+    with pytest.raises(TooDeepError):
+        loads(b"[[],[],[],[],[],[[[[[[]]]]]]]", max_depth=5)
     # many containers side by side are not deep
     assert len(loads(b"[" + b",".join([b"[]"] * 100) + b"]")) == 100
 

@@ -17,7 +17,9 @@ def test_diagnosis_goes_to_the_procedures_and_medical_insurance() -> None:
     router = Router(config.routes, config.departments)
     decision = router.decide(_event(T("medical_diagnosis"), "330784.health.h001"))
     assert set(decision.recipients) == {
-        "330784.hrss.recognition", "330700.hrss.assessment", "330784.medinsurance"
+        "330784.hrss.recognition",
+        "330700.hrss.assessment",
+        "330784.medinsurance",
     }
     assert decision.matched == ("diagnosis-to-procedures",)
 
@@ -34,14 +36,18 @@ def test_recipients_filtered_by_what_they_may_receive() -> None:
 def test_conditions_on_data_fields() -> None:
     config = load_config(REPO / "config")
     commuting = Route(
-        "commuting", T("application_form"), ("330784.hrss.recognition",),
+        "commuting",
+        T("application_form"),
+        ("330784.hrss.recognition",),
         when=(Condition("/data/injury/accident_kind", ("commuting",)),),
     )
     router = Router((commuting,), config.departments)
-    hit = router.decide(_event(T("application_form"), "330784.zlb",
-                               {"injury": {"accident_kind": "commuting"}}))
-    miss = router.decide(_event(T("application_form"), "330784.zlb",
-                                {"injury": {"accident_kind": "workplace"}}))
+    hit = router.decide(
+        _event(T("application_form"), "330784.zlb", {"injury": {"accident_kind": "commuting"}})
+    )
+    miss = router.decide(
+        _event(T("application_form"), "330784.zlb", {"injury": {"accident_kind": "workplace"}})
+    )
     assert hit.recipients == ("330784.hrss.recognition",)
     assert miss.recipients == ()
 
@@ -50,8 +56,11 @@ def test_to_pointer_takes_recipients_from_the_message_and_drops_the_sender() -> 
     config = load_config(REPO / "config")
     router = Router(config.routes, config.departments)
     decision = router.decide(
-        _event(T("case_notice"), "330784.hrss.recognition",
-               {"recipients": ["330784.zlb", "330784.hrss.recognition", "330784.nosuch"]})
+        _event(
+            T("case_notice"),
+            "330784.hrss.recognition",
+            {"recipients": ["330784.zlb", "330784.hrss.recognition", "330784.nosuch"]},
+        )
     )
     assert decision.recipients == ("330784.zlb",)
     assert decision.refused["330784.hrss.recognition"] == "is the sender"
@@ -71,9 +80,7 @@ def test_disabled_department_is_not_a_recipient() -> None:
 
 def test_lookup_uses_the_type_index() -> None:
     config = load_config(REPO / "config")
-    many = tuple(
-        Route(f"r{i}", f"cn.gov.zj.other.t{i}.v1", ("330784.zlb",)) for i in range(5000)
-    )
+    many = tuple(Route(f"r{i}", f"cn.gov.zj.other.t{i}.v1", ("330784.zlb",)) for i in range(5000))
     router = Router(many + config.routes, config.departments)
     assert len(router._by_type[T("medical_diagnosis")]) == 1
 
