@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
+from operator import mul
 
 # GB/T 2260 province-level codes (first two digits of a region code), including Taiwan (71),
 # Hong Kong (81) and Macao (82), which appear in resident ID numbers of residence permits.
@@ -35,14 +36,19 @@ PROVINCE_CODES: frozenset[str] = frozenset(
 RESIDENT_ID_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK_CHARS = "10X98765432"
 RESIDENT_ID_ALPHABET = "0123456789X"
-_RESIDENT_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_RESIDENT_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")  # ASCII only, upper-case X
 EARLIEST_BIRTH = date(1900, 1, 1)
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+_RESIDENT_ID_ZERO_SUM = ord("0") * sum(RESIDENT_ID_WEIGHTS)
 
 
 def resident_id_check_char(first17: str) -> str:
-    """The GB 11643 check character for the first 17 digits (MOD 11-2)."""
-    total = sum(int(c) * w for c, w in zip(first17, RESIDENT_ID_WEIGHTS, strict=True))
+    """The GB 11643 check character for the first 17 (ASCII) digits (MOD 11-2).
+
+    Computed on the ASCII codes (sum of w * (code - 48) = sum of w * code - 48 * sum of w):
+    this runs on every ID number of every message, and avoids 17 ``int()`` calls.
+    """
+    total = sum(map(mul, first17.encode("ascii"), RESIDENT_ID_WEIGHTS)) - _RESIDENT_ID_ZERO_SUM
     return RESIDENT_ID_CHECK_CHARS[total % 11]
 
 
@@ -53,9 +59,9 @@ def resident_id_fault(s: str, *, today: date | None = None) -> str | None:
     child born this morning in Yongkang is not refused because UTC is still on yesterday) and
     is a parameter so tests are not at the mercy of the calendar.
     """
-    if len(s) != 18 or not _RESIDENT_ID_SHAPE.fullmatch(s):
+    if not _RESIDENT_ID_SHAPE.fullmatch(s):
         return "not a valid resident ID number (must be 17 digits and a check digit or X)"
-    if gb2260_fault(s[:6]) is not None:
+    if s[:2] not in PROVINCE_CODES:
         return "not a valid resident ID number (region code part is not a GB/T 2260 code)"
     try:
         born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
@@ -78,11 +84,14 @@ def is_resident_id(s: str) -> bool:
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS: tuple[int, ...] = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_VALUE = {c: i for i, c in enumerate(USCC_ALPHABET)}
+_USCC_CHAR = "[0-9A-HJ-NPQRTUWXY]"
+_USCC_SHAPE = re.compile(f"{_USCC_CHAR}{{18}}")
+_USCC_LAYOUT = re.compile(f"{_USCC_CHAR}{{2}}[0-9]{{6}}{_USCC_CHAR}{{10}}")
 
 
 def uscc_check_char(first17: str) -> str:
     """The GB 32100 check character for the first 17 characters (MOD 31)."""
-    total = sum(_USCC_VALUE[c] * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, first17), USCC_WEIGHTS))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -94,12 +103,12 @@ def uscc_fault(s: str) -> str | None:
     check digit is deliberately not verified: codes assigned to individual businesses do not
     always satisfy it, and the MOD 31 check already catches any single-character error.
     """
-    if len(s) != 18 or any(c not in _USCC_VALUE for c in s):
+    if not _USCC_SHAPE.fullmatch(s):
         return (
             "not a valid unified social credit code "
             "(must be 18 characters of 0-9 and A-Y without I, O, S, V, Z)"
         )
-    if gb2260_fault(s[2:8]) is not None:
+    if not _USCC_LAYOUT.fullmatch(s) or s[2:4] not in PROVINCE_CODES:
         return "not a valid unified social credit code (characters 3-8 must be a region code)"
     if uscc_check_char(s[:17]) != s[17]:
         return "not a valid unified social credit code (GB 32100 check character)"
@@ -169,8 +178,7 @@ def is_decimal_money(s: str) -> bool:
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_TIME = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
 
 
@@ -185,25 +193,15 @@ def parse_date(s: str) -> date | None:
 
 
 def parse_date_time(s: str) -> datetime | None:
-    """An RFC 3339 ``date-time`` (offset required) as an aware ``datetime``, or ``None``."""
-    m = _DATE_TIME.fullmatch(s)
-    if m is None:
+    """An RFC 3339 ``date-time`` (offset required) as an aware ``datetime``, or ``None``.
+
+    The pattern fixes the shape; ``fromisoformat`` then refuses what is not a real moment
+    (30 February, hour 24, offset +24:00). Fractions beyond microseconds are truncated.
+    """
+    if _DATE_TIME.fullmatch(s) is None:
         return None
-    day = parse_date(m.group(1))
-    if day is None:
-        return None
-    hour, minute, second = int(m.group(2)), int(m.group(3)), int(m.group(4))
-    offset = m.group(6)
-    if hour > 23 or minute > 59 or second > 59:
-        return None
-    if offset != "Z" and (int(offset[1:3]) > 23 or int(offset[4:6]) > 59):
-        return None
-    frac = (m.group(5) or "")[:7].ljust(7, "0")[1:]  # microseconds: 6 digits after the dot
-    text = f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}"
-    text += f".{frac}" if m.group(5) else ""
-    text += "+00:00" if offset == "Z" else offset
     try:
-        return datetime.fromisoformat(text)
+        return datetime.fromisoformat(s)
     except ValueError:
         return None
 
