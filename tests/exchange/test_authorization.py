@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from adapters.base import SubmitError
-from gateway.messages import sign_message
 from gateway.messages.event import build_event
+from gateway.messages.jws import b64url_encode, sign_segments
 from gateway.testing import running_gateway
 from gateway.trust import issue_token
 from tests.exchange.conftest import DIAGNOSIS, example
@@ -40,7 +40,10 @@ async def test_cannot_submit_as_another_department(tmp_path: Path) -> None:
             id="forged",
             time=gw.runtime.clock.now(),
         )
-        body = sign_message(payload, gw.key(MARKET))  # market's key, hospital's source
+        market = gw.key(MARKET)  # market's key, hospital's source
+        payload_b64 = b64url_encode(payload)
+        signature = sign_segments({"alg": market.alg, "kid": market.kid}, payload_b64, market)
+        body = orjson.dumps({"payload": payload_b64, "signatures": [signature]})
         with pytest.raises(SubmitError) as caught:
             await gw.client(MARKET).submit_signed(body)
         assert caught.value.status == 403

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import orjson
 
 from adapters.base import Delivered, Receiver
 from gateway.messages import verify_all
@@ -71,7 +72,7 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
                 jwks = KeyRegistry.from_jwks(await assessment.jwks())
                 page = await assessment.inbox()
                 assert [m["sequence"] for m in page["messages"]] == [receipt["sequence"]]
-                body = aiohttp.helpers.json_dumps(page["messages"][0]["message"]).encode()
+                body = orjson.dumps(page["messages"][0]["message"])
                 verified = verify_all(body, jwks, datetime.now(UTC), gateway_id=gw.gateway_id)
                 assert verified.origin == HOSPITAL and verified.gateway == gw.gateway_id
 
