@@ -113,6 +113,10 @@ def create_app(options: Options | None = None) -> web.Application:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    async def end_streams(app: web.Application) -> None:
+        app[RUNTIME].notifier.close()
+
+    app.on_shutdown.append(end_streams)
     app.cleanup_ctx.extend([runtime_ctx, client_ctx, dispatcher_ctx])
     for table in (messages.routes, inbox.routes, admin.routes, operations.routes):
         app.router.add_routes(table)

@@ -111,7 +111,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     wake = runtime.notifier.subscribe(recipient)
     try:
         await response.write(b"retry: 2000\n\n")
-        while True:
+        while not runtime.notifier.closing:
             wake.clear()
             records = await runtime.store.inbox(recipient, after, MAX_PAGE)
             for record in records:

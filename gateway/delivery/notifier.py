@@ -14,6 +14,14 @@ class Notifier:
     def __init__(self) -> None:
         self._dispatch = asyncio.Event()
         self._inboxes: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self.closing = False
+
+    def close(self) -> None:
+        """Shutdown: wake every stream so it ends instead of holding the server open."""
+        self.closing = True
+        for events in self._inboxes.values():
+            for event in events:
+                event.set()
 
     def message_committed(self, push: bool, pull_recipients: tuple[str, ...]) -> None:
         if push:
