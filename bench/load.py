@@ -115,7 +115,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     end_to_end: list[float] = []
     if follower is not None:
         deadline = time.perf_counter() + 30
-        while len(arrivals) < len(bodies) and time.perf_counter() < deadline:
+        while len(arrivals) < len(bodies) and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         follower.cancel()
         end_to_end = [arrivals[k] - sent[k] for k in arrivals if k in sent]
