@@ -1,0 +1,130 @@
+"""The command line: validate, sign, verify and keys generate, with their failure modes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import orjson
+import pytest
+
+from gateway.cli import main
+from gateway.runtime import REPO_ROOT, dev_key_path
+
+DIAGNOSIS = "cn.gov.zj.injury.medical_diagnosis.v1"
+HOSPITAL = "330784.health.h001"
+EXAMPLES = REPO_ROOT / "schemas" / "examples" / "medical_diagnosis"
+
+
+def _valid() -> Path:
+    return sorted((EXAMPLES / "valid").glob("*.json"))[0]
+
+
+def _invalid() -> Path:
+    return sorted(p for p in (EXAMPLES / "invalid").glob("*.json") if p.name != "expected.json")[0]
+
+
+def test_validate_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(_valid()), "--type", DIAGNOSIS]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_validate_reports_every_problem_with_its_pointer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    expected = json.loads((EXAMPLES / "invalid" / "expected.json").read_text())[_invalid().name]
+    assert main(["validate", str(_invalid()), "--type", DIAGNOSIS]) == 1
+    out = capsys.readouterr().out
+    assert f"{expected['pointer']}:" in out
+
+
+def test_keys_generate_writes_a_0600_private_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "k.jwk"
+    assert main(["keys", "generate", HOSPITAL, "--name", "2026a", "--out", str(out)]) == 0
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    printed = capsys.readouterr().out
+    assert "[[departments.keys]]" in printed and '"d"' not in printed and "d =" not in printed
+    assert orjson.loads(out.read_bytes())["kid"] == f"{HOSPITAL}/2026a"
+
+
+def test_keys_generate_refuses_a_bad_department(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "generate", "not a department"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_sign_then_verify_and_validate_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dev keys appear in the data directory the first time the configuration is used
+    assert main(["verify", "--data-dir", str(tmp_path), str(_valid())]) == 1
+    capsys.readouterr()
+    key = dev_key_path(tmp_path, HOSPITAL)
+    assert key.exists()
+    assert (
+        main(
+            [
+                "sign",
+                "--as",
+                HOSPITAL,
+                "--key",
+                str(key),
+                "--type",
+                DIAGNOSIS,
+                "--subject",
+                "CASE-1",
+                str(_valid()),
+            ]
+        )
+        == 0
+    )
+    message = tmp_path / "msg.json"
+    message.write_text(capsys.readouterr().out)
+    assert main(["validate", str(message)]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--data-dir", str(tmp_path), str(message)]) == 0
+    assert f"origin: {HOSPITAL}" in capsys.readouterr().out
+
+    tampered = orjson.loads(message.read_bytes())
+    tampered["payload"] = tampered["payload"][:-4] + "AAAA"
+    message.write_bytes(orjson.dumps(tampered))
+    assert main(["verify", "--data-dir", str(tmp_path), str(message)]) == 1
+    assert "INVALID" in capsys.readouterr().out
+
+
+def test_bad_key_file_is_a_precise_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jwk"
+    bad.write_text("{not json")
+    code = main(["sign", "--as", HOSPITAL, "--key", str(bad), "--type", DIAGNOSIS, str(_valid())])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.jwk" in err and "Traceback" not in err
+    assert (
+        main(
+            [
+                "sign",
+                "--as",
+                HOSPITAL,
+                "--key",
+                str(tmp_path / "missing.jwk"),
+                "--type",
+                DIAGNOSIS,
+                str(_valid()),
+            ]
+        )
+        == 2
+    )
+
+
+def test_bad_configuration_is_a_precise_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "gateway.toml").write_text("[gateway]\nid = 'x'\n")
+    code = main(["verify", "--config", str(tmp_path), str(_valid())])
+    assert code == 2
+    assert "gateway.toml" in capsys.readouterr().err
