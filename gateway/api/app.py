@@ -22,6 +22,7 @@ from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, problems, request_id
 from gateway.delivery import Dispatcher, Notifier, Pusher
 from gateway.metrics import Metrics
+from gateway.retention import run_retention
 from gateway.runtime import Options, Runtime, build_context, load_static
 from gateway.storage.factory import open_store
 from gateway.trust import TokenVerifier
@@ -102,14 +103,23 @@ def create_app(options: Options | None = None) -> web.Application:
 
     async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
         runtime = app[RUNTIME]
-        task = None
+        tasks = []
         if options.run_dispatcher and runtime.dispatcher is not None:
-            task = asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher")
+            tasks.append(asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher"))
+            tasks.append(
+                asyncio.create_task(
+                    run_retention(
+                        runtime.store, runtime.clock, lambda: app[RUNTIME].config.gateway.retention
+                    ),
+                    name="retention",
+                )
+            )
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 

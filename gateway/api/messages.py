@@ -132,6 +132,13 @@ async def status(request: web.Request) -> web.Response:
                     "next_attempt_at": utc_iso(d.next_attempt_at) if d.next_attempt_at else None,
                     "delivered_at": utc_iso(d.delivered_at) if d.delivered_at else None,
                     "last_error": d.last_error,
+                    # what the recipient answered on delivery (a signed receipt when it
+                    # gives one), shown to the sender only
+                    "delivery_receipt": (
+                        d.receipt.decode("utf-8", "replace")
+                        if d.receipt and caller == record.source
+                        else None
+                    ),
                 }
                 for d in deliveries
             ],

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from gateway.logs import configure_logging
@@ -52,6 +53,14 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
     )
     _install_uvloop()
+    structlog.get_logger("gateway.serve").info(
+        "gateway.starting",
+        host=options.host,
+        port=options.port,
+        config=str(options.config_dir),
+        data_dir=str(options.data_dir),
+        database="postgresql" if options.database else "sqlite",
+    )
     # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
     # the dispatcher, the HTTP session and the store (which flushes pending commits).
     web.run_app(

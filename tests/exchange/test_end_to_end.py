@@ -88,6 +88,8 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
                 assert states[RECOGNITION] == "delivered"
                 assert states[ASSESSMENT] == "delivered"
                 assert states[MEDINSURANCE] == "pending"
+                receipts = {d["recipient"]: d["delivery_receipt"] for d in status["deliveries"]}
+                assert "receipt" in orjson.loads(receipts[RECOGNITION])
 
 
 async def test_same_message_twice_is_delivered_once(tmp_path: Path) -> None:
