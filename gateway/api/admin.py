@@ -17,12 +17,14 @@ import orjson
 import structlog
 from aiohttp import web
 
+from gateway.administration import AdminState
 from gateway.api.auth import bearer
 from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.clock import utc_iso
-from gateway.problems import ForbiddenError, NotFoundError
+from gateway.messages import SignedMessage, strict_loads
+from gateway.problems import ForbiddenError, MessageError, NotFoundError
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("gateway.admin")
@@ -79,6 +81,9 @@ class AdminTokens:
 
 
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
+ADMIN_STATE = web.AppKey("admin_state", AdminState)
+READ_ROLES = frozenset(ROLES)
+ADMIN_ONLY = frozenset({"admin"})
 
 
 def require(request: web.Request, roles: frozenset[str]) -> AdminToken:
@@ -133,3 +138,200 @@ async def replay(request: web.Request) -> web.Response:
         )
     runtime.notifier.wake_dispatcher()
     return json_response({"replayed": True, "sequence": seq, "recipient": recipient})
+
+
+async def _audit(
+    request: web.Request,
+    who: AdminToken,
+    action: str,
+    target: str,
+    detail: dict[str, object] | None = None,
+) -> None:
+    runtime = request.app[RUNTIME]
+    await runtime.store.append_audit(
+        AuditEvent(action, f"admin:{who.name}", runtime.clock.now(), target, dict(detail or {}))
+    )
+
+
+def _swap_context(request: web.Request) -> None:
+    """Apply the persisted overlay to the running gateway: the next request sees it."""
+    runtime = request.app[RUNTIME]
+    state = request.app[ADMIN_STATE]
+    state.save()
+    runtime.context = state.apply(runtime.context)
+
+
+@routes.get("/admin/v1/departments")
+async def list_departments(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    runtime = request.app[RUNTIME]
+    now = runtime.clock.now()
+    return json_response(
+        {
+            "departments": [
+                {
+                    "id": d.id,
+                    "name": d.name,
+                    "name_zh": d.name_zh,
+                    "enabled": d.enabled,
+                    "delivery": d.delivery.mode,
+                    "sends": sorted(d.sends),
+                    "receives": sorted(d.receives),
+                    "keys": [
+                        {
+                            "kid": k.kid,
+                            "revoked_at": utc_iso(k.revoked_at) if k.revoked_at else None,
+                            "usable": k.revoked_at is None or k.revoked_at > now,
+                        }
+                        for k in runtime.context.keys.for_department(d.id)
+                    ],
+                }
+                for d in runtime.config.departments.values()
+            ]
+        }
+    )
+
+
+def _department_id(request: web.Request) -> str:
+    dept_id = request.match_info["dept"]
+    if dept_id not in request.app[RUNTIME].config.departments:
+        raise NotFoundError(f"no department {dept_id}", slug="department-not-found")
+    return dept_id
+
+
+@routes.post("/admin/v1/departments/{dept}/disable")
+async def disable_department(request: web.Request) -> web.Response:
+    who = require(request, ADMIN_ONLY)
+    dept_id = _department_id(request)
+    request.app[ADMIN_STATE].disabled.add(dept_id)
+    _swap_context(request)
+    await _audit(request, who, "department.disabled", dept_id)
+    return json_response({"department": dept_id, "enabled": False})
+
+
+@routes.post("/admin/v1/departments/{dept}/enable")
+async def enable_department(request: web.Request) -> web.Response:
+    who = require(request, ADMIN_ONLY)
+    dept_id = _department_id(request)
+    request.app[ADMIN_STATE].disabled.discard(dept_id)
+    _swap_context(request)
+    await _audit(request, who, "department.enabled", dept_id)
+    return json_response({"department": dept_id, "enabled": True})
+
+
+@routes.post("/admin/v1/departments/{dept}/keys/{name}/revoke")
+async def revoke_key(request: web.Request) -> web.Response:
+    """Revocation applies to the next request: the registry is shared by every request."""
+    who = require(request, ADMIN_ONLY)
+    dept_id = _department_id(request)
+    kid = f"{dept_id}/{request.match_info['name']}"
+    runtime = request.app[RUNTIME]
+    if runtime.context.keys.get(kid) is None:
+        raise NotFoundError(f"no key {kid}", slug="key-not-found")
+    now = runtime.clock.now()
+    request.app[ADMIN_STATE].revoked[kid] = now
+    _swap_context(request)
+    await _audit(request, who, "key.revoked", kid)
+    return json_response({"kid": kid, "revoked_at": utc_iso(now)})
+
+
+@routes.get("/admin/v1/routes")
+async def list_routes(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    runtime = request.app[RUNTIME]
+    return json_response(
+        {
+            "routes": [
+                {
+                    "name": r.name,
+                    "type": r.type,
+                    "to": list(r.to),
+                    "to_pointer": r.to_pointer,
+                    "when": {c.pointer: list(c.values) for c in r.when},
+                }
+                for r in runtime.config.routes
+            ]
+        }
+    )
+
+
+@routes.post("/admin/v1/routes/dry-run")
+async def dry_run(request: web.Request) -> web.Response:
+    """Which recipients would this event (or signed message) reach, and why."""
+    require(request, READ_ROLES)
+    runtime = request.app[RUNTIME]
+    document = strict_loads(await request.read())
+    event = _event_of(document)
+    return json_response(runtime.context.router.decide(event).explain())
+
+
+def _event_of(document: object) -> dict[str, object]:
+    if isinstance(document, dict) and "payload" in document and "signatures" in document:
+        parsed = SignedMessage.parse(orjson.dumps(document)).event
+        return {
+            "id": parsed.id,
+            "source": parsed.source,
+            "type": parsed.type,
+            "subject": parsed.subject,
+            "data": parsed.data,
+        }
+    if isinstance(document, dict) and isinstance(document.get("type"), str):
+        return document
+    raise MessageError(
+        "send a CloudEvent (with type, source, data) or a signed message",
+        slug="invalid-dry-run",
+    )
+
+
+@routes.post("/admin/v1/dead-letters/{seq:\\d+}/{recipient}/discard")
+async def discard(request: web.Request) -> web.Response:
+    who = require(request, WRITE_ROLES)
+    runtime = request.app[RUNTIME]
+    seq, recipient = int(request.match_info["seq"]), request.match_info["recipient"]
+    done = await runtime.store.discard(
+        seq,
+        recipient,
+        AuditEvent(
+            "delivery.discarded",
+            f"admin:{who.name}",
+            runtime.clock.now(),
+            f"seq:{seq}",
+            {"recipient": recipient},
+        ),
+    )
+    if not done:
+        raise NotFoundError(
+            "no dead letter for this sequence and recipient", slug="dead-letter-not-found"
+        )
+    return json_response({"discarded": True, "sequence": seq, "recipient": recipient})
+
+
+@routes.get("/admin/v1/audit")
+async def audit_entries(request: web.Request) -> web.Response:
+    require(request, frozenset({"admin", "auditor"}))
+    runtime = request.app[RUNTIME]
+    after = request.query.get("after", "0")
+    limit = request.query.get("limit", "100")
+    if not after.isdigit() or not limit.isdigit() or not 0 < int(limit) <= 1000:
+        raise MessageError(
+            "after and limit must be whole numbers (limit 1..1000)", slug="invalid-parameter"
+        )
+    action = request.query.get("action")
+    records = await runtime.store.audit_entries(int(after), int(limit))
+    return json_response(
+        {
+            "entries": [
+                {
+                    "seq": r.seq,
+                    "action": r.event.action,
+                    "actor": r.event.actor,
+                    "at": utc_iso(r.event.at),
+                    "target": r.event.target,
+                    "detail": r.event.detail,
+                    "hash": r.hash,
+                }
+                for r in records
+                if action is None or r.event.action == action
+            ]
+        }
+    )

@@ -16,8 +16,9 @@ import structlog
 from aiohttp import web
 
 from gateway.acceptance import Acceptor
+from gateway.administration import AdminState
 from gateway.api import admin, inbox, messages, operations
-from gateway.api.admin import ADMIN_TOKENS, AdminTokens
+from gateway.api.admin import ADMIN_STATE, ADMIN_TOKENS, AdminTokens
 from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, problems, request_id
 from gateway.delivery import Dispatcher, Notifier, Pusher
@@ -41,7 +42,9 @@ def create_app(options: Options | None = None) -> web.Application:
         client_max_size=config.gateway.max_message_bytes + BODY_SLACK,
         middlewares=[request_id, metrics, problems],
     )
-    context = build_context(config, schemas, options.data_dir, gateway_key)
+    admin_state = AdminState.load(options.data_dir / "admin-state.json")
+    context = admin_state.apply(build_context(config, schemas, options.data_dir, gateway_key))
+    app[ADMIN_STATE] = admin_state
     app[ADMIN_TOKENS] = AdminTokens(options.data_dir / "admin-tokens.json")
     bootstrap = app[ADMIN_TOKENS].ensure_bootstrap()
     if bootstrap is not None:

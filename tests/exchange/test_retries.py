@@ -103,6 +103,13 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path) -> None:
             }
             assert deliveries[RECOGNITION].state == "dead"
             assert RECOGNITION in dispatcher.gone
+            seq = receipt["sequence"]
+            headers = {"Authorization": f"Bearer {_admin_token(tmp_path)}"}
+            url_ = f"{gw.base_url}/admin/v1/dead-letters/{seq}/{RECOGNITION}/discard"
+            async with gw.session.post(url_, headers=headers) as response:
+                assert response.status == 200
+            deliveries = {d.recipient: d for d in await gw.runtime.store.deliveries_for(seq)}
+            assert deliveries[RECOGNITION].state == "discarded"
 
 
 async def test_open_breaker_probes_instead_of_hammering(tmp_path: Path) -> None:
