@@ -1,0 +1,6 @@
+import sys
+
+from adapters.common.cli import main
+from adapters.police import FAMILY
+
+sys.exit(main(FAMILY))
