@@ -201,22 +201,26 @@ def _department_id(request: web.Request) -> str:
 
 @routes.post("/admin/v1/departments/{dept}/disable")
 async def disable_department(request: web.Request) -> web.Response:
-    who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
-    request.app[ADMIN_STATE].disabled.add(dept_id)
-    _swap_context(request)
-    await _audit(request, who, "department.disabled", dept_id)
-    return json_response({"department": dept_id, "enabled": False})
+    return await _set_enabled(request, enabled=False)
 
 
 @routes.post("/admin/v1/departments/{dept}/enable")
 async def enable_department(request: web.Request) -> web.Response:
+    return await _set_enabled(request, enabled=True)
+
+
+async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
+    """A disabled department's messages are refused and it is no one's recipient."""
     who = require(request, ADMIN_ONLY)
     dept_id = _department_id(request)
-    request.app[ADMIN_STATE].disabled.discard(dept_id)
+    disabled = request.app[ADMIN_STATE].disabled
+    if enabled:
+        disabled.discard(dept_id)
+    else:
+        disabled.add(dept_id)
     _swap_context(request)
-    await _audit(request, who, "department.enabled", dept_id)
-    return json_response({"department": dept_id, "enabled": True})
+    await _audit(request, who, f"department.{'enabled' if enabled else 'disabled'}", dept_id)
+    return json_response({"department": dept_id, "enabled": enabled})
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/revoke")
