@@ -28,6 +28,7 @@ KEY_FIELDS = {
     "witness_statement": "statement_number",
     "case_notice": "notice_id",
     "material_request": "request_id",
+    "medical_diagnosis": "certificate_number",
 }
 
 

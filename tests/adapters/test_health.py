@@ -195,3 +195,25 @@ def test_summary_for_other_documents_is_flat() -> None:
     flat = summary(parse_event(payload))
     assert flat["msg_type"] == "ZJX^A01"
     assert all(not isinstance(v, dict | list) for v in flat.values())
+
+
+async def test_diagnosis_certificate_reaches_recognition_exactly(tmp_path: Path) -> None:
+    parsed = parse_files(FAMILY, [sample("health", "diagnosis_certificate.json")])
+    assert not parsed.errors and len(parsed.records) == 1
+    async with running_gateway(tmp_path) as gw:
+        report = await send_parsed(gw.client(HOSPITAL), parsed)
+        assert report.ok and len(report.sent) == 1
+        events = await pull_verified(gw, RECOGNITION)
+    assert [e.data for e in events] == [example("medical_diagnosis", "finger_fracture")]
+    assert events[0].type == "cn.gov.zj.injury.medical_diagnosis.v1"
+
+
+def test_bad_diagnosis_certificate_names_the_field_not_the_value(tmp_path: Path) -> None:
+    document = example("medical_diagnosis", "finger_fracture")
+    document["patient"]["id_number"] = "330784198603140512"  # wrong check character
+    path = tmp_path / "cert.json"
+    path.write_text(json.dumps([{"type": "medical_diagnosis", "document": document}]))
+    parsed = parse_files(FAMILY, [path])
+    assert not parsed.records and len(parsed.errors) == 1
+    text = str(parsed.errors[0])
+    assert "id_number" in text and "330784198603140512" not in text
