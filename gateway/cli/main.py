@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import documents, keys, serve
+from gateway.cli import audit, documents, keys, serve
 from gateway.problems import GatewayError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     keys.register(commands)
     documents.register(commands)
+    audit.register(commands)
     return parser
 
 

@@ -1,0 +1,93 @@
+"""``gateway audit verify`` and ``gateway audit export``: for auditors, offline, on the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.audit.verify import Row, verify_rows
+from gateway.clock import SystemClock
+from gateway.problems import ConfigError
+from gateway.runtime import Options
+from gateway.storage.factory import open_store
+
+PAGE = 1000
+
+
+def register(commands: Any) -> None:
+    audit: argparse.ArgumentParser = commands.add_parser("audit", help="audit chain tools")
+    sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    defaults = Options()
+    for name, handler, text in (
+        ("verify", verify, "prove the chain intact or name the first broken entry"),
+        ("export", export, "write the chain as JSON lines for an auditor"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("--data-dir", type=Path, default=defaults.data_dir)
+        parser.add_argument(
+            "--database",
+            default=defaults.database,
+            help="postgresql://... instead of the SQLite file",
+        )
+        parser.set_defaults(handler=handler)
+        if name == "export":
+            parser.add_argument("--since", type=int, default=0, help="entries after this seq")
+            parser.add_argument("--out", type=Path, help="file (default: standard output)")
+
+
+async def _rows(args: argparse.Namespace, after: int = 0) -> AsyncIterator[Row]:
+    sqlite_file = args.data_dir / "gateway.sqlite3"
+    if args.database is None and not sqlite_file.exists():
+        raise ConfigError(f"{sqlite_file}: no gateway store here")
+    store: Any = open_store(args.database or sqlite_file, SystemClock())
+    await store.open()
+    try:
+        while True:
+            page: list[Row] = await store.audit_rows(after, PAGE)
+            for row in page:
+                yield row
+            if len(page) < PAGE:
+                return
+            after = page[-1][0]
+    finally:
+        await store.close()
+
+
+def verify(args: argparse.Namespace) -> int:
+    async def collect() -> list[Row]:
+        return [row async for row in _rows(args)]
+
+    verdict = verify_rows(asyncio.run(collect()))
+    if verdict.intact:
+        print(f"intact: {verdict.entries} entries, head {verdict.head}")
+        return 0
+    print(
+        f"BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+        f"({verdict.entries} entries before it verify)"
+    )
+    return 1
+
+
+def export(args: argparse.Namespace) -> int:
+    async def write(out: Any) -> None:
+        async for seq, entry, prev_hash, digest in _rows(args, args.since):
+            line = {
+                "seq": seq,
+                "entry": orjson.loads(entry),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+            out.write(orjson.dumps(line) + b"\n")
+
+    if args.out is None:
+        asyncio.run(write(sys.stdout.buffer))
+    else:
+        with args.out.open("wb") as handle:
+            asyncio.run(write(handle))
+    return 0
