@@ -1,0 +1,90 @@
+"""Planted personal data never reaches a log line."""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from gateway.logs import configure_logging
+from gateway.masking import mask_text
+from gateway.testing import running_gateway
+from tests.exchange.conftest import DIAGNOSIS, example
+
+ID_NUMBER = "11010519491231002X"
+NAME = "张三"
+PHONE = "13800138000"
+ACCOUNT = "6222020200112233445"
+PLANTED = (ID_NUMBER, NAME, PHONE, ACCOUNT, "S62.6", "粉碎性骨折")
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging(logging.DEBUG, stream)
+    yield stream
+    structlog.reset_defaults()
+
+
+def _assert_clean(text: str) -> None:
+    assert text.strip(), "nothing was logged: the test would prove nothing"
+    for value in PLANTED:
+        assert value not in text, f"{value!r} leaked into the log"
+
+
+def test_log_calls_by_key_and_by_shape(captured: io.StringIO) -> None:
+    log = structlog.get_logger("test")
+    log.info(
+        "submitted",
+        name=NAME,
+        applicant_name=NAME,
+        diagnosis="S62.6 粉碎性骨折",
+        patient={"name": NAME, "id_number": ID_NUMBER, "phone": PHONE},
+    )
+    log.warning(f"free text with {ID_NUMBER}, {PHONE} and account {ACCOUNT}")
+    log.info("nested", items=[{"payee_name": NAME, "note": f"acct {ACCOUNT}"}])
+    _assert_clean(captured.getvalue())
+    assert "110**************X" in captured.getvalue()
+
+
+def test_exception_text_is_masked(captured: io.StringIO) -> None:
+    log = structlog.get_logger("test")
+    try:
+        raise ValueError(f"bad id {ID_NUMBER} for phone {PHONE}, account {ACCOUNT}")
+    except ValueError:
+        log.exception("failed")
+    text = captured.getvalue()
+    assert "ValueError" in text
+    _assert_clean(text)
+
+
+async def test_a_request_that_fails_validation_leaks_nothing(
+    tmp_path: Path, captured: io.StringIO
+) -> None:
+    async with running_gateway(tmp_path) as gw:
+        document = copy.deepcopy(example("medical_diagnosis"))
+        document["patient"]["name"] = NAME
+        document["patient"]["id_number"] = ID_NUMBER[:-1] + "1"  # wrong check character
+        document["patient"]["phone"] = PHONE
+        body = gw.client("330784.health.h001").sign(DIAGNOSIS, document, event_id=ID_NUMBER)
+        async with gw.session.post(
+            f"{gw.base_url}/v1/messages",
+            data=body,
+            headers={"content-type": "application/jose+json", "X-Request-Id": "planted-test"},
+        ) as response:
+            assert response.status == 422
+    text = captured.getvalue()
+    assert "planted-test" in text
+    for value in (ID_NUMBER, ID_NUMBER[:-1], NAME, PHONE):
+        assert value not in text
+
+
+def test_mask_text_shapes() -> None:
+    assert mask_text(ID_NUMBER) == "110" + "*" * 14 + "X"
+    assert mask_text(PHONE) == "138******00"
+    assert mask_text(ACCOUNT) == "****3445"
