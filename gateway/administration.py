@@ -1,9 +1,10 @@
-"""Administrative changes that outlive a restart: disabled departments and revoked keys.
+"""Administrative changes that outlive a restart: disabled departments, keys added, rotated
+and revoked, and route versions.
 
-They are kept as a small overlay in ``<data-dir>/admin-state.json`` on top of ``config/``
-(which stays the operators' reviewed source) and applied by building a new acceptance
-context and swapping it in whole: a request in flight keeps the snapshot it started with,
-the next one sees the change, and nothing is locked on the request path.
+They are kept as an overlay in ``<data-dir>/admin-state.json`` on top of ``config/`` (which
+stays the operators' reviewed source) and applied by building a new acceptance context and
+swapping it in whole: a request in flight keeps the snapshot it started with, the next one
+sees the change, and nothing is locked on the request path.
 """
 
 from __future__ import annotations
@@ -13,11 +14,15 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from gateway.acceptance import AcceptanceContext
+from gateway.configuration.loader import parse_routes
+from gateway.configuration.model import Route
 from gateway.routing import Router
+from gateway.trust import KeyRecord
 
 
 @dataclass(slots=True)
@@ -25,6 +30,14 @@ class AdminState:
     path: Path
     disabled: set[str] = field(default_factory=set)
     revoked: dict[str, datetime] = field(default_factory=dict)
+    expiries: dict[str, datetime] = field(default_factory=dict)
+    # kid -> {"department", "jwk", "not_before", "not_after"} (ISO times)
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # every route table ever put in force: {"version", "routes", "by", "at", "note"}
+    route_versions: list[dict[str, Any]] = field(default_factory=list)
+    active_routes: int | None = None  # None: config/routes.toml
+    # the routes of config/ as first loaded: what a rollback to version 0 returns to
+    base_routes: tuple[Route, ...] | None = None
 
     @classmethod
     def load(cls, path: Path) -> AdminState:
@@ -35,6 +48,10 @@ class AdminState:
             path,
             set(raw.get("disabled", [])),
             {kid: datetime.fromisoformat(at) for kid, at in raw.get("revoked", {}).items()},
+            {kid: datetime.fromisoformat(at) for kid, at in raw.get("expiries", {}).items()},
+            dict(raw.get("keys", {})),
+            list(raw.get("route_versions", [])),
+            raw.get("active_routes"),
         )
 
     def save(self) -> None:
@@ -42,6 +59,10 @@ class AdminState:
             {
                 "disabled": sorted(self.disabled),
                 "revoked": {kid: at.isoformat() for kid, at in sorted(self.revoked.items())},
+                "expiries": {kid: at.isoformat() for kid, at in sorted(self.expiries.items())},
+                "keys": self.keys,
+                "route_versions": self.route_versions,
+                "active_routes": self.active_routes,
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -53,9 +74,25 @@ class AdminState:
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)  # atomic: a crash leaves the old or the new state
 
+    def added_key(self, kid: str) -> KeyRecord:
+        spec = self.keys[kid]
+        return KeyRecord(
+            kid,
+            spec["department"],
+            spec["jwk"],
+            datetime.fromisoformat(spec["not_before"]),
+            datetime.fromisoformat(spec["not_after"]) if spec.get("not_after") else None,
+        )
+
     def apply(self, context: AcceptanceContext) -> AcceptanceContext:
-        """A new context with the overlay applied; the key registry is shared and revoked in
+        """A new context with the overlay applied. The key registry is shared and changed in
         place, so department tokens (verified against the same registry) see it too."""
+        for kid in self.keys:
+            if context.keys.get(kid) is None:
+                context.keys.add(self.added_key(kid))
+        for kid, at in self.expiries.items():
+            if context.keys.get(kid) is not None:
+                context.keys.expire(kid, at)
         for kid, at in self.revoked.items():
             if context.keys.get(kid) is not None:
                 context.keys.revoke(kid, at)
@@ -63,7 +100,15 @@ class AdminState:
             dept_id: dataclasses.replace(dept, enabled=dept_id not in self.disabled)
             for dept_id, dept in context.config.departments.items()
         }
-        config = dataclasses.replace(context.config, departments=departments)
-        return dataclasses.replace(
-            context, config=config, router=Router(config.routes, config.departments)
-        )
+        if self.base_routes is None:
+            self.base_routes = context.config.routes
+        routes = self.base_routes
+        if self.active_routes is not None:
+            version = self.route_versions[self.active_routes - 1]
+            routes = parse_routes(
+                {"routes": version["routes"]},
+                f"{self.path.name}: route version {self.active_routes}",
+                departments,
+            )
+        config = dataclasses.replace(context.config, departments=departments, routes=routes)
+        return dataclasses.replace(context, config=config, router=Router(routes, departments))

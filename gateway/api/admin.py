@@ -11,7 +11,9 @@ import hmac
 import os
 import secrets
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
@@ -23,8 +25,17 @@ from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.clock import utc_iso
+from gateway.configuration.loader import KEY_NAME, Place, parse_duration, parse_routes
 from gateway.messages import SignedMessage, strict_loads
-from gateway.problems import ForbiddenError, MessageError, NotFoundError
+from gateway.problems import (
+    ConfigError,
+    ConflictError,
+    DocumentError,
+    ForbiddenError,
+    MessageError,
+    NotFoundError,
+)
+from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("gateway.admin")
@@ -339,3 +350,113 @@ async def audit_entries(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    document = strict_loads(await request.read())
+    if not isinstance(document, dict):
+        raise MessageError("the body must be a JSON object", slug="invalid-body")
+    return document
+
+
+@routes.put("/admin/v1/routes")
+async def replace_routes(request: web.Request) -> web.Response:
+    """A new route table, validated against the departments, in force for the next message."""
+    who = require(request, ADMIN_ONLY)
+    runtime = request.app[RUNTIME]
+    body = await _json_body(request)
+    try:
+        parsed = parse_routes(body, "request body", runtime.config.departments)
+    except ConfigError as exc:
+        raise DocumentError(exc.detail, slug="invalid-routes") from None
+    state = request.app[ADMIN_STATE]
+    version = len(state.route_versions) + 1
+    state.route_versions.append(
+        {
+            "version": version,
+            "routes": body.get("routes", []),
+            "by": f"admin:{who.name}",
+            "at": utc_iso(runtime.clock.now()),
+            "note": str(body.get("note", ""))[:200],
+        }
+    )
+    state.active_routes = version
+    _swap_context(request)
+    await _audit(request, who, "routes.replaced", f"routes:v{version}", {"routes": len(parsed)})
+    return json_response({"version": version, "routes": len(parsed)})
+
+
+@routes.get("/admin/v1/routes/versions")
+async def route_versions(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    state = request.app[ADMIN_STATE]
+    versions = [{"version": 0, "by": "config/routes.toml", "at": None, "note": "as configured"}]
+    versions += [{k: v[k] for k in ("version", "by", "at", "note")} for v in state.route_versions]
+    return json_response({"active": state.active_routes or 0, "versions": versions})
+
+
+@routes.post("/admin/v1/routes/versions/{version:\\d+}/rollback")
+async def rollback_routes(request: web.Request) -> web.Response:
+    who = require(request, ADMIN_ONLY)
+    state = request.app[ADMIN_STATE]
+    version = int(request.match_info["version"])
+    if version > len(state.route_versions):
+        raise NotFoundError(f"no route version {version}", slug="route-version-not-found")
+    state.active_routes = version or None
+    _swap_context(request)
+    await _audit(request, who, "routes.rolled_back", f"routes:v{version}")
+    return json_response({"active": version})
+
+
+def _new_key(
+    request: web.Request, dept_id: str, spec: Any, not_before: datetime
+) -> tuple[str, dict[str, Any]]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("jwk"), dict):
+        raise MessageError('send {"name": ..., "jwk": {...public JWK...}}', slug="invalid-body")
+    name = spec.get("name")
+    if not isinstance(name, str) or not KEY_NAME.match(name):
+        raise MessageError("name: letters, digits, '.', '_' or '-'", slug="invalid-body")
+    kid = f"{dept_id}/{name}"
+    if request.app[RUNTIME].context.keys.get(kid) is not None:
+        raise ConflictError(
+            f"the key {kid} already exists; keys are never replaced", slug="key-exists"
+        )
+    jwk: dict[str, Any] = {**spec["jwk"], "kid": kid}
+    KeyRecord(kid, dept_id, jwk, not_before)  # validates: public only, Ed25519 or P-256
+    record = {"department": dept_id, "jwk": jwk, "not_before": not_before.isoformat()}
+    return kid, record
+
+
+@routes.post("/admin/v1/departments/{dept}/keys")
+async def add_key(request: web.Request) -> web.Response:
+    who = require(request, ADMIN_ONLY)
+    dept_id = _department_id(request)
+    now = request.app[RUNTIME].clock.now()
+    kid, record = _new_key(request, dept_id, await _json_body(request), now)
+    request.app[ADMIN_STATE].keys[kid] = record
+    _swap_context(request)
+    await _audit(request, who, "key.added", kid)
+    return json_response({"kid": kid, "not_before": utc_iso(now)}, status=201)
+
+
+@routes.post("/admin/v1/departments/{dept}/keys/{name}/rotate")
+async def rotate_key(request: web.Request) -> web.Response:
+    """The new key is valid at once; the old one until the overlap window ends."""
+    who = require(request, ADMIN_ONLY)
+    dept_id = _department_id(request)
+    runtime = request.app[RUNTIME]
+    old = f"{dept_id}/{request.match_info['name']}"
+    if runtime.context.keys.get(old) is None:
+        raise NotFoundError(f"no key {old}", slug="key-not-found")
+    body = await _json_body(request)
+    overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    now = runtime.clock.now()
+    kid, record = _new_key(request, dept_id, body.get("new"), now)
+    state = request.app[ADMIN_STATE]
+    state.keys[kid] = record
+    state.expiries[old] = now + overlap
+    _swap_context(request)
+    await _audit(
+        request, who, "key.rotated", old, {"new": kid, "overlap_s": int(overlap.total_seconds())}
+    )
+    return json_response({"old": old, "old_not_after": utc_iso(now + overlap), "new": kid})

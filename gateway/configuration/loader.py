@@ -33,30 +33,30 @@ DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _Place:
+class Place:
     """Where in which file a value sits, so every error can say so."""
 
     def __init__(self, file: str, path: str = "") -> None:
         self.file = file
         self.path = path
 
-    def at(self, key: str | int) -> _Place:
+    def at(self, key: str | int) -> Place:
         if isinstance(key, int):
-            return _Place(self.file, f"{self.path}[{key}]")
-        return _Place(self.file, f"{self.path}.{key}" if self.path else key)
+            return Place(self.file, f"{self.path}[{key}]")
+        return Place(self.file, f"{self.path}.{key}" if self.path else key)
 
     def fail(self, what: str) -> ConfigError:
         where = f"{self.file}: {self.path}" if self.path else self.file
         return ConfigError(f"{where}: {what}", slug="configuration")
 
 
-def _table(value: Any, place: _Place) -> dict[str, Any]:
+def _table(value: Any, place: Place) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise place.fail("must be a table")
     return value
 
 
-def _known_keys(table: dict[str, Any], allowed: set[str], place: _Place) -> None:
+def _known_keys(table: dict[str, Any], allowed: set[str], place: Place) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise place.fail(
@@ -64,7 +64,7 @@ def _known_keys(table: dict[str, Any], allowed: set[str], place: _Place) -> None
         )
 
 
-def _str(table: dict[str, Any], key: str, place: _Place, default: str | None = None) -> str:
+def _str(table: dict[str, Any], key: str, place: Place, default: str | None = None) -> str:
     value = table.get(key, default)
     if value is None:
         raise place.at(key).fail("is required")
@@ -73,32 +73,32 @@ def _str(table: dict[str, Any], key: str, place: _Place, default: str | None = N
     return value
 
 
-def _opt_str(table: dict[str, Any], key: str, place: _Place) -> str | None:
+def _opt_str(table: dict[str, Any], key: str, place: Place) -> str | None:
     return _str(table, key, place) if key in table else None
 
 
-def _bool(table: dict[str, Any], key: str, place: _Place, default: bool) -> bool:
+def _bool(table: dict[str, Any], key: str, place: Place, default: bool) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
         raise place.at(key).fail("must be true or false")
     return value
 
 
-def _int(table: dict[str, Any], key: str, place: _Place, default: int, minimum: int = 1) -> int:
+def _int(table: dict[str, Any], key: str, place: Place, default: int, minimum: int = 1) -> int:
     value = table.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise place.at(key).fail(f"must be an integer >= {minimum}")
     return value
 
 
-def _number(table: dict[str, Any], key: str, place: _Place, default: float) -> float:
+def _number(table: dict[str, Any], key: str, place: Place, default: float) -> float:
     value = table.get(key, default)
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
         raise place.at(key).fail("must be a positive number")
     return float(value)
 
 
-def parse_duration(text: Any, place: _Place) -> timedelta:
+def parse_duration(text: Any, place: Place) -> timedelta:
     """``"5s"``, ``"30m"``, ``"6h"``, ``"3d"``: readable in a config file, unlike seconds."""
     match = DURATION.match(text) if isinstance(text, str) else None
     if match is None:
@@ -106,11 +106,11 @@ def parse_duration(text: Any, place: _Place) -> timedelta:
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _duration(table: dict[str, Any], key: str, place: _Place, default: timedelta) -> timedelta:
+def _duration(table: dict[str, Any], key: str, place: Place, default: timedelta) -> timedelta:
     return parse_duration(table[key], place.at(key)) if key in table else default
 
 
-def _time(table: dict[str, Any], key: str, place: _Place) -> datetime | None:
+def _time(table: dict[str, Any], key: str, place: Place) -> datetime | None:
     value = table.get(key)
     if value is None:
         return None
@@ -119,7 +119,7 @@ def _time(table: dict[str, Any], key: str, place: _Place) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _types(table: dict[str, Any], key: str, place: _Place) -> frozenset[str]:
+def _types(table: dict[str, Any], key: str, place: Place) -> frozenset[str]:
     value = table.get(key, [])
     if not isinstance(value, list):
         raise place.at(key).fail("must be a list of document types")
@@ -145,7 +145,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
 
 
-def _gateway(doc: dict[str, Any], place: _Place, base: Path) -> GatewaySettings:
+def _gateway(doc: dict[str, Any], place: Place, base: Path) -> GatewaySettings:
     table = _table(doc.get("gateway", {}), place.at("gateway"))
     here = place.at("gateway")
     allowed = {
@@ -173,7 +173,7 @@ def _gateway(doc: dict[str, Any], place: _Place, base: Path) -> GatewaySettings:
     )
 
 
-def _retry(doc: dict[str, Any], place: _Place) -> RetryPolicy:
+def _retry(doc: dict[str, Any], place: Place) -> RetryPolicy:
     here = place.at("retry")
     table = _table(doc.get("retry", {}), here)
     _known_keys(table, {"initial", "multiplier", "cap", "max_age"}, here)
@@ -186,7 +186,7 @@ def _retry(doc: dict[str, Any], place: _Place) -> RetryPolicy:
     )
 
 
-def _breaker(doc: dict[str, Any], place: _Place) -> BreakerPolicy:
+def _breaker(doc: dict[str, Any], place: Place) -> BreakerPolicy:
     here = place.at("breaker")
     table = _table(doc.get("breaker", {}), here)
     _known_keys(table, {"failures", "cooldown"}, here)
@@ -197,7 +197,7 @@ def _breaker(doc: dict[str, Any], place: _Place) -> BreakerPolicy:
     )
 
 
-def _delivery(table: dict[str, Any], place: _Place) -> DeliverySettings:
+def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
     if mode not in ("push", "pull"):
@@ -216,7 +216,7 @@ def _delivery(table: dict[str, Any], place: _Place) -> DeliverySettings:
     )
 
 
-def _key(table: dict[str, Any], place: _Place) -> KeyConfig:
+def _key(table: dict[str, Any], place: Place) -> KeyConfig:
     _known_keys(table, {"name", "jwk", "not_before", "not_after", "revoked_at"}, place)
     name = _str(table, "name", place)
     if not KEY_NAME.match(name):
@@ -233,7 +233,7 @@ def _key(table: dict[str, Any], place: _Place) -> KeyConfig:
     )
 
 
-def _department(table: dict[str, Any], place: _Place) -> Department:
+def _department(table: dict[str, Any], place: Place) -> Department:
     allowed = {"id", "name", "name_zh", "sends", "receives", "delivery", "keys", "enabled"}
     _known_keys(table, allowed, place)
     dept_id = _str(table, "id", place)
@@ -265,7 +265,7 @@ def _department(table: dict[str, Any], place: _Place) -> Department:
 
 
 def parse_departments(doc: dict[str, Any], file: str) -> dict[str, Department]:
-    place = _Place(file)
+    place = Place(file)
     raw = doc.get("departments", [])
     if not isinstance(raw, list):
         raise place.at("departments").fail("must be an array of tables ([[departments]])")
@@ -279,7 +279,7 @@ def parse_departments(doc: dict[str, Any], file: str) -> dict[str, Department]:
     return departments
 
 
-def _condition(pointer: str, value: Any, place: _Place) -> Condition:
+def _condition(pointer: str, value: Any, place: Place) -> Condition:
     if not pointer.startswith("/"):
         raise place.fail(f"condition key {pointer!r} must be a JSON Pointer such as /data/kind")
     values = tuple(value) if isinstance(value, list) else (value,)
@@ -290,7 +290,7 @@ def parse_routes(
     doc: dict[str, Any], file: str, departments: dict[str, Department]
 ) -> tuple[Route, ...]:
     """Routes are checked against the departments so a typo never silently drops messages."""
-    place = _Place(file)
+    place = Place(file)
     raw = doc.get("routes", [])
     if not isinstance(raw, list):
         raise place.at("routes").fail("must be an array of tables ([[routes]])")
@@ -329,7 +329,7 @@ def load_config(directory: Path) -> Config:
         raise ConfigError(f"{directory}: configuration directory not found")
     gateway_path = directory / "gateway.toml"
     gateway_doc = _read_toml(gateway_path)
-    place = _Place(str(gateway_path))
+    place = Place(str(gateway_path))
     _known_keys(gateway_doc, {"gateway", "retry", "breaker"}, place)
     settings = _gateway(gateway_doc, place, directory)
     departments_path = directory / "departments.toml"

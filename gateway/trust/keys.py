@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -323,6 +323,18 @@ class KeyRegistry:
         revoked = replace(record, revoked_at=at)
         self._records[kid] = revoked
         return revoked
+
+    def expire(self, kid: str, at: datetime) -> KeyRecord:
+        """End a key's validity at ``at`` (rotation with an overlap window): messages signed
+        before then still verify, later ones are refused as expired."""
+        record = self._records.get(kid)
+        if record is None:
+            raise NotFoundError(f"no key with kid {kid}")
+        if record.not_after is not None and record.not_after <= at:
+            return record
+        expired = replace(record, not_after=max(at, record.not_before + timedelta(seconds=1)))
+        self._records[kid] = expired
+        return expired
 
     def get(self, kid: str) -> KeyRecord | None:
         return self._records.get(kid)
