@@ -11,11 +11,14 @@ from typing import Any
 
 import orjson
 
+from gateway.audit import checkpoints
 from gateway.audit.verify import Row, verify_rows
 from gateway.clock import SystemClock
+from gateway.configuration import load_config
 from gateway.problems import ConfigError
-from gateway.runtime import Options
+from gateway.runtime import EPOCH, Options, load_gateway_key
 from gateway.storage.factory import open_store
+from gateway.trust import KeyRecord, SigningKey
 
 PAGE = 1000
 
@@ -27,6 +30,7 @@ def register(commands: Any) -> None:
     for name, handler, text in (
         ("verify", verify, "prove the chain intact or name the first broken entry"),
         ("export", export, "write the chain as JSON lines for an auditor"),
+        ("checkpoint", checkpoint, "sign the chain head with the gateway key"),
     ):
         parser = sub.add_parser(name, help=text)
         parser.add_argument("--data-dir", type=Path, default=defaults.data_dir)
@@ -35,6 +39,7 @@ def register(commands: Any) -> None:
             default=defaults.database,
             help="postgresql://... instead of the SQLite file",
         )
+        parser.add_argument("--config", type=Path, default=defaults.config_dir)
         parser.set_defaults(handler=handler)
         if name == "export":
             parser.add_argument("--since", type=int, default=0, help="entries after this seq")
@@ -63,15 +68,55 @@ def verify(args: argparse.Namespace) -> int:
     async def collect() -> list[Row]:
         return [row async for row in _rows(args)]
 
-    verdict = verify_rows(asyncio.run(collect()))
-    if verdict.intact:
-        print(f"intact: {verdict.entries} entries, head {verdict.head}")
-        return 0
+    rows = asyncio.run(collect())
+    verdict = verify_rows(rows)
+    if not verdict.intact:
+        print(
+            f"BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+            f"({verdict.entries} entries before it verify)"
+        )
+        return 1
+    hashes = {seq: digest for seq, _, _, digest in rows}
+    signed = checkpoints.load(args.data_dir)
+    if signed:
+        record = _gateway_record(args)
+    for point in signed:
+        if not checkpoints.verify_checkpoint(point, record):
+            print(f"BROKEN: the checkpoint at entry {point.seq} is not signed by the gateway")
+            return 1
+        if hashes.get(point.seq) != point.hash:
+            print(f"BROKEN: history up to entry {point.seq} differs from the signed checkpoint")
+            return 1
     print(
-        f"BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
-        f"({verdict.entries} entries before it verify)"
+        f"intact: {verdict.entries} entries, head {verdict.head}, {len(signed)} signed checkpoints"
     )
-    return 1
+    return 0
+
+
+def _gateway_key(args: argparse.Namespace) -> SigningKey:
+    return load_gateway_key(load_config(args.config), args.data_dir)
+
+
+def _gateway_record(args: argparse.Namespace) -> KeyRecord:
+    key = _gateway_key(args)
+    return KeyRecord(key.kid, key.owner, key.public_jwk(), EPOCH)
+
+
+def checkpoint(args: argparse.Namespace) -> int:
+    async def collect() -> list[Row]:
+        return [row async for row in _rows(args)]
+
+    rows = asyncio.run(collect())
+    verdict = verify_rows(rows)
+    if not verdict.intact or not rows:
+        print("refused: the chain is empty or broken; run `gateway audit verify`")
+        return 1
+    point = checkpoints.sign_checkpoint(
+        rows[-1][0], verdict.head, SystemClock().now(), _gateway_key(args)
+    )
+    checkpoints.append(args.data_dir, point)
+    print(f"checkpoint: entry {point.seq}, hash {point.hash}, signed {point.at}")
+    return 0
 
 
 def export(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.audit.chain import GENESIS, link
 from gateway.audit.verify import verify_rows
 from gateway.cli import main
 from gateway.testing import running_gateway
@@ -81,3 +82,43 @@ def test_verify_rows_reports_a_broken_link() -> None:
 def test_no_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 2
     assert "no gateway store" in capsys.readouterr().err
+
+
+def test_signed_checkpoints_catch_a_rewritten_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_gateway_with_history(tmp_path))
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["audit", "checkpoint", *args]) == 0
+    assert main(["audit", "verify", *args]) == 0
+    assert "1 signed checkpoints" in capsys.readouterr().out
+    # rewrite history consistently: change entry 1 and recompute every hash after it
+    with sqlite3.connect(tmp_path / "gateway.sqlite3") as db:
+        db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        rows = list(db.execute("SELECT seq, entry FROM audit_log ORDER BY seq"))
+        prev = GENESIS
+        for seq, entry in rows:
+            if seq == 1:
+                entry = entry.replace(b"message.accepted", b"message.accepteX")
+            digest = link(prev, entry)
+            db.execute(
+                "UPDATE audit_log SET entry=?, prev_hash=?, hash=? WHERE seq=?",
+                (entry, prev, digest, seq),
+            )
+            prev = digest
+    assert main(["audit", "verify", *args]) == 1
+    assert "differs from the signed checkpoint" in capsys.readouterr().out
+
+
+def test_forged_checkpoint_signature_is_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_gateway_with_history(tmp_path))
+    assert main(["audit", "checkpoint", "--data-dir", str(tmp_path)]) == 0
+    path = tmp_path / "audit-checkpoints.jsonl"
+    point = orjson.loads(path.read_bytes())
+    header, payload, signature = point["token"].split(".")
+    point["token"] = ".".join([header, payload, signature[::-1]])
+    path.write_bytes(orjson.dumps(point) + b"\n")
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert "not signed by the gateway" in capsys.readouterr().out

@@ -1,0 +1,80 @@
+"""Signed checkpoints of the audit chain.
+
+The chain alone shows that entries fit together; someone who rewrites the whole file can
+recompute every hash. A checkpoint is the gateway's signature over (seq, hash, time) of the
+chain head at that moment, kept outside the database (``<data-dir>/audit-checkpoints.jsonl``)
+and given to auditors, so a rewritten history no longer matches what the gateway signed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from joserfc import jws
+from joserfc.errors import JoseError
+
+from gateway.clock import utc_iso
+from gateway.trust import KeyRecord, SigningKey
+
+FILE_NAME = "audit-checkpoints.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    at: str
+    token: str  # compact JWS over {"seq", "hash", "at"} by the gateway key
+
+
+def sign_checkpoint(seq: int, digest: str, at: datetime, key: SigningKey) -> Checkpoint:
+    claims = orjson.dumps({"seq": seq, "hash": digest, "at": utc_iso(at)})
+    token = jws.serialize_compact(
+        {"alg": key.alg, "kid": key.kid}, claims, key.key, algorithms=[key.alg]
+    )
+    return Checkpoint(seq, digest, utc_iso(at), token)
+
+
+def verify_checkpoint(checkpoint: Checkpoint, gateway_key: KeyRecord) -> bool:
+    """The signature holds and covers exactly the checkpoint's seq, hash and time."""
+    try:
+        obj = jws.deserialize_compact(
+            checkpoint.token, gateway_key.key, algorithms=[gateway_key.alg]
+        )
+    except (JoseError, ValueError):
+        return False
+    claims: Any = orjson.loads(obj.payload)
+    expected = {"seq": checkpoint.seq, "hash": checkpoint.hash, "at": checkpoint.at}
+    return bool(claims == expected)
+
+
+def append(data_dir: Path, checkpoint: Checkpoint) -> None:
+    line = orjson.dumps(
+        {
+            "seq": checkpoint.seq,
+            "hash": checkpoint.hash,
+            "at": checkpoint.at,
+            "token": checkpoint.token,
+        }
+    )
+    fd = os.open(data_dir / FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as handle:
+        handle.write(line + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load(data_dir: Path) -> list[Checkpoint]:
+    path = data_dir / FILE_NAME
+    if not path.exists():
+        return []
+    result = []
+    for raw in path.read_bytes().splitlines():
+        item = orjson.loads(raw)
+        result.append(Checkpoint(item["seq"], item["hash"], item["at"], item["token"]))
+    return result
