@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from gateway.acceptance import AcceptanceContext
-from gateway.configuration.loader import parse_routes
+from gateway.configuration.loader import parse_departments, parse_routes
 from gateway.configuration.model import Route
 from gateway.routing import Router
 from gateway.trust import KeyRecord
@@ -36,6 +36,8 @@ class AdminState:
     # every route table ever put in force: {"version", "routes", "by", "at", "note"}
     route_versions: list[dict[str, Any]] = field(default_factory=list)
     active_routes: int | None = None  # None: config/routes.toml
+    # departments added through the API, as the TOML-shaped tables they were given in
+    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the routes of config/ as first loaded: what a rollback to version 0 returns to
     base_routes: tuple[Route, ...] | None = None
 
@@ -52,6 +54,7 @@ class AdminState:
             dict(raw.get("keys", {})),
             list(raw.get("route_versions", [])),
             raw.get("active_routes"),
+            dict(raw.get("departments", {})),
         )
 
     def save(self) -> None:
@@ -63,6 +66,7 @@ class AdminState:
                 "keys": self.keys,
                 "route_versions": self.route_versions,
                 "active_routes": self.active_routes,
+                "departments": self.departments,
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -96,9 +100,12 @@ class AdminState:
         for kid, at in self.revoked.items():
             if context.keys.get(kid) is not None:
                 context.keys.revoke(kid, at)
+        added = parse_departments(
+            {"departments": list(self.departments.values())}, f"{self.path.name}: departments"
+        )
         departments = {
             dept_id: dataclasses.replace(dept, enabled=dept_id not in self.disabled)
-            for dept_id, dept in context.config.departments.items()
+            for dept_id, dept in {**context.config.departments, **added}.items()
         }
         if self.base_routes is None:
             self.base_routes = context.config.routes

@@ -25,7 +25,13 @@ from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.clock import utc_iso
-from gateway.configuration.loader import KEY_NAME, Place, parse_duration, parse_routes
+from gateway.configuration.loader import (
+    KEY_NAME,
+    Place,
+    parse_departments,
+    parse_duration,
+    parse_routes,
+)
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problems import (
     ConfigError,
@@ -460,3 +466,34 @@ async def rotate_key(request: web.Request) -> web.Response:
         request, who, "key.rotated", old, {"new": kid, "overlap_s": int(overlap.total_seconds())}
     )
     return json_response({"old": old, "old_not_after": utc_iso(now + overlap), "new": kid})
+
+
+@routes.post("/admin/v1/departments")
+async def add_department(request: web.Request) -> web.Response:
+    """A new department, given as its departments.toml table in JSON (id, name, sends,
+    receives, delivery). Its keys are added with the keys call; it is enabled at once."""
+    who = require(request, ADMIN_ONLY)
+    runtime = request.app[RUNTIME]
+    body = await _json_body(request)
+    if body.get("keys"):
+        raise MessageError(
+            "add keys with POST /admin/v1/departments/{id}/keys", slug="invalid-body"
+        )
+    try:
+        parsed = parse_departments({"departments": [body]}, "request body")
+    except ConfigError as exc:
+        raise DocumentError(exc.detail, slug="invalid-department") from None
+    (department,) = parsed.values()
+    if department.id in runtime.config.departments:
+        raise ConflictError(f"department {department.id} exists", slug="department-exists")
+    unknown = sorted(
+        (department.sends | department.receives) - set(runtime.context.schemas.types())
+    )
+    if unknown:
+        raise DocumentError(
+            f"document types without a schema: {unknown}", slug="invalid-department"
+        )
+    request.app[ADMIN_STATE].departments[department.id] = body
+    _swap_context(request)
+    await _audit(request, who, "department.added", department.id)
+    return json_response({"department": department.id, "enabled": True}, status=201)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from gateway.api.auth import department
@@ -44,6 +45,10 @@ async def submit(request: web.Request) -> web.Response:
         _count_rejection(runtime, exc)
         raise
     record = accepted.record
+    # the request's log line names the message and its case (neither is personal data)
+    structlog.contextvars.bind_contextvars(
+        message_id=f"{record.source}/{record.event_id}", case_id=record.subject
+    )
     if accepted.created:
         metrics.messages_accepted.labels(
             metrics.type_label(record.type), metrics.dept_label(record.source)

@@ -145,3 +145,39 @@ async def test_add_and_rotate_keys_with_an_overlap(tmp_path: Path) -> None:
         )
         assert status == 422
         assert new.private_jwk()["d"] not in str(problem)
+
+
+async def test_add_a_department_then_its_key_then_it_sends(tmp_path: Path) -> None:
+    new_dept = "330784.health.h002"
+    async with running_gateway(tmp_path) as gw:
+        table = {
+            "id": new_dept,
+            "name": "Second hospital",
+            "sends": [DIAGNOSIS],
+            "receives": [],
+            "delivery": {"mode": "pull"},
+        }
+        status, body = await _call(gw, "POST", "/admin/v1/departments", _token(gw), json=table)
+        assert status == 201, body
+        status, problem = await _call(gw, "POST", "/admin/v1/departments", _token(gw), json=table)
+        assert (status, problem["type"]) == (409, PROBLEM + "department-exists")
+        status, problem = await _call(
+            gw, "POST", "/admin/v1/departments", _token(gw), json={**table, "id": "not an id"}
+        )
+        assert (status, problem["type"]) == (422, PROBLEM + "invalid-department")
+        key = SigningKey.generate(f"{new_dept}/k1")
+        public = {k: v for k, v in key.public_jwk().items() if k != "kid"}
+        status, _ = await _call(
+            gw,
+            "POST",
+            f"/admin/v1/departments/{new_dept}/keys",
+            _token(gw),
+            json={"name": "k1", "jwk": public},
+        )
+        assert status == 201
+        client = GatewayClient(gw.base_url, new_dept, key, gw.gateway_id, gw.session)
+        receipt = await client.submit(DIAGNOSIS, example("medical_diagnosis"))
+        assert RECOGNITION in receipt["recipients"]
+    async with running_gateway(tmp_path) as gw:  # both survive a restart
+        client = GatewayClient(gw.base_url, new_dept, key, gw.gateway_id, gw.session)
+        await client.submit(DIAGNOSIS, example("medical_diagnosis"))
