@@ -105,6 +105,22 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
+        # The case layer (issue 5) feeds these; until it lands they are exposed but stay empty.
+        self.cases_open = Gauge(
+            "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r
+        )
+        self.case_duration = Histogram(
+            "zjx_case_duration_seconds",
+            "Application to payment, for closed cases.",
+            buckets=(3600, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 60 * 86400),
+            registry=r,
+        )
+        self.case_deadline_breaches = Counter(
+            "zjx_case_deadline_breaches",
+            "Cases that passed their 30-day deadline.",
+            ["stage"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",

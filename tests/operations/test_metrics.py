@@ -20,6 +20,7 @@ FAMILIES = (
     "zjx_accept_latency_seconds", "zjx_delivery_attempts", "zjx_deliveries",
     "zjx_delivery_latency_seconds", "zjx_dead_letters", "zjx_deliveries_pending",
     "zjx_deliveries_oldest_pending_age_seconds", "zjx_breaker_open", "zjx_http_requests",
+    "zjx_cases_open", "zjx_case_duration_seconds", "zjx_case_deadline_breaches",
 )  # fmt: skip
 
 
