@@ -107,6 +107,10 @@ def create_app(options: Options | None = None) -> web.Application:
     async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
         runtime = app[RUNTIME]
         tasks = []
+        listen = getattr(runtime.store, "listen", None)
+        if options.run_dispatcher and listen is not None:
+            # other instances' commits wake this dispatcher too (PostgreSQL LISTEN/NOTIFY)
+            await listen(runtime.notifier.wake_dispatcher)
         if options.run_dispatcher and runtime.dispatcher is not None:
             tasks.append(asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher"))
             tasks.append(

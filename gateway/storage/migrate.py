@@ -13,6 +13,7 @@ refused rather than used: running old code against a newer schema is how data ge
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -151,6 +152,7 @@ async def migrate_async(
     await conn.execute("SELECT pg_advisory_lock($1)", PG_ADVISORY_LOCK_KEY)
     try:
         await conn.execute(SCHEMA_MIGRATIONS_PG)
+        # Read under the lock: an instance that started first may have upgraded meanwhile.
         rows = await conn.fetch("SELECT version FROM schema_migrations")
         applied = {int(r[0]) for r in rows}
         _check_known(applied, migrations)
@@ -158,14 +160,24 @@ async def migrate_async(
         for migration in migrations:
             if migration.version in applied:
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                    migration.version,
-                    applied_at,
-                )
+            try:
+                async with conn.transaction():
+                    # No arguments: asyncpg then uses the simple query protocol, which runs
+                    # a file of several statements (and $$-quoted function bodies).
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        migration.version,
+                        applied_at,
+                    )
+            except Exception as exc:
+                if isinstance(exc, StoreError):
+                    raise
+                raise StoreError(f"migration {migration.name} failed: {exc}") from exc
             done.append(migration.version)
         return done
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", PG_ADVISORY_LOCK_KEY)
+        # A broken connection releases its session lock anyway; do not let a failing unlock
+        # hide the error that got us here.
+        with contextlib.suppress(Exception):
+            await conn.execute("SELECT pg_advisory_unlock($1)", PG_ADVISORY_LOCK_KEY)

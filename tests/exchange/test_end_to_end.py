@@ -83,8 +83,12 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
                 await stream.aclose()
 
                 assert await assessment.ack([seq]) == 1
-                status = await hospital.status("diag-1")
-                states = {d["recipient"]: d["state"] for d in status["deliveries"]}
+                for _ in range(100):  # the receiver's callback runs before its 200 is recorded
+                    status = await hospital.status("diag-1")
+                    states = {d["recipient"]: d["state"] for d in status["deliveries"]}
+                    if states[RECOGNITION] == "delivered":
+                        break
+                    await asyncio.sleep(0.05)
                 assert states[RECOGNITION] == "delivered"
                 assert states[ASSESSMENT] == "delivered"
                 assert states[MEDINSURANCE] == "pending"

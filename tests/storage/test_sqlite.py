@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from gateway.audit.chain import GENESIS, entry_bytes, link
@@ -18,7 +20,7 @@ from gateway.storage.base import AcceptOutcome, DeliveryState, Store
 from gateway.storage.factory import open_store, sqlite_path
 from gateway.storage.sqlite import SqliteStore, from_micros, to_micros
 
-from .conftest import START, default_build, event, request
+from .conftest import START, AnyStore, default_build, event, request
 
 PUSH = ("zj.hrss", "push")
 PULL_B = ("zj.medicare", "pull")
@@ -45,6 +47,7 @@ def test_bad_synchronous_is_refused(db_path: Path, clock: ManualClock) -> None:
         SqliteStore(db_path, clock=clock, synchronous="FULL; DROP TABLE x")
 
 
+@pytest.mark.sqlite_only("WAL journal mode")
 async def test_pragmas(store: SqliteStore, db_path: Path) -> None:
     assert await store.ping()
     conn = sqlite3.connect(db_path)
@@ -57,7 +60,7 @@ async def test_pragmas(store: SqliteStore, db_path: Path) -> None:
 # ---------------------------------------------------------------- acceptance
 
 
-async def test_accept_and_dedup(store: SqliteStore) -> None:
+async def test_accept_and_dedup(store: AnyStore) -> None:
     calls: list[int] = []
 
     def build(seq: int) -> tuple[bytes, bytes]:
@@ -96,6 +99,7 @@ async def test_accept_and_dedup(store: SqliteStore) -> None:
     assert [a.event.action for a in audit] == ["message.accepted", "message.accepted"]
 
 
+@pytest.mark.sqlite_only("group-commit counters (PostgreSQL: test_postgres.py)")
 async def test_concurrent_accepts_are_gap_free_and_group_committed(store: SqliteStore) -> None:
     before = store.commits
     outcomes = await asyncio.gather(*(store.accept(request(f"e{i}")) for i in range(200)))
@@ -126,6 +130,7 @@ class Gate:
         return task
 
 
+@pytest.mark.sqlite_only("holds the single writer thread; gap-free numbering is SQLite's promise")
 async def test_failing_build_fails_only_its_caller(store: SqliteStore) -> None:
     gate = Gate()
     held = await gate.hold(store)
@@ -162,6 +167,7 @@ async def test_failing_build_fails_only_its_caller(store: SqliteStore) -> None:
     assert [r[0] for r in rows] == list(range(1, 9))
 
 
+@pytest.mark.sqlite_only("batches in the writer thread (PostgreSQL: test_postgres.py)")
 async def test_same_event_twice_in_one_batch(store: SqliteStore) -> None:
     gate = Gate()
     held = await gate.hold(store)
@@ -186,7 +192,7 @@ async def test_same_event_twice_in_one_batch(store: SqliteStore) -> None:
 # ---------------------------------------------------------------- push delivery
 
 
-async def test_claim_lease_and_reclaim_after_expiry(store: SqliteStore, clock: ManualClock) -> None:
+async def test_claim_lease_and_reclaim_after_expiry(store: AnyStore, clock: ManualClock) -> None:
     await store.accept(request("e1"))
     await store.accept(request("e2", at=START + timedelta(seconds=1)))
     await store.accept(request("pull-only", recipients=[PULL_B]))
@@ -216,7 +222,7 @@ async def test_claim_lease_and_reclaim_after_expiry(store: SqliteStore, clock: M
     assert await store.claim_due(later, 0, "w", 30) == []
 
 
-async def test_retry_dead_replay_discard(store: SqliteStore) -> None:
+async def test_retry_dead_replay_discard(store: AnyStore) -> None:
     await store.accept(request("e1"))
     now = START
     await store.claim_due(now, 10, "w", 30)
@@ -265,7 +271,7 @@ async def test_retry_dead_replay_discard(store: SqliteStore) -> None:
         await store.mark_retry(1, "zj.nobody", 1, now, "x")
 
 
-async def test_mark_delivered_clears_lease_and_keeps_receipt(store: SqliteStore) -> None:
+async def test_mark_delivered_clears_lease_and_keeps_receipt(store: AnyStore) -> None:
     await store.accept(request("e1", recipients=[PUSH, ("zj.tax", "push")]))
     await store.claim_due(START, 10, "w", 30)
     at = START + timedelta(seconds=3)
@@ -287,7 +293,7 @@ async def test_mark_delivered_clears_lease_and_keeps_receipt(store: SqliteStore)
 # ---------------------------------------------------------------- pull delivery
 
 
-async def test_inbox_and_ack(store: SqliteStore) -> None:
+async def test_inbox_and_ack(store: AnyStore) -> None:
     await store.accept(request("e1", recipients=[PULL_B]))
     await store.accept(request("e2", recipients=[PULL_C]))
     await store.accept(request("e3", recipients=[PULL_B, PULL_C]))
@@ -317,7 +323,7 @@ async def test_inbox_and_ack(store: SqliteStore) -> None:
     assert actions.count("inbox.acked") == 1
 
 
-async def test_ack_many(store: SqliteStore) -> None:
+async def test_ack_many(store: AnyStore) -> None:
     await asyncio.gather(*(store.accept(request(f"e{i}", recipients=[PULL_B])) for i in range(700)))
     assert await store.ack("zj.medicare", list(range(1, 1001)), START, event("inbox.acked")) == 700
 
@@ -325,7 +331,7 @@ async def test_ack_many(store: SqliteStore) -> None:
 # ---------------------------------------------------------------- audit
 
 
-async def test_audit_chain_recomputes_from_stored_bytes(store: SqliteStore, db_path: Path) -> None:
+async def test_audit_chain_recomputes_from_stored_bytes(store: AnyStore, db_path: Path) -> None:
     events = [event(f"config.changed.{i}", at=START + timedelta(seconds=i), n=i) for i in range(5)]
     records = [await store.append_audit(e) for e in events[:2]]
     await store.accept(request("e1"))
@@ -345,30 +351,54 @@ async def test_audit_chain_recomputes_from_stored_bytes(store: SqliteStore, db_p
     assert rows[0][1] == entry_bytes(1, events[0])
     assert [e.seq for e in await store.audit_entries(2, 2)] == [3, 4]
 
-    # The log is append-only for the gateway itself...
+    if isinstance(store, SqliteStore):
+        _tamper_sqlite(db_path, rows[1][1])
+    else:
+        await _tamper_postgres(store.url, rows[1][1])
+    rows = await store.audit_rows(0, 100)
+    broken = [seq for seq, entry, prev_hash, digest in rows if link(prev_hash, entry) != digest]
+    assert broken == [2]
+
+
+def _tamper_sqlite(db_path: Path, entry: bytes) -> None:
     conn = sqlite3.connect(db_path)
     try:
+        # The log is append-only for the gateway itself...
         with pytest.raises(sqlite3.DatabaseError):
             conn.execute("UPDATE audit_log SET entry = x'00' WHERE seq = 2")
         with pytest.raises(sqlite3.DatabaseError):
             conn.execute("DELETE FROM audit_log WHERE seq = 2")
         # ...and someone who bypasses that by changing one byte is caught by the chain.
         conn.execute("DROP TRIGGER audit_log_no_update")
-        tampered = bytearray(rows[1][1])
+        tampered = bytearray(entry)
         tampered[-2] ^= 0x01
         conn.execute("UPDATE audit_log SET entry = ? WHERE seq = 2", (bytes(tampered),))
         conn.commit()
     finally:
         conn.close()
-    rows = await store.audit_rows(0, 100)
-    broken = [seq for seq, entry, prev_hash, digest in rows if link(prev_hash, entry) != digest]
-    assert broken == [2]
+
+
+async def _tamper_postgres(url: str, entry: bytes) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        with pytest.raises(asyncpg.RaiseError):
+            await conn.execute("UPDATE audit_log SET entry = '\\x00' WHERE seq = 2")
+        with pytest.raises(asyncpg.RaiseError):
+            await conn.execute("DELETE FROM audit_log WHERE seq = 2")
+        with pytest.raises(asyncpg.RaiseError):
+            await conn.execute("TRUNCATE audit_log")
+        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+        tampered = bytearray(entry)
+        tampered[-2] ^= 0x01
+        await conn.execute("UPDATE audit_log SET entry = $1 WHERE seq = 2", bytes(tampered))
+    finally:
+        await conn.close()
 
 
 # ---------------------------------------------------------------- operations
 
 
-async def test_stats(store: SqliteStore, clock: ManualClock) -> None:
+async def test_stats(store: AnyStore, clock: ManualClock) -> None:
     await store.accept(request("e1", recipients=[PUSH, PULL_B]))
     later = START + timedelta(minutes=1)
     await store.accept(request("e2", recipients=[PUSH], at=later))
@@ -379,7 +409,7 @@ async def test_stats(store: SqliteStore, clock: ManualClock) -> None:
     assert stats.dead == 1
 
 
-async def test_purge(store: SqliteStore) -> None:
+async def test_purge(store: AnyStore) -> None:
     await store.accept(request("done", recipients=[PUSH, PULL_B]))  # 1: finished
     await store.accept(request("open", recipients=[PUSH]))  # 2: still pending
     await store.accept(request("gave-up", recipients=[PUSH]))  # 3: discarded
@@ -411,8 +441,8 @@ async def test_purge(store: SqliteStore) -> None:
     assert again.created and again.record.seq == 6
 
 
-async def test_reopen_keeps_everything(db_path: Path, clock: ManualClock) -> None:
-    store = SqliteStore(db_path, clock=clock)
+async def test_reopen_keeps_everything(make_store: Callable[[], AnyStore]) -> None:
+    store = make_store()
     await store.open()
     first = await store.accept(request("e1", recipients=[PUSH, PULL_B]))
     await store.mark_retry(1, "zj.hrss", 2, START + timedelta(seconds=5), "timeout")
@@ -423,7 +453,7 @@ async def test_reopen_keeps_everything(db_path: Path, clock: ManualClock) -> Non
     with pytest.raises(StoreError):
         await store.accept(request("closed"))
 
-    reopened = SqliteStore(db_path, clock=clock)
+    reopened = make_store()
     await reopened.open()
     try:
         assert await reopened.get_message(1) == first.record
@@ -460,15 +490,15 @@ async def test_migrations_idempotent_on_reopen(db_path: Path, clock: ManualClock
     assert rows == [(1, START.isoformat())]
 
 
-async def test_close_completes_queued_work(db_path: Path, clock: ManualClock) -> None:
-    store = SqliteStore(db_path, clock=clock)
+async def test_close_completes_queued_work(make_store: Callable[[], AnyStore]) -> None:
+    store = make_store()
     await store.open()
     tasks = [asyncio.create_task(store.accept(request(f"e{i}"))) for i in range(100)]
     await asyncio.sleep(0)  # let every task queue its job
     await store.close()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
     assert all(isinstance(r, AcceptOutcome) for r in results)
-    reopened = SqliteStore(db_path, clock=clock)
+    reopened = make_store()
     await reopened.open()
     try:
         assert (await reopened.get_message(100)) is not None

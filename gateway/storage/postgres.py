@@ -1,0 +1,662 @@
+"""The PostgreSQL store (asyncpg): for several gateway instances sharing one database.
+
+It mirrors ``SqliteStore`` behaviour for behaviour; what differs is how concurrency between
+instances is handled, since there is no single writer thread to serialise everything:
+
+* Sequence numbers come from a SEQUENCE (``message_seq``). A rolled-back acceptance, or the
+  loser of two concurrent submissions of the same (source, event_id), consumes a number, so
+  **on PostgreSQL message numbers may have gaps**. They are still strictly increasing and
+  never reused (retention cannot cause reuse either).
+* Deduplication is ``UNIQUE (source, event_id)`` plus ``INSERT ... ON CONFLICT DO NOTHING``:
+  when two instances race, the loser's insert waits for the winner to commit, inserts
+  nothing, rolls its own transaction back and returns the winner's record with
+  ``created=False``. (In that race the loser's ``build`` has been called once, for a number
+  that is then thrown away; a duplicate arriving after the original committed never calls
+  ``build``.)
+* The audit log is one hash chain for all instances. Every writer takes
+  ``pg_advisory_xact_lock`` inside its own transaction just before reading the chain head,
+  so entries stay contiguous and correctly linked; the lock is held only from the head read
+  to the commit, and it is always the last lock a transaction takes (no deadlocks).
+* ``claim_due`` uses ``FOR UPDATE SKIP LOCKED`` plus a lease (``lease_owner``,
+  ``lease_until``): two instances never claim the same delivery, and a lease that runs out
+  (its holder died) lets another instance take the delivery over.
+* Whenever a push delivery becomes due (acceptance, replay) the transaction issues
+  ``NOTIFY zjx_deliveries``, which PostgreSQL delivers only once it has committed.
+  ``listen`` wakes a dispatcher on any instance.
+
+Times are TIMESTAMPTZ; naive datetimes are refused, and everything read back is an aware
+UTC datetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import asyncpg
+
+from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
+from gateway.clock import Clock
+from gateway.problems import NotFoundError, StoreError
+from gateway.storage.base import (
+    AcceptOutcome,
+    AcceptRequest,
+    AuditRecord,
+    ClaimedDelivery,
+    DeliveryRecord,
+    DeliveryState,
+    MessageRecord,
+    StoreStats,
+)
+from gateway.storage.migrate import load_migrations, migrate_async
+from gateway.storage.sqlite import event_from_entry
+
+T = TypeVar("T")
+
+#: The channel push-delivery notifications travel on.
+CHANNEL: Final = "zjx_deliveries"
+#: The transaction-level advisory lock key serialising appends to the audit chain.
+AUDIT_LOCK_KEY: Final = 0x7A6A_7861  # "zjxa"
+_PURGE_CHUNK: Final = 1000
+
+_FIND_MESSAGE: Final = (
+    "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
+    " m.body, m.receipt"
+    " FROM messages m WHERE m.source = $1 AND m.event_id = $2"
+)
+_GET_MESSAGE: Final = (
+    "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
+    " m.body, m.receipt"
+    " FROM messages m WHERE m.seq = $1"
+)
+_DELIVERIES_FOR: Final = (
+    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at, d.last_error,"
+    " d.delivered_at, d.receipt, m.accepted_at"
+    " FROM deliveries d JOIN messages m USING (seq) WHERE d.seq = $1 ORDER BY d.recipient"
+)
+_CLAIM: Final = (
+    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at, d.last_error,"
+    " d.delivered_at, d.receipt, m.accepted_at,"
+    " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
+    " m.body, m.receipt"
+    " FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= $1"
+    " AND (d.lease_until IS NULL OR d.lease_until <= $1)"
+    " ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT $2"
+    " FOR UPDATE OF d SKIP LOCKED"
+)
+_LIST_DEAD: Final = (
+    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at, d.last_error,"
+    " d.delivered_at, d.receipt, m.accepted_at"
+    " FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.state = 'dead' AND ($1::text IS NULL OR d.recipient = $1::text)"
+    " ORDER BY d.seq, d.recipient LIMIT $2"
+)
+_INBOX: Final = (
+    "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
+    " m.body, m.receipt"
+    " FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.recipient = $1 AND d.mode = 'pull' AND d.state = 'pending'"
+    " AND d.seq > $2 ORDER BY d.seq LIMIT $3"
+)
+
+# A connection failure can surface as any of these rather than as a PostgresError.
+_DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("naive datetime given to the store; all times must be aware UTC")
+    return when
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+def _message(row: Sequence[Any]) -> MessageRecord:
+    return MessageRecord(
+        seq=int(row[0]),
+        source=row[1],
+        event_id=row[2],
+        type=row[3],
+        subject=row[4],
+        payload_sha256=row[5],
+        accepted_at=_utc(row[6]),
+        body=bytes(row[7]),
+        receipt=bytes(row[8]),
+    )
+
+
+def _delivery(row: Sequence[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        seq=int(row[0]),
+        recipient=row[1],
+        mode=row[2],
+        state=DeliveryState(row[3]),
+        attempts=int(row[4]),
+        next_attempt_at=_opt_utc(row[5]),
+        last_error=row[6],
+        delivered_at=_opt_utc(row[7]),
+        receipt=None if row[8] is None else bytes(row[8]),
+        accepted_at=_opt_utc(row[9]),
+    )
+
+
+async def _append_audit(conn: asyncpg.Connection, event: AuditEvent) -> AuditRecord:
+    """Chain ``event`` after the head, inside the caller's transaction. The advisory lock
+    (released at commit or rollback) makes reading the head and appending atomic across
+    every instance."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
+    last = await conn.fetchrow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+    seq, prev_hash = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
+    body = entry_bytes(seq, event)
+    digest = link(prev_hash, body)
+    await conn.execute(
+        "INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES ($1, $2, $3, $4)",
+        seq,
+        body,
+        prev_hash,
+        digest,
+    )
+    return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
+
+
+async def _require(conn: asyncpg.Connection, seq: int, recipient: str) -> str:
+    state = await conn.fetchval(
+        "SELECT state FROM deliveries WHERE seq = $1 AND recipient = $2", seq, recipient
+    )
+    if state is None:
+        raise NotFoundError(f"no delivery of message {seq} to {recipient}")
+    return str(state)
+
+
+def _rowcount(status: str) -> int:
+    """asyncpg returns the command tag ("UPDATE 3"); the count is its last word."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except ValueError:
+        return 0
+
+
+class PostgresStore:
+    """``Store`` over a PostgreSQL database. See the module docstring for concurrency."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock,
+        min_size: int = 1,
+        max_size: int = 10,
+        command_timeout: float = 30.0,
+    ) -> None:
+        if min_size < 0 or max_size < 1 or min_size > max_size:
+            raise ValueError("need 0 <= min_size <= max_size and max_size >= 1")
+        if command_timeout <= 0:
+            raise ValueError("command_timeout must be positive")
+        self.url = url
+        self.clock = clock
+        self.min_size = min_size
+        self.max_size = max_size
+        self.command_timeout = command_timeout
+        self._pool: asyncpg.Pool | None = None
+        self._accepting = False
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._listeners: list[asyncpg.Connection] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Create the pool and run the migrations (under the migration advisory lock, so
+        several instances starting at once upgrade the schema exactly once)."""
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                command_timeout=self.command_timeout,
+            )
+        except (*_DB_ERRORS, ValueError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+        try:
+            async with pool.acquire() as conn:
+                await migrate_async(conn, load_migrations("postgresql"), self.clock.now())
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+                raise
+            raise StoreError(f"cannot migrate the PostgreSQL schema: {exc}") from exc
+        self._pool = pool
+        self._accepting = True
+
+    async def close(self) -> None:
+        """Stop taking work, let operations already running finish, stop the listeners and
+        close the pool. Safe to call twice, or on a store that never opened."""
+        self._accepting = False
+        listeners, self._listeners = self._listeners, []
+        for conn in listeners:
+            with contextlib.suppress(*_DB_ERRORS):
+                await conn.close(timeout=5)
+        await self._idle.wait()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), self.command_timeout)
+            except TimeoutError:
+                pool.terminate()
+
+    def is_open(self) -> bool:
+        return self._accepting
+
+    async def ping(self) -> bool:
+        if not self._accepting:
+            return False
+        try:
+            async with self._conn() as conn:
+                return bool(await conn.fetchval("SELECT 1") == 1)
+        except StoreError:
+            return False
+
+    async def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever any instance commits newly due push deliveries.
+
+        Opens a dedicated connection outside the pool (a LISTENing connection must not be
+        handed to other work) and returns once LISTEN is in effect, so nothing committed
+        after this returns is missed. ``close()`` stops it. Notifications are a wake-up
+        hint only: a dispatcher must still poll ``next_due`` in case one is lost (for
+        instance while this connection is being re-established after a failure).
+        """
+        if not self._accepting:
+            raise StoreError("the store is not open")
+        try:
+            conn = await asyncpg.connect(self.url, command_timeout=self.command_timeout)
+        except (*_DB_ERRORS, ValueError) as exc:
+            raise StoreError(f"cannot open a LISTEN connection: {exc}") from exc
+
+        def on_notify(*_args: object) -> None:
+            callback()
+
+        try:
+            await conn.add_listener(CHANNEL, on_notify)
+        except BaseException:
+            await conn.close()
+            raise
+        if not self.is_open():  # closed while we were connecting
+            await conn.close()
+            return
+        self._listeners.append(conn)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextlib.asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; database faults become StoreError, the caller's own
+        exceptions (``build``, NotFoundError) pass through unchanged."""
+        pool = self._pool
+        if pool is None or not self._accepting:
+            raise StoreError("the store is not open")
+        self._active += 1
+        self._idle.clear()
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except _DB_ERRORS as exc:
+            raise StoreError(f"database error: {exc}") from exc
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def _tx(self, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
+        async with self._conn() as conn, conn.transaction(**kwargs):
+            yield conn
+
+    # ------------------------------------------------------------------ acceptance
+
+    async def accept(self, request: AcceptRequest) -> AcceptOutcome:
+        """Store the message, its deliveries and its audit entry in one transaction, or
+        return the original if (source, event_id) is already stored."""
+        accepted_at = _aware(request.accepted_at)
+        async with self._conn() as conn:
+            existing = await conn.fetchrow(
+                _FIND_MESSAGE,
+                request.source,
+                request.event_id,
+            )
+            if existing is not None:
+                return AcceptOutcome(record=_message(existing), created=False)
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                outcome = await self._accept_in(conn, request, accepted_at)
+            except BaseException:
+                await tx.rollback()
+                raise
+            if outcome.created:
+                await tx.commit()
+                return outcome
+            await tx.rollback()
+            # Lost the race: the winner has committed (ON CONFLICT waited for it).
+            winner = await conn.fetchrow(
+                _FIND_MESSAGE,
+                request.source,
+                request.event_id,
+            )
+            if winner is None:  # the winner was purged in between; vanishingly unlikely
+                raise StoreError("concurrent duplicate vanished; retry the submission")
+            return AcceptOutcome(record=_message(winner), created=False)
+
+    @staticmethod
+    async def _accept_in(
+        conn: asyncpg.Connection, request: AcceptRequest, accepted_at: datetime
+    ) -> AcceptOutcome:
+        seq = int(await conn.fetchval("SELECT nextval('message_seq')"))
+        body, receipt = request.build(seq)
+        inserted = await conn.fetchval(
+            "INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
+            " accepted_at, body, receipt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (source, event_id) DO NOTHING RETURNING seq",
+            seq,
+            request.source,
+            request.event_id,
+            request.type,
+            request.subject,
+            request.payload_sha256,
+            accepted_at,
+            body,
+            receipt,
+        )
+        record = MessageRecord(
+            seq=seq,
+            source=request.source,
+            event_id=request.event_id,
+            type=request.type,
+            subject=request.subject,
+            payload_sha256=request.payload_sha256,
+            accepted_at=_utc(accepted_at),
+            body=bytes(body),
+            receipt=bytes(receipt),
+        )
+        if inserted is None:
+            return AcceptOutcome(record=record, created=False)
+        await conn.executemany(
+            "INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)"
+            " VALUES ($1, $2, $3, 'pending', 0, $4)",
+            [
+                (seq, recipient, mode, accepted_at if mode == "push" else None)
+                for recipient, mode in request.recipients
+            ],
+        )
+        if any(mode == "push" for _, mode in request.recipients):
+            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+        await _append_audit(conn, request.audit)
+        return AcceptOutcome(record=record, created=True)
+
+    async def find_message(self, source: str, event_id: str) -> MessageRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(
+                _FIND_MESSAGE,
+                source,
+                event_id,
+            )
+        return None if row is None else _message(row)
+
+    async def get_message(self, seq: int) -> MessageRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(_GET_MESSAGE, seq)
+        return None if row is None else _message(row)
+
+    async def deliveries_for(self, seq: int) -> list[DeliveryRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                _DELIVERIES_FOR,
+                seq,
+            )
+        return [_delivery(r) for r in rows]
+
+    # ------------------------------------------------------------------ push delivery
+
+    async def claim_due(
+        self, now: datetime, limit: int, owner: str, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due push deliveries, oldest first. Rows another instance
+        is claiming right now are skipped (SKIP LOCKED), rows it holds a live lease on are
+        not due; a lease that has run out makes the delivery claimable again."""
+        if limit <= 0:
+            return []
+        now = _aware(now)
+        until = now + timedelta(seconds=lease_seconds)
+        async with self._tx() as conn:
+            rows = await conn.fetch(
+                _CLAIM,
+                now,
+                limit,
+            )
+            if rows:
+                await conn.execute(
+                    "UPDATE deliveries SET lease_owner = $1, lease_until = $2"
+                    " FROM unnest($3::bigint[], $4::text[]) AS c(seq, recipient)"
+                    " WHERE deliveries.seq = c.seq AND deliveries.recipient = c.recipient",
+                    owner,
+                    until,
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                )
+        return [
+            ClaimedDelivery(delivery=_delivery(list(r)[:10]), message=_message(list(r)[10:]))
+            for r in rows
+        ]
+
+    async def next_due(self) -> datetime | None:
+        async with self._conn() as conn:
+            value = await conn.fetchval(
+                "SELECT MIN(next_attempt_at) FROM deliveries"
+                " WHERE state = 'pending' AND mode = 'push'"
+            )
+        return _opt_utc(value)
+
+    async def mark_delivered(
+        self, seq: int, recipient: str, at: datetime, receipt: bytes | None, audit: AuditEvent
+    ) -> None:
+        """Record a successful delivery; audited even if it was no longer pending (see
+        ``SqliteStore.mark_delivered``)."""
+        at = _aware(at)
+        async with self._tx() as conn:
+            await _require(conn, seq, recipient)
+            await conn.execute(
+                "UPDATE deliveries SET state = 'delivered', delivered_at = $1, receipt = $2,"
+                " last_error = NULL, lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = $3 AND recipient = $4 AND state = 'pending'",
+                at,
+                receipt,
+                seq,
+                recipient,
+            )
+            await _append_audit(conn, audit)
+
+    async def mark_retry(
+        self, seq: int, recipient: str, attempts: int, next_at: datetime, error: str
+    ) -> None:
+        next_at = _aware(next_at)
+        async with self._tx() as conn:
+            await _require(conn, seq, recipient)
+            await conn.execute(
+                "UPDATE deliveries SET attempts = $1, next_attempt_at = $2, last_error = $3,"
+                " lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = $4 AND recipient = $5 AND state = 'pending'",
+                attempts,
+                next_at,
+                error,
+                seq,
+                recipient,
+            )
+
+    async def mark_dead(
+        self, seq: int, recipient: str, attempts: int, error: str, audit: AuditEvent
+    ) -> None:
+        async with self._tx() as conn:
+            await _require(conn, seq, recipient)
+            status = await conn.execute(
+                "UPDATE deliveries SET state = 'dead', attempts = $1, last_error = $2,"
+                " lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = $3 AND recipient = $4 AND state = 'pending'",
+                attempts,
+                error,
+                seq,
+                recipient,
+            )
+            if _rowcount(status):
+                await _append_audit(conn, audit)
+
+    # ------------------------------------------------------------------ dead letters
+
+    async def list_dead(self, recipient: str | None, limit: int) -> list[DeliveryRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                _LIST_DEAD,
+                recipient,
+                limit,
+            )
+        return [_delivery(r) for r in rows]
+
+    async def replay(self, seq: int, recipient: str, now: datetime, audit: AuditEvent) -> bool:
+        now = _aware(now)
+        async with self._tx() as conn:
+            mode = await conn.fetchval(
+                "UPDATE deliveries SET state = 'pending', attempts = 0,"
+                " next_attempt_at = CASE mode WHEN 'push' THEN $1::timestamptz ELSE NULL END,"
+                " lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = $2 AND recipient = $3 AND state = 'dead' RETURNING mode",
+                now,
+                seq,
+                recipient,
+            )
+            if mode is None:
+                return False
+            if mode == "push":
+                await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+            await _append_audit(conn, audit)
+            return True
+
+    async def discard(self, seq: int, recipient: str, audit: AuditEvent) -> bool:
+        async with self._tx() as conn:
+            status = await conn.execute(
+                "UPDATE deliveries SET state = 'discarded', lease_owner = NULL,"
+                " lease_until = NULL WHERE seq = $1 AND recipient = $2 AND state = 'dead'",
+                seq,
+                recipient,
+            )
+            if not _rowcount(status):
+                return False
+            await _append_audit(conn, audit)
+            return True
+
+    # ------------------------------------------------------------------ pull delivery
+
+    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                _INBOX,
+                recipient,
+                after_seq,
+                limit,
+            )
+        return [_message(r) for r in rows]
+
+    async def ack(
+        self, recipient: str, seqs: Sequence[int], at: datetime, audit: AuditEvent
+    ) -> int:
+        """As ``SqliteStore.ack``: other recipients' numbers are silently ignored; audited
+        only when something changed."""
+        at = _aware(at)
+        wanted = sorted({int(s) for s in seqs})
+        if not wanted:
+            return 0
+        async with self._tx() as conn:
+            status = await conn.execute(
+                "UPDATE deliveries SET state = 'delivered', delivered_at = $1"
+                " WHERE recipient = $2 AND mode = 'pull' AND state = 'pending'"
+                " AND seq = ANY($3::bigint[])",
+                at,
+                recipient,
+                wanted,
+            )
+            changed = _rowcount(status)
+            if changed:
+                await _append_audit(conn, audit)
+            return changed
+
+    # ------------------------------------------------------------------ audit
+
+    async def append_audit(self, event: AuditEvent) -> AuditRecord:
+        async with self._tx() as conn:
+            return await _append_audit(conn, event)
+
+    async def audit_entries(self, after_seq: int, limit: int) -> list[AuditRecord]:
+        rows = await self.audit_rows(after_seq, limit)
+        return [
+            AuditRecord(seq=seq, event=event_from_entry(entry), prev_hash=prev, hash=digest)
+            for seq, entry, prev, digest in rows
+        ]
+
+    async def audit_rows(self, after_seq: int, limit: int) -> list[tuple[int, bytes, str, str]]:
+        """Raw (seq, stored entry bytes, prev_hash, hash) for the verifier."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > $1"
+                " ORDER BY seq LIMIT $2",
+                after_seq,
+                limit,
+            )
+        return [(int(r[0]), bytes(r[1]), str(r[2]), str(r[3])) for r in rows]
+
+    # ------------------------------------------------------------------ operations
+
+    async def stats(self, now: datetime) -> StoreStats:
+        stats = StoreStats()
+        # One snapshot for both queries.
+        async with self._tx(isolation="repeatable_read", readonly=True) as conn:
+            for recipient, count, oldest in await conn.fetch(
+                "SELECT d.recipient, COUNT(*), MIN(m.accepted_at)"
+                " FROM deliveries d JOIN messages m USING (seq)"
+                " WHERE d.state = 'pending' GROUP BY d.recipient"
+            ):
+                stats.pending_by_recipient[recipient] = int(count)
+                stats.oldest_pending_by_recipient[recipient] = _utc(oldest)
+            stats.dead = int(
+                await conn.fetchval("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'")
+            )
+        return stats
+
+    async def purge_delivered_before(self, before: datetime) -> int:
+        """Retention, as ``SqliteStore.purge_delivered_before``, in short chunks."""
+        before = _aware(before)
+        total = 0
+        while True:
+            async with self._tx() as conn:
+                status = await conn.execute(
+                    "DELETE FROM messages WHERE seq IN ("
+                    " SELECT m.seq FROM messages m WHERE m.accepted_at < $1"
+                    " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq"
+                    "  AND d.state NOT IN ('delivered', 'discarded'))"
+                    " ORDER BY m.accepted_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                    before,
+                    _PURGE_CHUNK,
+                )
+            removed = _rowcount(status)
+            total += removed
+            if removed < _PURGE_CHUNK:
+                return total

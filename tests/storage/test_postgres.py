@@ -1,0 +1,239 @@
+"""PostgresStore specifics: several instances on one database (dedup, claiming, leases, the
+audit chain, LISTEN/NOTIFY) and the migration runner under its advisory lock. The shared
+behaviour is covered by running test_sqlite.py against both backends (see conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
+
+from gateway.audit.chain import GENESIS, link
+from gateway.clock import ManualClock
+from gateway.problems import StoreError
+from gateway.storage.base import AcceptOutcome, Store
+from gateway.storage.factory import open_store
+from gateway.storage.postgres import PostgresStore
+
+from .conftest import START, default_build, event, request
+
+PUSH = ("zj.hrss", "push")
+PULL_B = ("zj.medicare", "pull")
+
+
+@pytest.fixture
+async def pair(
+    pg_url: str, clock: ManualClock
+) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two instances, as two gateway processes would be, on one database."""
+    a = PostgresStore(pg_url, clock=clock, max_size=5)
+    b = PostgresStore(pg_url, clock=clock, max_size=5)
+    await asyncio.gather(a.open(), b.open())  # concurrent migration, serialised by the lock
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+def check_chain(rows: list[tuple[int, bytes, str, str]]) -> None:
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    prev = GENESIS
+    for _seq, entry, prev_hash, digest in rows:
+        assert prev_hash == prev
+        assert link(prev_hash, entry) == digest
+        prev = digest
+
+
+def test_satisfies_protocol(clock: ManualClock) -> None:
+    store: Store = PostgresStore("postgresql://x/y", clock=clock)  # also checked by mypy
+    assert store is not None
+    with pytest.raises(ValueError):
+        PostgresStore("postgresql://x/y", clock=clock, min_size=5, max_size=2)
+    with pytest.raises(ValueError):
+        PostgresStore("postgresql://x/y", clock=clock, command_timeout=0)
+
+
+def test_factory_picks_postgres(clock: ManualClock) -> None:
+    for url in ("postgresql://u@h/db", "postgres://u@h/db"):
+        s = open_store(url, clock)
+        assert isinstance(s, PostgresStore) and s.url == url
+
+
+async def test_unreachable_is_a_store_error(clock: ManualClock) -> None:
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/none", clock=clock)
+    with pytest.raises(StoreError):
+        await store.open()
+    with pytest.raises(StoreError):
+        await store.accept(request("x"))
+    assert not await store.ping()
+    await store.close()  # harmless
+
+
+async def test_naive_datetimes_refused(pair: tuple[PostgresStore, PostgresStore]) -> None:
+    a, _ = pair
+    with pytest.raises(ValueError):
+        await a.accept(request("e1", at=datetime(2026, 7, 11)))
+    with pytest.raises(ValueError):
+        await a.claim_due(datetime(2026, 7, 11), 1, "w", 30)
+
+
+async def test_migrations_once_under_lock(
+    pair: tuple[PostgresStore, PostgresStore], pg_url: str, clock: ManualClock
+) -> None:
+    clock.advance(timedelta(hours=1))
+    again = PostgresStore(pg_url, clock=clock)
+    await again.open()
+    await again.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT version, applied_at FROM schema_migrations")
+    finally:
+        await conn.close()
+    assert [(r[0], r[1]) for r in rows] == [(1, START)]
+
+
+async def test_newer_schema_refused(pg_url: str, clock: ManualClock) -> None:
+    store = PostgresStore(pg_url, clock=clock)
+    await store.open()
+    await store.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("INSERT INTO schema_migrations VALUES (999, now())")
+    finally:
+        await conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        await store.open()
+
+
+async def test_concurrent_duplicate_from_two_instances(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    for round_ in range(5):
+        outcomes = await asyncio.gather(
+            *(s.accept(request(f"twin-{round_}")) for _ in range(4) for s in (a, b))
+        )
+        created = [o for o in outcomes if o.created]
+        assert len(created) == 1
+        assert all(o.record == created[0].record for o in outcomes)
+        assert len(await a.deliveries_for(created[0].record.seq)) == 1
+    # One audit entry per stored message, nothing from the losers; the chain is intact.
+    rows = await a.audit_rows(0, 100)
+    assert len(rows) == 5
+    check_chain(rows)
+
+
+async def test_concurrent_accepts_and_audit_from_two_instances(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    jobs: list[Awaitable[object]] = []
+    for i in range(60):
+        s = a if i % 2 else b
+        jobs.append(s.accept(request(f"e{i}")))
+        jobs.append(s.append_audit(event("config.changed", n=i)))
+    results = await asyncio.gather(*jobs)
+    seqs = [r.record.seq for r in results if isinstance(r, AcceptOutcome)]
+    assert len(set(seqs)) == 60
+    rows = await b.audit_rows(0, 1000)
+    assert len(rows) == 120
+    check_chain(rows)
+
+
+async def test_failed_build_leaves_a_gap_but_no_audit_hole(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, _ = pair
+
+    def broken(seq: int) -> tuple[bytes, bytes]:
+        raise RuntimeError("signing key unavailable")
+
+    assert (await a.accept(request("e1"))).record.seq == 1
+    with pytest.raises(RuntimeError):
+        await a.accept(request("e2", build=broken))
+    assert (await a.accept(request("e3"))).record.seq == 3  # gaps are allowed on PostgreSQL
+    assert await a.find_message("zj.hospital.a", "e2") is None
+    check_chain(await a.audit_rows(0, 100))
+
+
+async def test_two_instances_never_claim_the_same_delivery(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    for i in range(60):
+        await a.accept(request(f"e{i}", recipients=[PUSH, ("zj.tax", "push")]))
+    now = START + timedelta(seconds=1)
+
+    async def drain(store: PostgresStore, owner: str) -> list[tuple[int, str]]:
+        got: list[tuple[int, str]] = []
+        while True:
+            claimed = await store.claim_due(now, 7, owner, 60)
+            if not claimed:
+                return got
+            got += [(c.delivery.seq, c.delivery.recipient) for c in claimed]
+
+    results = await asyncio.gather(
+        *(drain(s, f"{n}-{i}") for i in range(3) for n, s in (("a", a), ("b", b)))
+    )
+    every = [x for r in results for x in r]
+    assert len(every) == len(set(every)) == 120
+
+
+async def test_lease_expiry_lets_the_other_instance_take_over(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    await a.accept(request("e1"))
+    (claimed,) = await a.claim_due(START, 10, "instance-a", 30)
+    assert claimed.message.body == default_build(1)[0]
+    assert await b.claim_due(START + timedelta(seconds=29), 10, "instance-b", 30) == []
+    # instance-a died without reporting; its lease runs out.
+    taken = await b.claim_due(START + timedelta(seconds=30), 10, "instance-b", 30)
+    assert [(c.delivery.seq, c.delivery.recipient) for c in taken] == [(1, "zj.hrss")]
+    conn = await asyncpg.connect(b.url)
+    try:
+        owner = await conn.fetchval("SELECT lease_owner FROM deliveries WHERE seq = 1")
+    finally:
+        await conn.close()
+    assert owner == "instance-b"
+
+
+async def test_listen_is_woken_by_another_instance(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    woken = asyncio.Event()
+    count = 0
+
+    def wake() -> None:
+        nonlocal count
+        count += 1
+        woken.set()
+
+    await b.listen(wake)
+    await a.accept(request("pull-only", recipients=[PULL_B]))
+    await asyncio.sleep(0.2)
+    assert not woken.is_set()  # nothing for a dispatcher to do
+    await a.accept(request("push", recipients=[PUSH, PULL_B]))
+    await asyncio.wait_for(woken.wait(), 5)
+    assert count == 1
+
+    # A duplicate stores nothing and wakes nobody; a replayed push delivery does.
+    woken.clear()
+    await a.accept(request("push"))
+    await a.mark_dead(2, "zj.hrss", 5, "x", event("delivery.dead"))
+    await asyncio.sleep(0.2)
+    assert not woken.is_set()
+    assert await a.replay(2, "zj.hrss", START, event("delivery.replayed"))
+    await asyncio.wait_for(woken.wait(), 5)
+
+    # close() stops listening.
+    await b.close()
+    woken.clear()
+    await a.accept(request("push-2"))
+    await asyncio.sleep(0.2)
+    assert not woken.is_set()
