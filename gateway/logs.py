@@ -8,11 +8,14 @@ from typing import TextIO
 
 import structlog
 
-from gateway.masking import mask_personal_data
+from gateway.masking import MaskingFilter, mask_personal_data
 
 
 def configure_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

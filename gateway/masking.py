@@ -8,10 +8,15 @@ mainland mobile numbers and bank account numbers are masked.
 Masked forms keep just enough for an operator to tell two values apart in an incident: an ID
 number keeps its first 3 digits (the province and city) and its check character, a mobile its
 first 3 and last 2 digits, an account its last 4.
+
+What neither net can see: a name in free text (an exception message, an event string). Code
+must pass personal values as keyword arguments under telling keys, never format them into text.
+Standard-library records (aiohttp, asyncio) get the shape net through ``MaskingFilter``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import MutableMapping
 from typing import Any
@@ -25,7 +30,17 @@ _SENSITIVE_KEYS = re.compile(
     r"phone|mobile|id_number|account|account_number|address)($|_)",
     re.IGNORECASE,
 )
+_SENSITIVE_PREFIXES = re.compile(r"(^|_)(diagnos|icd_?10)", re.IGNORECASE)
 _SAFE_KEYS = frozenset({"event", "level", "timestamp", "logger", "route", "method"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def sensitive_key(key: str) -> bool:
+    """Name-, diagnosis- and the like keys, in snake_case or camelCase (``applicantName``)."""
+    if key in _SAFE_KEYS:
+        return False
+    snake = _CAMEL.sub("_", key).lower()
+    return bool(_SENSITIVE_KEYS.search(snake) or _SENSITIVE_PREFIXES.search(snake))
 
 
 def mask_text(text: str) -> str:
@@ -45,9 +60,25 @@ def mask_value(value: Any) -> Any:
 
 
 def _mask_item(key: str, value: Any) -> Any:
-    if key not in _SAFE_KEYS and _SENSITIVE_KEYS.search(key) and value not in (None, ""):
+    if sensitive_key(key) and value not in (None, ""):
         return MASK
     return mask_value(value)
+
+
+class MaskingFilter(logging.Filter):
+    """For standard-library log records (aiohttp, asyncio) that do not pass through structlog:
+    masks the message and the rendered exception by shape."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
 
 
 def mask_personal_data(

@@ -70,11 +70,25 @@ def append(data_dir: Path, checkpoint: Checkpoint) -> None:
 
 
 def load(data_dir: Path) -> list[Checkpoint]:
+    """Every checkpoint in the file; ``ValueError`` naming the line if one is unreadable."""
     path = data_dir / FILE_NAME
     if not path.exists():
         return []
     result = []
-    for raw in path.read_bytes().splitlines():
-        item = orjson.loads(raw)
-        result.append(Checkpoint(item["seq"], item["hash"], item["at"], item["token"]))
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = orjson.loads(raw)
+            point = Checkpoint(item["seq"], item["hash"], item["at"], item["token"])
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name} line {number} is not a checkpoint") from exc
+        if not (
+            isinstance(point.seq, int)
+            and isinstance(point.hash, str)
+            and isinstance(point.at, str)
+            and isinstance(point.token, str)
+        ):
+            raise ValueError(f"{path.name} line {number} is not a checkpoint")
+        result.append(point)
     return result

@@ -2,16 +2,29 @@
 
 Works on the raw rows (seq, stored entry bytes, prev_hash, hash): every hash is recomputed
 from the stored bytes, never from a decoded form, so one changed byte anywhere is found.
+
+When an entry's recomputed hash differs from its stored one, the next entry tells which was
+changed: its ``prev_hash`` still holds the original hash, so if it equals the recomputed hash
+the stored hash was changed, and if it equals the stored hash the bytes were. For the last
+entry there is no witness and the reason says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from gateway.audit.chain import GENESIS, link
 
 Row = tuple[int, bytes, str, str]
+
+MISSING = "missing entry"
+BROKEN_LINK = "broken link"
+BYTES_CHANGED = "bytes changed"
+HASH_CHANGED = "hash changed"
+BYTES_OR_HASH = "bytes or hash changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +33,43 @@ class Verdict:
     head: str
     broken_seq: int | None = None
     reason: str | None = None
+    detail: str = ""
 
     @property
     def intact(self) -> bool:
         return self.broken_seq is None
 
 
-def verify_rows(rows: Iterable[Row]) -> Verdict:
+def _embedded_seq(entry: bytes) -> object:
+    try:
+        decoded = orjson.loads(entry)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded.get("seq") if isinstance(decoded, dict) else None
+
+
+def verify_rows(rows: Sequence[Row]) -> Verdict:
+    """Check seq contiguity from 1, every prev link and every hash; stop at the first fault."""
     expected_seq, prev, count = 1, GENESIS, 0
-    for seq, entry, prev_hash, digest in rows:
+    for index, (seq, entry, prev_hash, digest) in enumerate(rows):
         if seq != expected_seq:
-            return Verdict(count, prev, expected_seq, f"entry {expected_seq} is missing")
+            return Verdict(count, prev, expected_seq, MISSING, f"entry {expected_seq} is missing")
         if prev_hash != prev:
-            return Verdict(count, prev, seq, "its prev_hash does not match the previous entry")
-        if link(prev_hash, entry) != digest:
-            return Verdict(count, prev, seq, "its bytes or its stored hash were changed")
+            return Verdict(
+                count, prev, seq, BROKEN_LINK, "its prev_hash is not the previous entry's hash"
+            )
+        recomputed = link(prev_hash, entry)
+        if recomputed != digest:
+            witness = rows[index + 1][2] if index + 1 < len(rows) else None
+            if witness == recomputed:
+                reason, detail = HASH_CHANGED, "its stored hash was changed"
+            elif witness == digest:
+                reason, detail = BYTES_CHANGED, "its stored bytes were changed"
+            else:
+                reason, detail = BYTES_OR_HASH, "its stored bytes or its stored hash were changed"
+            return Verdict(count, prev, seq, reason, detail)
+        if _embedded_seq(entry) != seq:
+            # hash fits, but the entry says it belongs elsewhere: rows were renumbered
+            return Verdict(count, prev, seq, BROKEN_LINK, "its bytes name another seq")
         prev, expected_seq, count = digest, seq + 1, count + 1
     return Verdict(count, prev)

@@ -1,9 +1,14 @@
-"""``gateway audit verify`` and ``gateway audit export``: for auditors, offline, on the store."""
+"""``gateway audit verify|checkpoint|export``: for auditors, offline, on the store.
+
+``verify`` never creates anything: with development keys it refuses when the gateway's dev key
+is missing rather than generating a new one (which would make every checkpoint look forged).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +21,7 @@ from gateway.audit.verify import Row, verify_rows
 from gateway.clock import SystemClock
 from gateway.configuration import load_config
 from gateway.problems import ConfigError
-from gateway.runtime import EPOCH, Options, load_gateway_key
+from gateway.runtime import EPOCH, Options, dev_key_path, load_gateway_key
 from gateway.storage.factory import open_store
 from gateway.trust import KeyRecord, SigningKey
 
@@ -72,19 +77,29 @@ def verify(args: argparse.Namespace) -> int:
     verdict = verify_rows(rows)
     if not verdict.intact:
         print(
-            f"BROKEN at entry {verdict.broken_seq}: {verdict.reason} "
+            f"BROKEN at entry {verdict.broken_seq}: {verdict.reason}: {verdict.detail} "
             f"({verdict.entries} entries before it verify)"
         )
         return 1
     hashes = {seq: digest for seq, _, _, digest in rows}
-    signed = checkpoints.load(args.data_dir)
+    try:
+        signed = checkpoints.load(args.data_dir)
+    except ValueError as exc:
+        print(f"BROKEN: {exc}")
+        return 1
     if signed:
         record = _gateway_record(args)
     for point in signed:
         if not checkpoints.verify_checkpoint(point, record):
             print(f"BROKEN: the checkpoint at entry {point.seq} is not signed by the gateway")
             return 1
-        if hashes.get(point.seq) != point.hash:
+        if point.seq not in hashes:
+            print(
+                f"BROKEN: entry {point.seq} is signed in a checkpoint but missing from the "
+                f"chain (entries after {verdict.entries} were removed)"
+            )
+            return 1
+        if hashes[point.seq] != point.hash:
             print(f"BROKEN: history up to entry {point.seq} differs from the signed checkpoint")
             return 1
     print(
@@ -93,8 +108,13 @@ def verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway_key(args: argparse.Namespace) -> SigningKey:
-    return load_gateway_key(load_config(args.config), args.data_dir)
+def _gateway_key(args: argparse.Namespace, create: bool = False) -> SigningKey:
+    config = load_config(args.config)
+    if config.gateway.key_file is None and not create:
+        path = dev_key_path(args.data_dir, "gateway")
+        if not path.exists():
+            raise ConfigError(f"{path}: no gateway key here (gateway.key_file is not set)")
+    return load_gateway_key(config, args.data_dir)
 
 
 def _gateway_record(args: argparse.Namespace) -> KeyRecord:
@@ -112,7 +132,7 @@ def checkpoint(args: argparse.Namespace) -> int:
         print("refused: the chain is empty or broken; run `gateway audit verify`")
         return 1
     point = checkpoints.sign_checkpoint(
-        rows[-1][0], verdict.head, SystemClock().now(), _gateway_key(args)
+        rows[-1][0], verdict.head, SystemClock().now(), _gateway_key(args, create=True)
     )
     checkpoints.append(args.data_dir, point)
     print(f"checkpoint: entry {point.seq}, hash {point.hash}, signed {point.at}")
@@ -120,15 +140,37 @@ def checkpoint(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
+    """JSON lines: every entry after ``--since`` (``kind: entry``, decoded from its stored bytes,
+    with prev_hash and hash), then every checkpoint (``kind: checkpoint``) and last the gateway's
+    public JWK (``kind: gateway_key``), so an auditor can check everything without the gateway."""
+
+    public_jwk = _gateway_key(args).public_jwk()  # before anything is written
+
     async def write(out: Any) -> None:
         async for seq, entry, prev_hash, digest in _rows(args, args.since):
-            line = {
-                "seq": seq,
-                "entry": orjson.loads(entry),
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
+            line: dict[str, Any] = {"kind": "entry", "seq": seq}
+            try:
+                line["entry"] = orjson.loads(entry)
+            except orjson.JSONDecodeError:
+                line["entry"] = None
+            line["entry_bytes"] = base64.b64encode(entry).decode("ascii")
+            line["prev_hash"] = prev_hash
+            line["hash"] = digest
             out.write(orjson.dumps(line) + b"\n")
+        for point in checkpoints.load(args.data_dir):
+            out.write(
+                orjson.dumps(
+                    {
+                        "kind": "checkpoint",
+                        "seq": point.seq,
+                        "hash": point.hash,
+                        "at": point.at,
+                        "token": point.token,
+                    }
+                )
+                + b"\n"
+            )
+        out.write(orjson.dumps({"kind": "gateway_key", "jwk": public_jwk}) + b"\n")
 
     if args.out is None:
         asyncio.run(write(sys.stdout.buffer))

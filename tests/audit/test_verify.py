@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import sqlite3
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def test_one_changed_byte_in_any_entry_is_found_at_that_entry(
             changed[position] ^= 0x01
             _tamper(tmp_path, "UPDATE audit_log SET entry = ? WHERE seq = ?", bytes(changed), seq)
             assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
-            assert f"BROKEN at entry {seq}:" in capsys.readouterr().out
+            out = capsys.readouterr().out
+            assert f"BROKEN at entry {seq}:" in out
+            assert ("bytes changed" if seq < count else "bytes or hash changed") in out
         _tamper(tmp_path, "UPDATE audit_log SET entry = ? WHERE seq = ?", bytes(entry), seq)
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 0
 
@@ -60,10 +63,40 @@ def test_changed_hash_and_deleted_entry(tmp_path: Path, capsys: pytest.CaptureFi
     asyncio.run(_gateway_with_history(tmp_path))
     _tamper(tmp_path, "UPDATE audit_log SET hash = ? WHERE seq = 2", "0" * 64)
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
-    assert "BROKEN at entry 2:" in capsys.readouterr().out
+    assert "BROKEN at entry 2: hash changed" in capsys.readouterr().out
     _tamper(tmp_path, "DELETE FROM audit_log WHERE seq = 2")
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
-    assert "entry 2 is missing" in capsys.readouterr().out
+    assert "BROKEN at entry 2: missing entry" in capsys.readouterr().out
+
+
+def test_changed_prev_link_is_a_broken_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_gateway_with_history(tmp_path))
+    _tamper(tmp_path, "UPDATE audit_log SET prev_hash = ? WHERE seq = 3", "f" * 64)
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert "BROKEN at entry 3: broken link" in capsys.readouterr().out
+
+
+def test_renumbered_rows_are_found() -> None:
+    first = b'{"seq":1}'
+    second = b'{"seq":2}'
+    h1 = link(GENESIS, first)
+    h2 = link(h1, second)
+    assert verify_rows([(1, first, GENESIS, h1), (2, second, h1, h2)]).intact
+    verdict = verify_rows([(1, second, GENESIS, link(GENESIS, second))])
+    assert (verdict.broken_seq, verdict.reason) == (1, "broken link")
+
+
+def test_entries_cut_from_the_end_are_caught_by_a_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    count = asyncio.run(_gateway_with_history(tmp_path))
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["audit", "checkpoint", *args]) == 0
+    _tamper(tmp_path, "DELETE FROM audit_log WHERE seq = ?", count)
+    assert main(["audit", "verify", *args]) == 1
+    assert f"entry {count} is signed in a checkpoint but missing" in capsys.readouterr().out
 
 
 def test_export_writes_every_entry(tmp_path: Path) -> None:
@@ -71,8 +104,53 @@ def test_export_writes_every_entry(tmp_path: Path) -> None:
     out = tmp_path / "audit.jsonl"
     assert main(["audit", "export", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
     lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
-    assert [line["seq"] for line in lines] == list(range(1, count + 1))
-    assert lines[0]["entry"]["action"] == "message.accepted"
+    entries = [line for line in lines if line["kind"] == "entry"]
+    assert [line["seq"] for line in entries] == list(range(1, count + 1))
+    assert entries[0]["entry"]["action"] == "message.accepted"
+    prev = GENESIS
+    for line in entries:  # an auditor can recompute the chain from the export alone
+        assert line["prev_hash"] == prev
+        prev = link(prev, base64.b64decode(line["entry_bytes"]))
+        assert prev == line["hash"]
+    assert lines[-1]["kind"] == "gateway_key" and "d" not in lines[-1]["jwk"]
+
+
+def test_export_since_with_checkpoints_and_key(tmp_path: Path) -> None:
+    count = asyncio.run(_gateway_with_history(tmp_path))
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["audit", "checkpoint", *args]) == 0
+    out = tmp_path / "audit.jsonl"
+    assert main(["audit", "export", *args, "--since", "2", "--out", str(out)]) == 0
+    lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [line["kind"] for line in lines] == [
+        *["entry"] * (count - 2),
+        "checkpoint",
+        "gateway_key",
+    ]
+    assert lines[0]["seq"] == 3
+    assert lines[-2]["seq"] == count and lines[-2]["hash"] == lines[-3]["hash"]
+
+
+def test_verify_never_makes_a_gateway_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_gateway_with_history(tmp_path))
+    args = ["--data-dir", str(tmp_path)]
+    assert main(["audit", "checkpoint", *args]) == 0
+    key_file = tmp_path / "dev-keys" / "gateway.jwk"
+    key_file.unlink()
+    assert main(["audit", "verify", *args]) == 2
+    assert "no gateway key" in capsys.readouterr().err
+    assert not key_file.exists()
+
+
+def test_unreadable_checkpoint_line_is_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_gateway_with_history(tmp_path))
+    (tmp_path / "audit-checkpoints.jsonl").write_bytes(b'{"seq": 1}\n')
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert "line 1 is not a checkpoint" in capsys.readouterr().out
 
 
 def test_verify_rows_reports_a_broken_link() -> None:

@@ -88,3 +88,43 @@ def test_mask_text_shapes() -> None:
     assert mask_text(ID_NUMBER) == "110" + "*" * 14 + "X"
     assert mask_text(PHONE) == "138******00"
     assert mask_text(ACCOUNT) == "****3445"
+
+
+def test_key_rules_cover_prefixes_and_camel_case(captured: io.StringIO) -> None:
+    structlog.get_logger("test").info(
+        "keys",
+        applicantName=NAME,
+        payee=NAME,
+        diagnosis_code="S62.6",
+        diagnosisText="粉碎性骨折",
+        icd10="S62.6",
+        icd10_codes=["S62.6"],
+        hostname="gw-1",
+        type_="cn.gov.zj.injury.medical_diagnosis.v1",
+    )
+    text = captured.getvalue()
+    _assert_clean(text)
+    assert "gw-1" in text and "medical_diagnosis" in text
+
+
+def test_standard_library_records_are_masked(
+    captured: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        configure_logging(logging.DEBUG, captured)
+        std = logging.getLogger("aiohttp.server")
+        std.warning("bad request from %s with %s", PHONE, ID_NUMBER)
+        try:
+            raise RuntimeError(f"account {ACCOUNT}")
+        except RuntimeError:
+            std.exception("handler failed")
+        assert isinstance(handler.stream, io.StringIO)
+        text = handler.stream.getvalue()
+    finally:
+        root.removeHandler(handler)
+    assert "RuntimeError" in text
+    for value in (ID_NUMBER, PHONE, ACCOUNT):
+        assert value not in text
