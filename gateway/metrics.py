@@ -105,7 +105,7 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
-        # The case layer (issue 5) feeds these; until it lands they are exposed but stay empty.
+        # Fed by the case layer (gateway/cases).
         self.cases_open = Gauge(
             "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r
         )
@@ -119,6 +119,11 @@ class Metrics:
             "zjx_case_deadline_breaches",
             "Cases that passed their 30-day deadline.",
             ["stage"],
+            registry=r,
+        )
+        self.case_errors = Counter(
+            "zjx_case_errors",
+            "Accepted messages the case layer could not apply (logged; the message stands).",
             registry=r,
         )
         self.http_requests = Counter(

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import structlog
 
-from gateway.acceptance import AcceptanceContext, Acceptor
+from gateway.acceptance import AcceptanceContext, Accepted, Acceptor
+from gateway.cases import CaseDefinition, CaseService, load_definition
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, load_config
 from gateway.delivery import Dispatcher, Notifier
@@ -50,6 +51,12 @@ class Options:
     host: str = field(default_factory=lambda: os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GATEWAY_PORT", "8080")))
     poll_interval: float = 1.0
+    # How long a claimed push delivery stays with this instance. An instance that dies holding
+    # claims delays them by up to this long before another instance takes them over; a push
+    # that lasts longer than this may be sent twice. Short leases are for tests.
+    lease_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("GATEWAY_LEASE_SECONDS", "120"))
+    )
     run_dispatcher: bool = True
     clock: Clock = field(default_factory=SystemClock)
     # Tests and the demo hand in a configuration built in memory instead of a directory.
@@ -138,11 +145,44 @@ class Runtime:
     acceptor: Acceptor
     tokens: TokenVerifier
     dispatcher: Dispatcher | None = None
+    cases: CaseService | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def config(self) -> Config:
         return self.context.config
+
+    def committed(self, accepted: Accepted) -> None:
+        """After a new message commits: count it and wake delivery (push and pull)."""
+        record = accepted.record
+        self.metrics.messages_accepted.labels(
+            self.metrics.type_label(record.type), self.metrics.dept_label(record.source)
+        ).inc()
+        push = any(mode == "push" for _, mode in accepted.recipients)
+        pull = tuple(dept for dept, mode in accepted.recipients if mode == "pull")
+        self.notifier.message_committed(push, pull)
+
+
+def load_case_definition(config: Config) -> CaseDefinition | None:
+    """The case definition named in gateway.toml ``[cases]``, checked against departments."""
+    if config.cases.definition is None:
+        return None
+    definition = load_definition(config.cases.definition)
+    unknown = sorted(definition.departments() - set(config.departments))
+    if unknown:
+        raise ConfigError(
+            f"{config.cases.definition}: departments not in departments.toml: {unknown}"
+        )
+    return definition
+
+
+def load_case_key(config: Config, data_dir: Path, definition: CaseDefinition) -> SigningKey:
+    """The hosted case service's signing key: configured, or its development key."""
+    if config.cases.key_file is not None:
+        return SigningKey.load(config.cases.key_file)
+    if not config.gateway.dev_keys:
+        raise ConfigError("gateway.toml: cases.key_file is required when dev_keys is false")
+    return _dev_key(dev_key_path(data_dir, definition.service), f"{definition.service}/dev")
 
 
 def load_static(options: Options) -> tuple[Config, SchemaRegistry, SigningKey]:

@@ -7,9 +7,13 @@ from gateway.testing import running_gateway
 from tests.exchange.conftest import DIAGNOSIS, example
 
 
-async def test_purges_finished_messages_older_than_retention_only(tmp_path: Path) -> None:
+async def test_purges_finished_messages_older_than_retention_only(
+    tmp_path: Path, database: str | None
+) -> None:
     clock = ManualClock()
-    async with running_gateway(tmp_path, clock=clock, run_dispatcher=False) as gw:
+    async with running_gateway(
+        tmp_path, clock=clock, run_dispatcher=False, database=database
+    ) as gw:
         store = gw.runtime.store
         receipt = await gw.client("330784.health.h001").submit(
             DIAGNOSIS, example("medical_diagnosis"), event_id="old"

@@ -17,14 +17,22 @@ from aiohttp import web
 
 from gateway.acceptance import Acceptor
 from gateway.administration import AdminState
-from gateway.api import admin, inbox, messages, operations
+from gateway.api import admin, cases, inbox, messages, operations
 from gateway.api.admin import ADMIN_STATE, ADMIN_TOKENS, AdminTokens
 from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, problems, request_id
+from gateway.cases.service import CaseService
 from gateway.delivery import Dispatcher, Notifier, Pusher
 from gateway.metrics import Metrics
 from gateway.retention import run_retention
-from gateway.runtime import Options, Runtime, build_context, load_static
+from gateway.runtime import (
+    Options,
+    Runtime,
+    build_context,
+    load_case_definition,
+    load_case_key,
+    load_static,
+)
 from gateway.storage.factory import open_store
 from gateway.trust import TokenVerifier
 
@@ -75,6 +83,18 @@ def create_app(options: Options | None = None) -> web.Application:
                 config.gateway.token_lifetime,
             ),
         )
+        definition = load_case_definition(runtime.config)
+        if definition is not None:
+            runtime.cases = CaseService(
+                definition,
+                store,
+                runtime.acceptor,
+                load_case_key(runtime.config, options.data_dir, definition),
+                options.clock,
+                metrics_,
+                runtime.committed,
+            )
+            await runtime.cases.refresh_gauge()
         app[RUNTIME] = runtime
         try:
             yield
@@ -98,6 +118,7 @@ def create_app(options: Options | None = None) -> web.Application:
             runtime.notifier,
             owner=runtime.instance,
             poll_interval=options.poll_interval,
+            lease_seconds=options.lease_seconds,
         )
         try:
             yield
@@ -121,6 +142,11 @@ def create_app(options: Options | None = None) -> web.Application:
                     name="retention",
                 )
             )
+        if options.run_dispatcher and runtime.cases is not None:
+            interval = runtime.config.cases.check_interval.total_seconds()
+            tasks.append(
+                asyncio.create_task(watch_deadlines(runtime.cases, interval), name="deadlines")
+            )
         try:
             yield
         finally:
@@ -135,9 +161,20 @@ def create_app(options: Options | None = None) -> web.Application:
 
     app.on_shutdown.append(end_streams)
     app.cleanup_ctx.extend([runtime_ctx, client_ctx, dispatcher_ctx])
-    for table in (messages.routes, inbox.routes, admin.routes, operations.routes):
+    for table in (messages.routes, inbox.routes, cases.routes, admin.routes, operations.routes):
         app.router.add_routes(table)
     return app
+
+
+async def watch_deadlines(service: CaseService, interval: float) -> None:
+    """Look at open cases' deadlines every ``interval`` seconds (the metrics and the
+    notices of a breach come from here). A failed look is logged and tried again."""
+    while True:
+        try:
+            await service.check_deadlines()
+        except Exception as exc:
+            log.error("cases.deadline_check_failed", error=type(exc).__name__)
+        await asyncio.sleep(interval)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -50,12 +50,9 @@ async def submit(request: web.Request) -> web.Response:
         message_id=f"{record.source}/{record.event_id}", case_id=record.subject
     )
     if accepted.created:
-        metrics.messages_accepted.labels(
-            metrics.type_label(record.type), metrics.dept_label(record.source)
-        ).inc()
-        push = any(mode == "push" for _, mode in accepted.recipients)
-        pull = tuple(dept for dept, mode in accepted.recipients if mode == "pull")
-        runtime.notifier.message_committed(push, pull)
+        runtime.committed(accepted)
+        if runtime.cases is not None:
+            await runtime.cases.observe(record, tuple(d for d, _ in accepted.recipients))
     else:
         metrics.messages_duplicate.labels(metrics.dept_label(record.source)).inc()
     metrics.accept_latency.observe(time.perf_counter() - started)

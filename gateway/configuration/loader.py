@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.configuration.model import (
     BreakerPolicy,
+    CaseSettings,
     Condition,
     Config,
     DeliverySettings,
@@ -197,6 +198,19 @@ def _breaker(doc: dict[str, Any], place: Place) -> BreakerPolicy:
     )
 
 
+def _cases(doc: dict[str, Any], place: Place, base: Path) -> CaseSettings:
+    here = place.at("cases")
+    table = _table(doc.get("cases", {}), here)
+    _known_keys(table, {"definition", "key_file", "check_interval"}, here)
+    definition = _opt_str(table, "definition", here)
+    key_file = _opt_str(table, "key_file", here)
+    return CaseSettings(
+        definition=(base / definition) if definition else None,
+        key_file=(base / key_file) if key_file else None,
+        check_interval=_duration(table, "check_interval", here, timedelta(minutes=1)),
+    )
+
+
 def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
@@ -330,7 +344,7 @@ def load_config(directory: Path) -> Config:
     gateway_path = directory / "gateway.toml"
     gateway_doc = _read_toml(gateway_path)
     place = Place(str(gateway_path))
-    _known_keys(gateway_doc, {"gateway", "retry", "breaker"}, place)
+    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases"}, place)
     settings = _gateway(gateway_doc, place, directory)
     departments_path = directory / "departments.toml"
     departments = parse_departments(_read_toml(departments_path), str(departments_path))
@@ -343,4 +357,5 @@ def load_config(directory: Path) -> Config:
         retry=_retry(gateway_doc, place),
         breaker=_breaker(gateway_doc, place),
         directory=directory,
+        cases=_cases(gateway_doc, place, directory),
     )

@@ -87,6 +87,15 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseSettings:
+    """``[cases]`` in gateway.toml: the case layer's definition and its signing key."""
+
+    definition: Path | None = None  # None: no case layer
+    key_file: Path | None = None  # the case service's key; a dev key with dev_keys
+    check_interval: timedelta = timedelta(minutes=1)  # how often deadlines are looked at
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySettings
     departments: dict[str, Department]
@@ -94,6 +103,7 @@ class Config:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     directory: Path | None = None
+    cases: CaseSettings = field(default_factory=CaseSettings)
 
     def department(self, dept_id: str) -> Department | None:
         return self.departments.get(dept_id)

@@ -138,3 +138,32 @@ class Store(Protocol):
     # operations
     async def stats(self, now: datetime) -> StoreStats: ...
     async def purge_delivered_before(self, before: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case as stored: the columns the watch and the metrics query, and the state (JSON)
+    that only the case layer reads. ``version`` guards every write (optimistic locking)."""
+
+    case_id: str
+    stage: str
+    status: str  # "open" | "closed"
+    opened_at: datetime
+    deadline: datetime
+    version: int
+    state: bytes
+
+
+class CaseStore(Protocol):
+    """What the case layer needs from the database; both stores implement it."""
+
+    async def get_case(self, case_id: str) -> CaseRecord | None: ...
+
+    async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
+        """Insert (``case.version == 1``) or update the row whose version is
+        ``case.version - 1``, with ``audit`` in the same transaction; False when another
+        writer got there first (the caller reloads and applies again)."""
+        ...
+
+    async def open_cases(self, limit: int) -> list[CaseRecord]: ...
+    async def count_open_cases(self) -> dict[str, int]: ...

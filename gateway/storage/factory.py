@@ -55,7 +55,10 @@ def open_store(url: str | Path, clock: Clock) -> Store:
         # Imported by name so this module neither loads asyncpg nor depends, for type
         # checking, on the PostgreSQL backend being present.
         module = importlib.import_module("gateway.storage.postgres")
-        return cast(Store, module.PostgresStore(url, clock=clock))
+        try:
+            return cast(Store, module.PostgresStore.from_url(url, clock=clock))
+        except ValueError as exc:
+            raise ConfigError(f"storage URL: {exc}") from exc
     raise ConfigError(
         f"storage URL scheme {scheme!r} is not supported (use a path, sqlite:/// or postgresql://)"
     )

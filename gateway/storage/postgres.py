@@ -7,22 +7,33 @@ instances is handled, since there is no single writer thread to serialise everyt
   loser of two concurrent submissions of the same (source, event_id), consumes a number, so
   **on PostgreSQL message numbers may have gaps**. They are still strictly increasing and
   never reused (retention cannot cause reuse either).
-* Deduplication is ``UNIQUE (source, event_id)`` plus ``INSERT ... ON CONFLICT DO NOTHING``:
-  when two instances race, the loser's insert waits for the winner to commit, inserts
-  nothing, rolls its own transaction back and returns the winner's record with
-  ``created=False``. (In that race the loser's ``build`` has been called once, for a number
-  that is then thrown away; a duplicate arriving after the original committed never calls
+* **Sequence order is commit order.** The pull inbox and the SSE stream use the number as a
+  cursor (``after=<seq>``), so a message committing after a higher-numbered one was handed
+  out would be skipped for good. An acceptance therefore takes the audit advisory lock
+  *before* ``nextval`` and holds it to its commit: numbers are allocated, and become
+  visible, one acceptance at a time. (The lock already serialised every acceptance from its
+  audit append through the commit's WAL flush; this widens that window by the message
+  inserts and ``build``. See docs/decisions.md, "Storage".)
+* Deduplication is ``UNIQUE (source, event_id)`` plus ``INSERT ... ON CONFLICT DO NOTHING``.
+  Since every acceptance inserts under the lock, a racing duplicate finds the winner already
+  committed: it inserts nothing, rolls back (leaving a gap) and returns the winner's record
+  with ``created=False``. (The loser's ``build`` has been called once, for a number that is
+  then thrown away; a duplicate arriving after the original committed never calls
   ``build``.)
 * The audit log is one hash chain for all instances. Every writer takes
-  ``pg_advisory_xact_lock`` inside its own transaction just before reading the chain head,
-  so entries stay contiguous and correctly linked; the lock is held only from the head read
-  to the commit, and it is always the last lock a transaction takes (no deadlocks).
+  ``pg_advisory_xact_lock`` inside its own transaction before reading the chain head, so
+  entries stay contiguous and correctly linked. Other writers take it as their last lock;
+  an acceptance takes it first but then locks only rows it creates itself, which nobody
+  else can be holding, so there is still no deadlock.
 * ``claim_due`` uses ``FOR UPDATE SKIP LOCKED`` plus a lease (``lease_owner``,
   ``lease_until``): two instances never claim the same delivery, and a lease that runs out
   (its holder died) lets another instance take the delivery over.
 * Whenever a push delivery becomes due (acceptance, replay) the transaction issues
   ``NOTIFY zjx_deliveries``, which PostgreSQL delivers only once it has committed.
-  ``listen`` wakes a dispatcher on any instance.
+  ``listen`` wakes a dispatcher on any instance, and re-establishes its connection when it
+  drops.
+* The pool is sized by ``min_size`` / ``max_size``, or from the URL by ``from_url``
+  (``pool_min_size``, ``pool_max_size``; docs/operations.md).
 
 Times are TIMESTAMPTZ; naive datetimes are refused, and everything read back is an aware
 UTC datetime.
@@ -35,8 +46,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import structlog
 
 from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
 from gateway.clock import Clock
@@ -45,6 +58,7 @@ from gateway.storage.base import (
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
+    CaseRecord,
     ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
@@ -55,12 +69,20 @@ from gateway.storage.migrate import load_migrations, migrate_async
 from gateway.storage.sqlite import event_from_entry
 
 T = TypeVar("T")
+log = structlog.get_logger("gateway.storage")
 
 #: The channel push-delivery notifications travel on.
 CHANNEL: Final = "zjx_deliveries"
 #: The transaction-level advisory lock key serialising appends to the audit chain.
 AUDIT_LOCK_KEY: Final = 0x7A6A_7861  # "zjxa"
 _PURGE_CHUNK: Final = 1000
+#: URL query parameters that size the connection pool (docs/operations.md).
+_POOL_PARAMETERS: Final = {"pool_min_size": "min_size", "pool_max_size": "max_size"}
+#: How often an idle LISTEN connection is probed (a dead network path sends no FIN).
+LISTEN_CHECK_SECONDS: Final = 30.0
+#: Back-off between attempts to re-establish a dropped LISTEN connection.
+RELISTEN_FIRST_DELAY: Final = 0.2
+RELISTEN_MAX_DELAY: Final = 10.0
 
 _FIND_MESSAGE: Final = (
     "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
@@ -101,6 +123,13 @@ _INBOX: Final = (
     " FROM deliveries d JOIN messages m USING (seq)"
     " WHERE d.recipient = $1 AND d.mode = 'pull' AND d.state = 'pending'"
     " AND d.seq > $2 ORDER BY d.seq LIMIT $3"
+)
+
+# The audit lock, then a message number, in one round trip. The MATERIALIZED CTE is an
+# optimisation fence: the lock is taken before nextval runs, whatever the planner does.
+_LOCK_AND_NUMBER: Final = (
+    "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))"
+    " SELECT nextval('message_seq') FROM locked"
 )
 
 # A connection failure can surface as any of these rather than as a PostgresError.
@@ -150,11 +179,14 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
     )
 
 
-async def _append_audit(conn: asyncpg.Connection, event: AuditEvent) -> AuditRecord:
+async def _append_audit(
+    conn: asyncpg.Connection, event: AuditEvent, *, locked: bool = False
+) -> AuditRecord:
     """Chain ``event`` after the head, inside the caller's transaction. The advisory lock
     (released at commit or rollback) makes reading the head and appending atomic across
-    every instance."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
+    every instance; ``locked`` says the caller already holds it (saves a round trip)."""
+    if not locked:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
     last = await conn.fetchrow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
     seq, prev_hash = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
     body = entry_bytes(seq, event)
@@ -176,6 +208,24 @@ async def _require(conn: asyncpg.Connection, seq: int, recipient: str) -> str:
     if state is None:
         raise NotFoundError(f"no delivery of message {seq} to {recipient}")
     return str(state)
+
+
+def pool_options(url: str) -> tuple[str, dict[str, int]]:
+    """Split ``pool_min_size`` / ``pool_max_size`` off a PostgreSQL URL: (the URL asyncpg
+    gets, ``{"min_size": .., "max_size": ..}`` for what was given)."""
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    sizes: dict[str, int] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in _POOL_PARAMETERS:
+            kept.append((name, value))
+            continue
+        if not value.isdigit():
+            raise ValueError(f"{name} must be a whole number, not {value!r}")
+        sizes[_POOL_PARAMETERS[name]] = int(value)
+    if not sizes:
+        return url, sizes  # untouched: no re-encoding surprises
+    return urlunsplit(parts._replace(query=urlencode(kept))), sizes
 
 
 def _rowcount(status: str) -> int:
@@ -213,6 +263,15 @@ class PostgresStore:
         self._idle = asyncio.Event()
         self._idle.set()
         self._listeners: list[asyncpg.Connection] = []
+        self._listen_tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Clock) -> PostgresStore:
+        """A store configured by its URL alone: ``pool_min_size`` and ``pool_max_size`` query
+        parameters size the pool and are removed before the URL reaches asyncpg (which would
+        send unknown parameters to the server as settings). ValueError if they are bad."""
+        dsn, pool = pool_options(url)
+        return cls(dsn, clock=clock, **pool)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -245,6 +304,12 @@ class PostgresStore:
         """Stop taking work, let operations already running finish, stop the listeners and
         close the pool. Safe to call twice, or on a store that never opened."""
         self._accepting = False
+        tasks, self._listen_tasks = self._listen_tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         listeners, self._listeners = self._listeners, []
         for conn in listeners:
             with contextlib.suppress(*_DB_ERRORS):
@@ -274,29 +339,77 @@ class PostgresStore:
 
         Opens a dedicated connection outside the pool (a LISTENing connection must not be
         handed to other work) and returns once LISTEN is in effect, so nothing committed
-        after this returns is missed. ``close()`` stops it. Notifications are a wake-up
-        hint only: a dispatcher must still poll ``next_due`` in case one is lost (for
-        instance while this connection is being re-established after a failure).
+        after this returns is missed. A failure to connect here is a StoreError; once
+        listening, a dropped connection (server restart, failover, an administrator's
+        ``pg_terminate_backend``) is re-established in the background with back-off, and
+        ``callback`` is called once LISTEN is back, since notifications sent meanwhile are
+        lost. ``close()`` stops it. Notifications stay a wake-up hint only: a dispatcher
+        must still poll ``next_due``.
         """
         if not self._accepting:
             raise StoreError("the store is not open")
-        try:
-            conn = await asyncpg.connect(self.url, command_timeout=self.command_timeout)
-        except (*_DB_ERRORS, ValueError) as exc:
-            raise StoreError(f"cannot open a LISTEN connection: {exc}") from exc
+        conn = await self._listen_connection(callback)
+        if not self.is_open():  # closed while we were connecting
+            await conn.close()
+            return
+        self._listeners.append(conn)
+        task = asyncio.create_task(self._keep_listening(conn, callback), name="zjx-listen")
+        self._listen_tasks.append(task)
+
+    async def _listen_connection(self, callback: Callable[[], None]) -> asyncpg.Connection:
+        """A fresh connection with LISTEN in effect, or StoreError."""
 
         def on_notify(*_args: object) -> None:
             callback()
 
         try:
+            conn = await asyncpg.connect(self.url, command_timeout=self.command_timeout)
+        except (*_DB_ERRORS, ValueError) as exc:
+            raise StoreError(f"cannot open a LISTEN connection: {exc}") from exc
+        try:
             await conn.add_listener(CHANNEL, on_notify)
-        except BaseException:
-            await conn.close()
+        except BaseException as exc:
+            conn.terminate()
+            if isinstance(exc, _DB_ERRORS):
+                raise StoreError(f"cannot LISTEN: {exc}") from exc
             raise
-        if not self.is_open():  # closed while we were connecting
-            await conn.close()
-            return
-        self._listeners.append(conn)
+        return conn
+
+    async def _keep_listening(self, conn: asyncpg.Connection, callback: Callable[[], None]) -> None:
+        """Re-LISTEN whenever the connection drops, until the store closes."""
+        while self.is_open():
+            await self._until_lost(conn)
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(conn)
+            conn = await self._relisten(callback)
+            self._listeners.append(conn)
+            callback()  # whatever committed while we were deaf is due now
+
+    async def _until_lost(self, conn: asyncpg.Connection) -> None:
+        """Return once ``conn`` is closed. asyncpg reports a closed socket at once; a
+        silently dead network path is caught by a periodic ``SELECT 1``."""
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        while not conn.is_closed():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+                return
+            try:
+                await conn.fetchval("SELECT 1", timeout=min(LISTEN_CHECK_SECONDS, 10.0))
+            except _DB_ERRORS:
+                conn.terminate()
+                return
+
+    async def _relisten(self, callback: Callable[[], None]) -> asyncpg.Connection:
+        """Reconnect and LISTEN again, backing off up to ``RELISTEN_MAX_DELAY`` seconds."""
+        delay = RELISTEN_FIRST_DELAY
+        while True:
+            try:
+                return await self._listen_connection(callback)
+            except StoreError as exc:
+                log.warning("postgres.listen_reconnect_failed", error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RELISTEN_MAX_DELAY)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -363,7 +476,8 @@ class PostgresStore:
     async def _accept_in(
         conn: asyncpg.Connection, request: AcceptRequest, accepted_at: datetime
     ) -> AcceptOutcome:
-        seq = int(await conn.fetchval("SELECT nextval('message_seq')"))
+        # Lock first, then number: sequence order = commit order (module docstring).
+        seq = int(await conn.fetchval(_LOCK_AND_NUMBER, AUDIT_LOCK_KEY))
         body, receipt = request.build(seq)
         inserted = await conn.fetchval(
             "INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
@@ -402,7 +516,7 @@ class PostgresStore:
         )
         if any(mode == "push" for _, mode in request.recipients):
             await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-        await _append_audit(conn, request.audit)
+        await _append_audit(conn, request.audit, locked=True)
         return AcceptOutcome(record=record, created=True)
 
     async def find_message(self, source: str, event_id: str) -> MessageRecord | None:
@@ -660,3 +774,74 @@ class PostgresStore:
             total += removed
             if removed < _PURGE_CHUNK:
                 return total
+
+    # ------------------------------------------------------------------ cases
+
+    async def get_case(self, case_id: str) -> CaseRecord | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(f"{_CASE_SELECT} WHERE case_id = $1", case_id)
+        return None if row is None else _case(row)
+
+    async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
+        """As ``SqliteStore.save_case``; the version check makes concurrent instances safe."""
+        async with self._tx() as conn:
+            if case.version == 1:
+                status = await conn.execute(
+                    "INSERT INTO cases (case_id, stage, status, version, state, opened_at,"
+                    " deadline) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                    " ON CONFLICT (case_id) DO NOTHING",
+                    case.case_id,
+                    case.stage,
+                    case.status,
+                    case.version,
+                    case.state,
+                    _aware(case.opened_at),
+                    _aware(case.deadline),
+                )
+            else:
+                status = await conn.execute(
+                    "UPDATE cases SET stage = $2, status = $3, version = $4, state = $5"
+                    " WHERE case_id = $1 AND version = $6",
+                    case.case_id,
+                    case.stage,
+                    case.status,
+                    case.version,
+                    case.state,
+                    case.version - 1,
+                )
+            if _rowcount(status) != 1:
+                return False
+            for event in audit:
+                await _append_audit(conn, event)
+            return True
+
+    async def open_cases(self, limit: int) -> list[CaseRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"{_CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT $1", limit
+            )
+        return [_case(r) for r in rows]
+
+    async def count_open_cases(self) -> dict[str, int]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage"
+            )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+
+_CASE_SELECT: Final = (
+    "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
+)
+
+
+def _case(row: Sequence[Any]) -> CaseRecord:
+    return CaseRecord(
+        case_id=row[0],
+        stage=row[1],
+        status=row[2],
+        opened_at=_utc(row[3]),
+        deadline=_utc(row[4]),
+        version=row[5],
+        state=bytes(row[6]),
+    )

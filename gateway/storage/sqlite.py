@@ -39,6 +39,7 @@ from gateway.storage.base import (
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
+    CaseRecord,
     ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
@@ -799,3 +800,70 @@ class SqliteStore:
             total += removed
             if removed < _PURGE_CHUNK:
                 return total
+
+    # ------------------------------------------------------------------ cases
+
+    async def get_case(self, case_id: str) -> CaseRecord | None:
+        def run(conn: sqlite3.Connection) -> CaseRecord | None:
+            row = conn.execute(f"{_CASE_SELECT} WHERE case_id = ?", (case_id,)).fetchone()
+            return None if row is None else _case(row)
+
+        return await self._read(run)
+
+    async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            values = (case.stage, case.status, case.version, case.state, case.case_id)
+            if case.version == 1:
+                cur = conn.execute(
+                    "INSERT INTO cases (stage, status, version, state, case_id, opened_at,"
+                    " deadline) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
+                    (*values, to_micros(case.opened_at), to_micros(case.deadline)),
+                )
+            else:
+                cur = conn.execute(
+                    "UPDATE cases SET stage = ?, status = ?, version = ?, state = ?"
+                    " WHERE case_id = ? AND version = ?",
+                    (*values, case.version - 1),
+                )
+            if cur.rowcount != 1:
+                return False
+            for event in audit:
+                _append_audit(conn, event)
+            return True
+
+        return await self._write(run)
+
+    async def open_cases(self, limit: int) -> list[CaseRecord]:
+        def run(conn: sqlite3.Connection) -> list[CaseRecord]:
+            rows = conn.execute(
+                f"{_CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT ?", (limit,)
+            ).fetchall()
+            return [_case(r) for r in rows]
+
+        return await self._read(run)
+
+    async def count_open_cases(self) -> dict[str, int]:
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage"
+            ).fetchall()
+            return {str(stage): int(count) for stage, count in rows}
+
+        return await self._read(run)
+
+
+_CASE_SELECT: Final = (
+    "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
+)
+
+
+def _case(row: Sequence[Any]) -> CaseRecord:
+    return CaseRecord(
+        case_id=row[0],
+        stage=row[1],
+        status=row[2],
+        opened_at=from_micros(row[3]),
+        deadline=from_micros(row[4]),
+        version=row[5],
+        state=bytes(row[6]),
+    )

@@ -26,11 +26,11 @@ SAMPLES = {
 }
 
 
-async def test_samples_reach_recognition_exactly(tmp_path: Path) -> None:
+async def test_samples_reach_recognition_exactly(tmp_path: Path, database: str | None) -> None:
     names = sorted(SAMPLES)
     parsed = parse_files(FAMILY, [sample("health", n) for n in names])
     assert not parsed.errors
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         report = await send_parsed(gw.client(HOSPITAL), parsed)
         assert report.ok and len(report.sent) == len(names)
         events = await pull_verified(gw, RECOGNITION)
@@ -42,13 +42,15 @@ async def test_samples_reach_recognition_exactly(tmp_path: Path) -> None:
         assert event.data == example(schema_name, example_file), name
 
 
-async def test_cda_discharge_record_and_hl7_discharge_are_one_message(tmp_path: Path) -> None:
+async def test_cda_discharge_record_and_hl7_discharge_are_one_message(
+    tmp_path: Path, database: str | None
+) -> None:
     """C0049 and ADT^A03 of one stay carry the same record key: the same event id, so a
     hospital exporting both sends the discharge once."""
     cda = parse_files(FAMILY, [sample("health", "cda_c0049_discharge.xml")])
     adt = parse_files(FAMILY, [sample("health", "adt_a03_discharge.hl7")])
     assert cda.records[0].data == adt.records[0].data
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         first = await send_parsed(gw.client(HOSPITAL), cda)
         second = await send_parsed(gw.client(HOSPITAL), adt)
         events = await pull_verified(gw, RECOGNITION)
@@ -74,12 +76,14 @@ def _free_port() -> int:
         return port
 
 
-async def test_recognition_decision_reaches_the_hospital_serve_process(tmp_path: Path) -> None:
+async def test_recognition_decision_reaches_the_hospital_serve_process(
+    tmp_path: Path, database: str | None
+) -> None:
     decision = example("recognition_decision", "press_recognised")
     port = _free_port()
     out = tmp_path / "his-inbox"
     config = default_config(push={HOSPITAL: f"http://127.0.0.1:{port}/inbound"})
-    async with running_gateway(tmp_path / "gw", config=config) as gw:
+    async with running_gateway(tmp_path / "gw", config=config, database=database) as gw:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "adapters.health", "serve", "--port", str(port),
             "--key", str(dev_key_path(gw.data_dir, HOSPITAL)), "--gateway", gw.base_url,
@@ -197,10 +201,12 @@ def test_summary_for_other_documents_is_flat() -> None:
     assert all(not isinstance(v, dict | list) for v in flat.values())
 
 
-async def test_diagnosis_certificate_reaches_recognition_exactly(tmp_path: Path) -> None:
+async def test_diagnosis_certificate_reaches_recognition_exactly(
+    tmp_path: Path, database: str | None
+) -> None:
     parsed = parse_files(FAMILY, [sample("health", "diagnosis_certificate.json")])
     assert not parsed.errors and len(parsed.records) == 1
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         report = await send_parsed(gw.client(HOSPITAL), parsed)
         assert report.ok and len(report.sent) == 1
         events = await pull_verified(gw, RECOGNITION)

@@ -18,11 +18,11 @@ from tests.adapters.conftest import BENEFITS, REPO, example, pull_verified, samp
 NFRA = "330700.nfra"
 
 
-async def test_batches_reach_benefits_exactly(tmp_path: Path) -> None:
+async def test_batches_reach_benefits_exactly(tmp_path: Path, database: str | None) -> None:
     files = [sample("insurance_regulator", n) for n in ("payee_accounts.csv", "claims.json")]
     parsed = parse_files(FAMILY, files)
     assert not parsed.errors
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         report = await send_parsed(gw.client(NFRA), parsed)
         assert report.ok and len(report.sent) == 4
         events = await pull_verified(gw, BENEFITS)
@@ -58,6 +58,7 @@ def test_every_bad_row_is_reported_with_row_and_field() -> None:
 
 async def test_partial_batch_sends_good_rows_and_resend_sends_nothing_twice(
     tmp_path: Path,
+    database: str | None,
 ) -> None:
     batch = tmp_path / "batch.csv"
     batch.write_text(_bad_batch(), encoding="utf-8")
@@ -68,7 +69,7 @@ async def test_partial_batch_sends_good_rows_and_resend_sends_nothing_twice(
         "row 7: field (record key): repeats the key of row 2" in str(e) for e in parsed.errors
     )
     assert len(parsed.errors) == 4
-    async with running_gateway(tmp_path / "gw") as gw:
+    async with running_gateway(tmp_path / "gw", database=database) as gw:
         client = gw.client(NFRA)
         first = await send_parsed(client, parsed)
         assert len(first.sent) == 2 and len(first.refused) == 4 and not first.ok
@@ -98,10 +99,12 @@ def test_unknown_column_refuses_the_file() -> None:
     assert str(info.value) == "x.csv: row 1: field salary: unknown column"
 
 
-async def test_cli_reports_bad_rows_sends_good_ones_and_exits_1(tmp_path: Path) -> None:
+async def test_cli_reports_bad_rows_sends_good_ones_and_exits_1(
+    tmp_path: Path, database: str | None
+) -> None:
     batch = tmp_path / "batch.csv"
     batch.write_text(_bad_batch(), encoding="utf-8")
-    async with running_gateway(tmp_path / "gw") as gw:
+    async with running_gateway(tmp_path / "gw", database=database) as gw:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "adapters.insurance_regulator", "send", str(batch),
             "--gateway", gw.base_url, "--key", str(dev_key_path(gw.data_dir, NFRA)),

@@ -28,9 +28,9 @@ from tests.exchange.conftest import serve
 SAMPLE = "settlement_inpatient.json"
 
 
-async def test_settlement_reaches_benefits_exactly(tmp_path: Path) -> None:
+async def test_settlement_reaches_benefits_exactly(tmp_path: Path, database: str | None) -> None:
     parsed = parse_file(sample("medical_insurance", SAMPLE))
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         report = await send_parsed(gw.client(MEDINSURANCE), parsed)
         assert report.ok and len(report.sent) == 1
         events = await pull_verified(gw, BENEFITS)
@@ -39,7 +39,9 @@ async def test_settlement_reaches_benefits_exactly(tmp_path: Path) -> None:
     assert events[0].data == example("medical_expense_settlement", "inpatient_finger")
 
 
-async def test_recognition_decision_reaches_the_bureau_as_a_transaction(tmp_path: Path) -> None:
+async def test_recognition_decision_reaches_the_bureau_as_a_transaction(
+    tmp_path: Path, database: str | None
+) -> None:
     decision = example("recognition_decision", "press_recognised")
     got: list[Delivered] = []
     arrived = asyncio.Event()
@@ -57,7 +59,7 @@ async def test_recognition_decision_reaches_the_bureau_as_a_transaction(tmp_path
     app.router.add_post("/inbound", handler)
     async with ClientSession() as session, serve(app) as url:
         config = default_config(push={MEDINSURANCE: f"{url}/inbound"})
-        async with running_gateway(tmp_path, config=config) as gw:
+        async with running_gateway(tmp_path, config=config, database=database) as gw:
             box["r"] = Receiver(
                 MEDINSURANCE, gw.key(MEDINSURANCE), f"{gw.base_url}/.well-known/jwks.json",
                 session, on_delivery, gw.gateway_id,

@@ -30,10 +30,12 @@ SAMPLES = {
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-async def test_sample_reaches_recognition_exactly(tmp_path: Path, name: str) -> None:
+async def test_sample_reaches_recognition_exactly(
+    tmp_path: Path, name: str, database: str | None
+) -> None:
     schema_name, example_file, department = SAMPLES[name]
     parsed = parse_file(sample("police", name))
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         report = await send_parsed(gw.client(department), parsed)
         assert report.ok and len(report.sent) == 1
         events = await pull_verified(gw, RECOGNITION)
@@ -47,9 +49,9 @@ async def test_sample_reaches_recognition_exactly(tmp_path: Path, name: str) -> 
     assert ext == "xml" and etree.fromstring(native).get("id") == event.id
 
 
-async def test_cli_send_twice_sends_once(tmp_path: Path) -> None:
+async def test_cli_send_twice_sends_once(tmp_path: Path, database: str | None) -> None:
     department = "330784.police.traffic"
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         key = dev_key_path(gw.data_dir, department)
         argv = [
             "-m", "adapters.police", "send", str(sample("police", "traffic_determination.xml")),
@@ -116,13 +118,13 @@ def test_bad_date_and_malformed_xml() -> None:
         parse_bytes(b"<?xml version='1.0'?>\n<PoliceCertificate>\n<A>\n</B>", "pc.xml")
 
 
-async def test_malformed_file_sends_nothing(tmp_path: Path) -> None:
+async def test_malformed_file_sends_nothing(tmp_path: Path, database: str | None) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_text(_raw("police_certificate.xml").replace("<Role>证人</Role>", "<Role>?</Role>"))
     parsed = parse_files(FAMILY, [bad])
     assert not parsed.records and len(parsed.errors) == 1
     assert "element /PoliceCertificate/Persons/Person[3]" in str(parsed.errors[0])
-    async with running_gateway(tmp_path / "gw") as gw:
+    async with running_gateway(tmp_path / "gw", database=database) as gw:
         report = await send_parsed(gw.client("330784.police.station"), parsed)
         assert not report.ok and not report.sent
         assert await pull_verified(gw, RECOGNITION) == []

@@ -36,11 +36,11 @@ async def _call(
         return response.status, await response.json(content_type=None)
 
 
-async def test_auditor_reads_but_cannot_change(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_auditor_reads_but_cannot_change(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         auditor = _token(gw, "auditor")
         status, body = await _call(gw, "GET", "/admin/v1/departments", auditor)
-        assert status == 200 and len(body["departments"]) == 11
+        assert status == 200 and len(body["departments"]) == 12
         assert (await _call(gw, "GET", "/admin/v1/audit", auditor))[0] == 200
         for path in (
             f"/admin/v1/departments/{HOSPITAL}/disable",
@@ -51,8 +51,8 @@ async def test_auditor_reads_but_cannot_change(tmp_path: Path) -> None:
             assert (status, problem["type"]) == (403, PROBLEM + "role-forbidden")
 
 
-async def test_department_token_cannot_reach_admin(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_department_token_cannot_reach_admin(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         token = issue_token(gw.key(HOSPITAL), gw.gateway_id, now=gw.runtime.clock.now())
         status, problem = await _call(
             gw, "GET", "/admin/v1/departments", {"Authorization": f"Bearer {token}"}
@@ -62,8 +62,10 @@ async def test_department_token_cannot_reach_admin(tmp_path: Path) -> None:
         assert status == 401
 
 
-async def test_revoked_key_refused_on_the_next_message_and_after_restart(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_revoked_key_refused_on_the_next_message_and_after_restart(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         client = gw.client(HOSPITAL)
         await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id="before")
         status, _ = await _call(
@@ -77,14 +79,16 @@ async def test_revoked_key_refused_on_the_next_message_and_after_restart(tmp_pat
         assert [(e["target"], e["actor"]) for e in audit["entries"]] == [
             (f"{HOSPITAL}/dev", "admin:bootstrap")
         ]
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         with pytest.raises(SubmitError) as caught:
             await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
         assert caught.value.problem["type"] == PROBLEM + "key-revoked"
 
 
-async def test_disabled_department_neither_sends_nor_receives(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_disabled_department_neither_sends_nor_receives(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         headers = _token(gw)
         status, _ = await _call(
             gw, "POST", f"/admin/v1/departments/{MEDINSURANCE}/disable", headers
@@ -102,8 +106,8 @@ async def test_disabled_department_neither_sends_nor_receives(tmp_path: Path) ->
         assert (status, problem["type"]) == (404, PROBLEM + "department-not-found")
 
 
-async def test_routes_and_dry_run(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_routes_and_dry_run(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         headers = _token(gw, "operator")
         status, body = await _call(gw, "GET", "/admin/v1/routes", headers)
         assert status == 200 and len(body["routes"]) >= 20
@@ -120,8 +124,8 @@ async def test_routes_and_dry_run(tmp_path: Path) -> None:
         assert await gw.runtime.store.get_message(1) is None
 
 
-async def test_discard_unknown_dead_letter_is_404(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_discard_unknown_dead_letter_is_404(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         status, problem = await _call(
             gw, "POST", f"/admin/v1/dead-letters/99/{MEDINSURANCE}/discard", _token(gw)
         )

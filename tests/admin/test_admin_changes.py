@@ -40,8 +40,8 @@ def _without_recognition(routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return changed
 
 
-async def test_route_change_under_load_fails_nothing(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_route_change_under_load_fails_nothing(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         hospital = gw.client(HOSPITAL)
         hospital.attempts = 1
         new_routes = _without_recognition(await _routes(gw))
@@ -70,14 +70,14 @@ async def test_route_change_under_load_fails_nothing(tmp_path: Path) -> None:
         assert set(after["recipients"]) == {ASSESSMENT, MEDINSURANCE}
 
 
-async def test_versions_rollback_and_restart(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_versions_rollback_and_restart(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         routes = _without_recognition(await _routes(gw))
         status, body = await _call(
             gw, "PUT", "/admin/v1/routes", _token(gw), json={"routes": routes}
         )
         assert (status, body["version"]) == (200, 1)
-    async with running_gateway(tmp_path) as gw:  # survives a restart
+    async with running_gateway(tmp_path, database=database) as gw:  # survives a restart
         receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
         assert RECOGNITION not in receipt["recipients"]
         status, versions = await _call(gw, "GET", "/admin/v1/routes/versions", _token(gw))
@@ -91,8 +91,10 @@ async def test_versions_rollback_and_restart(tmp_path: Path) -> None:
         assert "routes.replaced" in actions and "routes.rolled_back" in actions
 
 
-async def test_invalid_route_table_is_refused_and_nothing_changes(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_invalid_route_table_is_refused_and_nothing_changes(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         bad = [{"name": "x", "type": DIAGNOSIS, "to": ["330784.nosuch"]}]
         status, problem = await _call(
             gw, "PUT", "/admin/v1/routes", _token(gw), json={"routes": bad}
@@ -103,9 +105,9 @@ async def test_invalid_route_table_is_refused_and_nothing_changes(tmp_path: Path
         assert versions["active"] == 0
 
 
-async def test_add_and_rotate_keys_with_an_overlap(tmp_path: Path) -> None:
+async def test_add_and_rotate_keys_with_an_overlap(tmp_path: Path, database: str | None) -> None:
     clock = ManualClock()
-    async with running_gateway(tmp_path, clock=clock) as gw:
+    async with running_gateway(tmp_path, clock=clock, database=database) as gw:
         new = SigningKey.generate(f"{HOSPITAL}/k2")
         public = {k: v for k, v in new.public_jwk().items() if k != "kid"}
         status, body = await _call(
@@ -147,9 +149,11 @@ async def test_add_and_rotate_keys_with_an_overlap(tmp_path: Path) -> None:
         assert new.private_jwk()["d"] not in str(problem)
 
 
-async def test_add_a_department_then_its_key_then_it_sends(tmp_path: Path) -> None:
+async def test_add_a_department_then_its_key_then_it_sends(
+    tmp_path: Path, database: str | None
+) -> None:
     new_dept = "330784.health.h002"
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         table = {
             "id": new_dept,
             "name": "Second hospital",
@@ -178,6 +182,6 @@ async def test_add_a_department_then_its_key_then_it_sends(tmp_path: Path) -> No
         client = GatewayClient(gw.base_url, new_dept, key, gw.gateway_id, gw.session)
         receipt = await client.submit(DIAGNOSIS, example("medical_diagnosis"))
         assert RECOGNITION in receipt["recipients"]
-    async with running_gateway(tmp_path) as gw:  # both survive a restart
+    async with running_gateway(tmp_path, database=database) as gw:  # both survive a restart
         client = GatewayClient(gw.base_url, new_dept, key, gw.gateway_id, gw.session)
         await client.submit(DIAGNOSIS, example("medical_diagnosis"))

@@ -27,8 +27,10 @@ def _normalise(path: str) -> str:
     return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
 
 
-async def test_every_route_is_described_and_every_description_is_served(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_every_route_is_described_and_every_description_is_served(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         served = {
             (route.method, _normalise(route.resource.canonical))
             for route in gw.app.router.routes()
@@ -40,8 +42,8 @@ async def test_every_route_is_described_and_every_description_is_served(tmp_path
     assert served == _spec_operations()
 
 
-async def test_operational_endpoints(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_operational_endpoints(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         async with gw.session.get(f"{gw.base_url}/healthz") as response:
             assert response.status == 200
         async with gw.session.get(f"{gw.base_url}/readyz") as response:

@@ -17,8 +17,8 @@ from gateway.testing import running_gateway
 from tests.exchange.conftest import DIAGNOSIS, example
 
 
-async def _gateway_with_history(data_dir: Path) -> int:
-    async with running_gateway(data_dir) as gw:
+async def _gateway_with_history(data_dir: Path, database: str | None = None) -> int:
+    async with running_gateway(data_dir, database=database) as gw:
         client = gw.client("330784.health.h001")
         for index in range(4):
             await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id=f"a-{index}")
@@ -26,6 +26,13 @@ async def _gateway_with_history(data_dir: Path) -> int:
     return len(rows)
 
 
+def _store_args(data_dir: Path, database: str | None) -> list[str]:
+    """The CLI's arguments naming the store the gateway ran on."""
+    return ["--data-dir", str(data_dir), *(["--database", database] if database else [])]
+
+
+# The tests that change stored entries (_tamper and friends) are SQLite-only: they edit the
+# SQLite file directly. The rest run on both stores.
 def _tamper(data_dir: Path, sql: str, *params: object) -> None:
     with sqlite3.connect(data_dir / "gateway.sqlite3") as db:
         db.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
@@ -33,9 +40,11 @@ def _tamper(data_dir: Path, sql: str, *params: object) -> None:
         db.execute(sql, params)
 
 
-def test_intact_chain_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    count = asyncio.run(_gateway_with_history(tmp_path))
-    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 0
+def test_intact_chain_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database: str | None
+) -> None:
+    count = asyncio.run(_gateway_with_history(tmp_path, database))
+    assert main(["audit", "verify", *_store_args(tmp_path, database)]) == 0
     assert f"intact: {count} entries" in capsys.readouterr().out
 
 
@@ -99,10 +108,10 @@ def test_entries_cut_from_the_end_are_caught_by_a_checkpoint(
     assert f"entry {count} is signed in a checkpoint but missing" in capsys.readouterr().out
 
 
-def test_export_writes_every_entry(tmp_path: Path) -> None:
-    count = asyncio.run(_gateway_with_history(tmp_path))
+def test_export_writes_every_entry(tmp_path: Path, database: str | None) -> None:
+    count = asyncio.run(_gateway_with_history(tmp_path, database))
     out = tmp_path / "audit.jsonl"
-    assert main(["audit", "export", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+    assert main(["audit", "export", *_store_args(tmp_path, database), "--out", str(out)]) == 0
     lines = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     entries = [line for line in lines if line["kind"] == "entry"]
     assert [line["seq"] for line in entries] == list(range(1, count + 1))
@@ -115,9 +124,9 @@ def test_export_writes_every_entry(tmp_path: Path) -> None:
     assert lines[-1]["kind"] == "gateway_key" and "d" not in lines[-1]["jwk"]
 
 
-def test_export_since_with_checkpoints_and_key(tmp_path: Path) -> None:
-    count = asyncio.run(_gateway_with_history(tmp_path))
-    args = ["--data-dir", str(tmp_path)]
+def test_export_since_with_checkpoints_and_key(tmp_path: Path, database: str | None) -> None:
+    count = asyncio.run(_gateway_with_history(tmp_path, database))
+    args = _store_args(tmp_path, database)
     assert main(["audit", "checkpoint", *args]) == 0
     out = tmp_path / "audit.jsonl"
     assert main(["audit", "export", *args, "--since", "2", "--out", str(out)]) == 0
@@ -132,10 +141,10 @@ def test_export_since_with_checkpoints_and_key(tmp_path: Path) -> None:
 
 
 def test_verify_never_makes_a_gateway_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database: str | None
 ) -> None:
-    asyncio.run(_gateway_with_history(tmp_path))
-    args = ["--data-dir", str(tmp_path)]
+    asyncio.run(_gateway_with_history(tmp_path, database))
+    args = _store_args(tmp_path, database)
     assert main(["audit", "checkpoint", *args]) == 0
     key_file = tmp_path / "dev-keys" / "gateway.jwk"
     key_file.unlink()
@@ -145,11 +154,11 @@ def test_verify_never_makes_a_gateway_key(
 
 
 def test_unreadable_checkpoint_line_is_broken(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database: str | None
 ) -> None:
-    asyncio.run(_gateway_with_history(tmp_path))
+    asyncio.run(_gateway_with_history(tmp_path, database))
     (tmp_path / "audit-checkpoints.jsonl").write_bytes(b'{"seq": 1}\n')
-    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert main(["audit", "verify", *_store_args(tmp_path, database)]) == 1
     assert "line 1 is not a checkpoint" in capsys.readouterr().out
 
 
@@ -189,14 +198,15 @@ def test_signed_checkpoints_catch_a_rewritten_history(
 
 
 def test_forged_checkpoint_signature_is_found(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], database: str | None
 ) -> None:
-    asyncio.run(_gateway_with_history(tmp_path))
-    assert main(["audit", "checkpoint", "--data-dir", str(tmp_path)]) == 0
+    asyncio.run(_gateway_with_history(tmp_path, database))
+    args = _store_args(tmp_path, database)
+    assert main(["audit", "checkpoint", *args]) == 0
     path = tmp_path / "audit-checkpoints.jsonl"
     point = orjson.loads(path.read_bytes())
     header, payload, signature = point["token"].split(".")
     point["token"] = ".".join([header, payload, signature[::-1]])
     path.write_bytes(orjson.dumps(point) + b"\n")
-    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
+    assert main(["audit", "verify", *args]) == 1
     assert "not signed by the gateway" in capsys.readouterr().out

@@ -16,9 +16,11 @@ def _copy_config(tmp_path: Path) -> Path:
     return target
 
 
-def test_default_configuration_loads_the_eleven_departments() -> None:
+def test_default_configuration_loads_the_eleven_departments_and_the_case_service() -> None:
     config = load_config(REPO / "config")
-    assert len(config.departments) == 11
+    assert len(config.departments) == 12  # DESIGN section 4, plus 330784.onething
+    assert config.departments["330784.onething"].receives == frozenset()
+    assert config.cases.definition == REPO / "config" / "cases" / "work_injury.toml"
     assert "330700.hrss.assessment" in config.departments
     assert config.gateway.dev_keys is True
     assert config.retry.max_age.days == 3

@@ -22,8 +22,8 @@ ASSESSMENT = "330700.hrss.assessment"
 PROBLEM = "urn:zj-exchange:problem:"
 
 
-async def test_cannot_submit_a_type_it_may_not_send(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_cannot_submit_a_type_it_may_not_send(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         with pytest.raises(SubmitError) as caught:
             await gw.client(MARKET).submit(DIAGNOSIS, example("medical_diagnosis"))
         assert caught.value.status == 403
@@ -31,8 +31,8 @@ async def test_cannot_submit_a_type_it_may_not_send(tmp_path: Path) -> None:
         assert await gw.runtime.store.find_message(MARKET, "x") is None
 
 
-async def test_cannot_submit_as_another_department(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_cannot_submit_as_another_department(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         payload = build_event(
             source=HOSPITAL,
             type=DIAGNOSIS,
@@ -51,8 +51,8 @@ async def test_cannot_submit_as_another_department(tmp_path: Path) -> None:
         assert await gw.runtime.store.find_message(HOSPITAL, "forged") is None
 
 
-async def test_cannot_read_another_senders_status(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_cannot_read_another_senders_status(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"), event_id="s-1")
         # a recipient sees its own delivery
         own = await gw.client(ASSESSMENT).status("s-1", source=HOSPITAL)
@@ -63,8 +63,8 @@ async def test_cannot_read_another_senders_status(tmp_path: Path) -> None:
         assert caught.value.status == 404
 
 
-async def test_cannot_read_another_inbox(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_cannot_read_another_inbox(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"), event_id="i-1")
         # market signs a token claiming to be the assessment committee
         now = gw.runtime.clock.now()
@@ -84,8 +84,8 @@ async def test_cannot_read_another_inbox(tmp_path: Path) -> None:
         assert page["messages"] == []
 
 
-async def test_token_is_single_use(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_token_is_single_use(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         token = issue_token(gw.key(ASSESSMENT), gw.gateway_id, now=gw.runtime.clock.now())
         headers = {"Authorization": f"Bearer {token}"}
         async with gw.session.get(f"{gw.base_url}/v1/inbox", headers=headers) as response:
@@ -95,8 +95,8 @@ async def test_token_is_single_use(tmp_path: Path) -> None:
             assert (await response.json(content_type=None))["type"] == PROBLEM + "token-replayed"
 
 
-async def test_no_token_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_no_token_is_a_problem_not_a_crash(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         async with gw.session.get(f"{gw.base_url}/v1/inbox") as response:
             assert response.status == 401
             assert response.content_type == "application/problem+json"

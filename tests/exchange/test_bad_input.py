@@ -52,9 +52,9 @@ async def _nothing_stored(gw: GatewayHandle) -> None:
     ],
 )
 async def test_strict_reader_refusals_reach_the_client_as_problems(
-    tmp_path: Path, body: bytes, slug: str, status: int
+    tmp_path: Path, body: bytes, slug: str, status: int, database: str | None
 ) -> None:
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         got, problem = await _post(gw, body)
         assert (got, problem["type"]) == (status, PROBLEM + slug)
         assert problem["detail"] and problem["title"]
@@ -62,22 +62,24 @@ async def test_strict_reader_refusals_reach_the_client_as_problems(
         await _nothing_stored(gw)
 
 
-async def test_oversized_body_is_413(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_oversized_body_is_413(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         got, problem = await _post(gw, b" " * 2_000_000)
         assert got == 413
         assert problem["type"] == PROBLEM + "body-too-large"
 
 
-async def test_wrong_media_type_is_415(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_wrong_media_type_is_415(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         got, problem = await _post(gw, b"{}", content_type="text/plain")
         assert got == 415
         assert problem["type"] == PROBLEM + "unsupported-media-type"
 
 
-async def test_invalid_document_lists_pointers_without_values(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_invalid_document_lists_pointers_without_values(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         document = copy.deepcopy(example("medical_diagnosis"))
         planted = "11010519491231002X"
         _set_first_id_number(document, planted[:-1] + "1")
@@ -92,8 +94,8 @@ async def test_invalid_document_lists_pointers_without_values(tmp_path: Path) ->
         await _nothing_stored(gw)
 
 
-async def test_clock_skew_is_refused(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_clock_skew_is_refused(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         client = gw.client(HOSPITAL)
         late = gw.runtime.clock.now() - timedelta(hours=2)
         got, problem = await _post(
@@ -102,8 +104,8 @@ async def test_clock_skew_is_refused(tmp_path: Path) -> None:
         assert (got, problem["type"]) == (422, PROBLEM + "clock-skew")
 
 
-async def test_same_id_different_payload_is_409(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_same_id_different_payload_is_409(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         client = gw.client(HOSPITAL)
         first = example("medical_diagnosis")
         second = example("medical_diagnosis", 1)
@@ -113,8 +115,8 @@ async def test_same_id_different_payload_is_409(tmp_path: Path) -> None:
         assert (got, problem["type"]) == (409, PROBLEM + "id-reused")
 
 
-async def test_unknown_route_is_a_problem(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_unknown_route_is_a_problem(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         async with gw.session.get(f"{gw.base_url}/v2/nothing") as response:
             assert response.status == 404
             assert response.content_type == "application/problem+json"

@@ -22,7 +22,7 @@ ASSESSMENT = "330700.hrss.assessment"  # pull
 MEDINSURANCE = "330784.medinsurance"  # pull
 
 
-async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
+async def test_submit_push_pull_sse_and_status(tmp_path: Path, database: str | None) -> None:
     received: list[Delivered] = []
     arrived = asyncio.Event()
 
@@ -42,7 +42,7 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
         app.router.add_post("/inbound", handler)
         async with serve(app) as receiver_url:
             config = default_config(push={RECOGNITION: f"{receiver_url}/inbound"})
-            async with running_gateway(tmp_path, config=config) as gw:
+            async with running_gateway(tmp_path, config=config, database=database) as gw:
                 receiver_box["r"] = Receiver(
                     RECOGNITION,
                     gw.key(RECOGNITION),
@@ -96,8 +96,8 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path) -> None:
                 assert "receipt" in orjson.loads(receipts[RECOGNITION])
 
 
-async def test_same_message_twice_is_delivered_once(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_same_message_twice_is_delivered_once(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         hospital = gw.client(HOSPITAL)
         body = hospital.sign(DIAGNOSIS, example("medical_diagnosis"), event_id="dup-1")
         first = await hospital.submit_signed(body)

@@ -22,7 +22,7 @@ def _admin_token(data_dir: Path) -> str:
     return (data_dir / "admin-token").read_text().strip()
 
 
-async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path) -> None:
+async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path, database: str | None) -> None:
     endpoint = FlakyEndpoint()
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
@@ -35,7 +35,7 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path) -> None:
         )
         config = dataclasses.replace(config, retry=policy)
         async with running_gateway(
-            tmp_path, config=config, clock=clock, run_dispatcher=False
+            tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None
@@ -85,14 +85,14 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path) -> None:
             assert len(endpoint.received) == 1
 
 
-async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path) -> None:
+async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path, database: str | None) -> None:
     endpoint = FlakyEndpoint()
     endpoint.status_when_down = 410
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
         async with running_gateway(
-            tmp_path, config=config, clock=clock, run_dispatcher=False
+            tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None
@@ -112,13 +112,15 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path) -> None:
             assert deliveries[RECOGNITION].state == "discarded"
 
 
-async def test_open_breaker_probes_instead_of_hammering(tmp_path: Path) -> None:
+async def test_open_breaker_probes_instead_of_hammering(
+    tmp_path: Path, database: str | None
+) -> None:
     endpoint = FlakyEndpoint()
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
         async with running_gateway(
-            tmp_path, config=config, clock=clock, run_dispatcher=False
+            tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
             dispatcher = gw.runtime.dispatcher
             assert dispatcher is not None

@@ -64,9 +64,9 @@ def test_exception_text_is_masked(captured: io.StringIO) -> None:
 
 
 async def test_a_request_that_fails_validation_leaks_nothing(
-    tmp_path: Path, captured: io.StringIO
+    tmp_path: Path, captured: io.StringIO, database: str | None
 ) -> None:
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         document = copy.deepcopy(example("medical_diagnosis"))
         document["patient"]["name"] = NAME
         document["patient"]["id_number"] = ID_NUMBER[:-1] + "1"  # wrong check character

@@ -38,8 +38,8 @@ async def _traffic(gw: GatewayHandle) -> str:
         return await response.text()
 
 
-async def test_families_exist_without_ids_in_labels(tmp_path: Path) -> None:
-    async with running_gateway(tmp_path) as gw:
+async def test_families_exist_without_ids_in_labels(tmp_path: Path, database: str | None) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
         text = await _traffic(gw)
     for family in FAMILIES:
         assert re.search(rf"^# TYPE {family}(_total)? ", text, re.MULTILINE), family
@@ -48,13 +48,13 @@ async def test_families_exist_without_ids_in_labels(tmp_path: Path) -> None:
     assert 'zjx_deliveries_total{mode="pull",recipient="330700.hrss.assessment"} 1.0' in text
 
 
-async def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
+async def test_promtool_check_metrics_is_clean(tmp_path: Path, database: str | None) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("CI"):
             pytest.fail("promtool missing in CI: .ci/run installs Debian's prometheus package")
         pytest.skip("promtool not installed (Debian package prometheus)")
-    async with running_gateway(tmp_path) as gw:
+    async with running_gateway(tmp_path, database=database) as gw:
         text = await _traffic(gw)
     result = subprocess.run(  # noqa: ASYNC221 - the gateway is stopped by now
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False

@@ -1,26 +1,17 @@
 """Fixtures for the storage tests: a hand-driven clock and a real store per test.
 
 The ``store`` fixture runs each test against both backends: a fresh SQLite file, and a
-PostgreSQL schema reset for the test inside one database created for the session
-(``zjx_test_<random>``, made from the ``postgres`` database and dropped at the end). Where
-PostgreSQL cannot be reached the postgres cases are skipped with the reason, unless the
-environment variable CI is set: then they fail, so CI cannot go green without running them.
+PostgreSQL schema reset for the test inside the session database of ``tests/conftest.py``
+(``pg_database``, ``pg_url``; skipped where PostgreSQL is down, failing instead under CI).
 Tests marked ``sqlite_only(reason)`` are skipped for PostgreSQL with that reason.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 from gateway.audit.chain import AuditEvent
@@ -28,9 +19,7 @@ from gateway.clock import ManualClock
 from gateway.storage.base import AcceptRequest
 from gateway.storage.postgres import PostgresStore
 from gateway.storage.sqlite import SqliteStore
-
-#: Where the test databases are created from; override with ZJX_TEST_POSTGRES_URL.
-ADMIN_URL = os.environ.get("ZJX_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+from tests.conftest import reset_schema
 
 AnyStore = SqliteStore | PostgresStore
 
@@ -51,48 +40,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_only(reason): the test is about SQLite internals; skipped for PostgreSQL"
     )
-
-
-def _in_thread(coro: Any) -> Any:
-    """Run a coroutine on its own loop in another thread: session fixtures must not touch
-    the per-test event loops pytest-asyncio manages."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh database for this test session; yields its URL."""
-    name = f"zjx_test_{secrets.token_hex(6)}"
-    try:
-        _in_thread(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        reason = f"PostgreSQL unreachable at {ADMIN_URL}: {exc!r}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so PostgreSQL tests must run)")
-        pytest.skip(reason)
-    parts = urlsplit(ADMIN_URL)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        _in_thread(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def reset_schema(url: str) -> None:
-    """Empty the session database: every test starts from an unmigrated schema."""
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -134,13 +81,6 @@ async def store(make_store: Callable[[], AnyStore]) -> AsyncIterator[AnyStore]:
         yield s
     finally:
         await s.close()
-
-
-@pytest.fixture
-async def pg_url(pg_database: str) -> str:
-    """For PostgreSQL-only tests: the session database, schema reset."""
-    await reset_schema(pg_database)
-    return pg_database
 
 
 def event(action: str, at: datetime = START, target: str = "", **detail: object) -> AuditEvent:

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.audit.chain import GENESIS, link
 from gateway.clock import ManualClock
-from gateway.problems import StoreError
+from gateway.problems import ConfigError, StoreError
 from gateway.storage.base import AcceptOutcome, Store
 from gateway.storage.factory import open_store
 from gateway.storage.postgres import PostgresStore
@@ -93,7 +93,7 @@ async def test_migrations_once_under_lock(
         rows = await conn.fetch("SELECT version, applied_at FROM schema_migrations")
     finally:
         await conn.close()
-    assert [(r[0], r[1]) for r in rows] == [(1, START)]
+    assert [(r[0], r[1]) for r in rows] == [(1, START), (2, START)]
 
 
 async def test_newer_schema_refused(pg_url: str, clock: ManualClock) -> None:
@@ -237,3 +237,61 @@ async def test_listen_is_woken_by_another_instance(
     await a.accept(request("push-2"))
     await asyncio.sleep(0.2)
     assert not woken.is_set()
+
+
+async def listening_backends(url: str) -> list[int]:
+    """Server pids of the connections that have LISTENed (their last statement)."""
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+        )
+    finally:
+        await conn.close()
+    return [int(r[0]) for r in rows]
+
+
+async def test_listen_reconnects_after_its_connection_is_terminated(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = pair
+    woken = asyncio.Event()
+    await b.listen(woken.set)
+    (before,) = await listening_backends(b.url)
+    conn = await asyncpg.connect(b.url)
+    try:
+        assert await conn.fetchval("SELECT pg_terminate_backend($1)", before)
+    finally:
+        await conn.close()
+    # Back on LISTEN, the store wakes the dispatcher once (notifications may have been lost).
+    await asyncio.wait_for(woken.wait(), 5)
+    (after,) = await listening_backends(b.url)
+    assert after != before
+    woken.clear()
+    await a.accept(request("push-after-reconnect"))
+    await asyncio.wait_for(woken.wait(), 5)
+    await b.close()  # stops the reconnecting listener too
+    assert await listening_backends(a.url) == []
+
+
+def test_pool_sizes_from_the_url(clock: ManualClock) -> None:
+    s = open_store("postgresql://u@h/db?pool_min_size=2&pool_max_size=30&sslmode=disable", clock)
+    assert isinstance(s, PostgresStore)
+    assert (s.min_size, s.max_size) == (2, 30)
+    assert s.url == "postgresql://u@h/db?sslmode=disable"  # asyncpg never sees them
+    default = open_store("postgresql://u@h/db", clock)
+    assert isinstance(default, PostgresStore) and (default.min_size, default.max_size) == (1, 10)
+    for bad in ("pool_max_size=x", "pool_max_size=0", "pool_min_size=5&pool_max_size=2"):
+        with pytest.raises(ConfigError, match="storage URL"):
+            open_store(f"postgresql://u@h/db?{bad}", clock)
+
+
+async def test_pool_sized_by_the_url_opens(pg_url: str, clock: ManualClock) -> None:
+    store = open_store(f"{pg_url}?pool_min_size=0&pool_max_size=2", clock)
+    await store.open()
+    try:
+        outcomes = await asyncio.gather(*(store.accept(request(f"e{i}")) for i in range(6)))
+        assert sorted(o.record.seq for o in outcomes) == list(range(1, 7))
+    finally:
+        await store.close()

@@ -487,7 +487,7 @@ async def test_migrations_idempotent_on_reopen(db_path: Path, clock: ManualClock
         rows = conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
     finally:
         conn.close()
-    assert rows == [(1, START.isoformat())]
+    assert rows == [(1, START.isoformat()), (2, START.isoformat())]
 
 
 async def test_close_completes_queued_work(make_store: Callable[[], AnyStore]) -> None:

@@ -1,0 +1,83 @@
+"""``GET /v1/cases/{id}``: a case's stage, deadline and timeline, for its parties only.
+
+Parties are the departments that sent or received a message under the case (and the case
+service). Anyone else gets the same 404 as for a case that does not exist: whether a person
+has a work-injury case is itself personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import department
+from gateway.api.keys import RUNTIME
+from gateway.api.responses import json_response
+from gateway.cases import CaseDefinition, CaseView
+from gateway.problems import NotFoundError
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/cases/{id}")
+async def show_case(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    caller = department(request)
+    not_found = NotFoundError(
+        "no case with this id in which your department takes part", slug="case-not-found"
+    )
+    if runtime.cases is None:
+        raise not_found
+    view = await runtime.cases.view(request.match_info["id"])
+    if view is None or caller not in view.state.parties:
+        raise not_found
+    return json_response(case_body(view, runtime.cases.definition))
+
+
+def case_body(view: CaseView, definition: CaseDefinition) -> dict[str, Any]:
+    state = view.state
+    opened = state.opened()
+    return {
+        "case_id": state.case_id,
+        "definition": state.definition,
+        "status": state.status,
+        "stage": state.stage,
+        "outcome": state.outcome,
+        "reason": state.reason,
+        "opened_at": state.opened_at,
+        "deadline": state.deadline,
+        "deadline_flag": view.flag,
+        "closed_at": state.closed_at,
+        "parties": state.parties,
+        "stages": [
+            {
+                "name": stage.name,
+                "title": stage.title,
+                "decided_by": stage.decided_by,
+                "materials": state.needed.get(stage.name, []),
+                "missing": state.missing(stage.name),
+                "decision_received": stage.decision in state.decisions,
+            }
+            for stage in definition.stages
+        ],
+        "timeline": [
+            {
+                "at": step.at,
+                "elapsed_days": _days(opened, datetime.fromisoformat(step.at)),
+                "kind": step.kind,
+                "stage": step.stage,
+                "type": step.type,
+                "from": step.source,
+                "to": step.recipients,
+                "sequence": step.seq,
+                "note": step.note,
+            }
+            for step in state.steps
+        ],
+    }
+
+
+def _days(start: datetime, at: datetime) -> float:
+    return round((at - start).total_seconds() / 86400, 2)

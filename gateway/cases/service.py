@@ -1,0 +1,354 @@
+"""The case service: applies accepted messages to their case and carries out what follows.
+
+It is a department of its own (``330784.onething``), hosted by the gateway, like an X-Road
+subsystem: its material requests and notices are signed with its own key and go through the
+same acceptance, routing, storage, delivery and audit as any department's message, so a
+recipient cannot tell (and need not care) that the sender lives in the gateway.
+
+Order of work for one message, and why: load the case, apply the message (pure rules),
+send what the rules ask for, then save with a version check. Sending first means a crash
+between the two repeats the sending on the next look at the case, and repeating is harmless
+because every message the service sends has a deterministic event id (the gateway answers a
+repeat with the first receipt). Saving first could lose a request for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import structlog
+
+from gateway.acceptance import Accepted, Acceptor
+from gateway.audit.chain import AuditEvent
+from gateway.cases.definition import CaseDefinition, short_type
+from gateway.cases.state import (
+    Action,
+    Arrival,
+    Breached,
+    CaseState,
+    Closed,
+    Notice,
+    Request,
+    Step,
+    apply,
+    check_deadline,
+    open_case,
+)
+from gateway.clock import Clock, utc_iso
+from gateway.messages import SignedMessage, build_event, sign_message
+from gateway.metrics import Metrics
+from gateway.problems import GatewayError
+from gateway.routing.router import resolve_pointer
+from gateway.storage.base import CaseRecord, CaseStore, MessageRecord, Store
+from gateway.trust import SigningKey
+
+log = structlog.get_logger("gateway.cases")
+
+CASE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+CHINA = timezone(timedelta(hours=8))  # due dates are calendar days in Zhejiang
+_ATTEMPTS = 5  # optimistic-lock retries before giving up on one message
+_AUDITED = frozenset({"opened", "stage", "closed", "deadline"})
+
+
+class CaseStoreRequired(TypeError):
+    """The configured store does not implement the case tables."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as ``GET /v1/cases/{id}`` shows it."""
+
+    state: CaseState
+    flag: str
+
+
+class CaseService:
+    def __init__(
+        self,
+        definition: CaseDefinition,
+        store: Store,
+        acceptor: Acceptor,
+        key: SigningKey,
+        clock: Clock,
+        metrics: Metrics,
+        committed: Callable[[Accepted], None],
+    ) -> None:
+        if not all(hasattr(store, m) for m in ("get_case", "save_case", "open_cases")):
+            raise CaseStoreRequired(f"{type(store).__name__} has no case tables")
+        self.definition = definition
+        self._store = store
+        self._cases: CaseStore = store  # type: ignore[assignment]
+        self._acceptor = acceptor
+        self._key = key
+        self._clock = clock
+        self._metrics = metrics
+        self._committed = committed
+        # One message at a time within an instance; across instances the version check.
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ entry points
+
+    def concerns(self, record: MessageRecord) -> bool:
+        """Cheap test on the submit path: only forms and messages under a case id matter."""
+        if record.source == self.definition.service:
+            return False  # its own messages are recorded when it sends them
+        return record.type == self.definition.opened_by or record.subject is not None
+
+    async def observe(self, record: MessageRecord, recipients: tuple[str, ...]) -> None:
+        """Apply an accepted message to its case. Never raises: the message is accepted
+        whatever happens here; a failure is logged and counted, and the case can be brought
+        up to date by observing the message again."""
+        if not self.concerns(record):
+            return
+        try:
+            async with self._lock:
+                await self._observe(record, recipients)
+        except Exception as exc:
+            self._metrics.case_errors.inc()
+            log.error("case.observe_failed", error=type(exc).__name__, seq=record.seq)
+
+    async def view(self, case_id: str) -> CaseView | None:
+        stored = await self._cases.get_case(case_id)
+        if stored is None:
+            return None
+        state = CaseState.from_json(stored.state)
+        return CaseView(state, state.deadline_flag(self._clock.now(), self.definition.warn_before))
+
+    async def check_deadlines(self) -> int:
+        """Flag open cases nearing or past their deadline; returns how many changed."""
+        changed = 0
+        async with self._lock:
+            for stored in await self._cases.open_cases(limit=10_000):
+                if await self._update(stored.case_id, self._deadline_rule):
+                    changed += 1
+        await self.refresh_gauge()
+        return changed
+
+    async def refresh_gauge(self) -> None:
+        counts = await self._cases.count_open_cases()
+        for stage in self.definition.stages:
+            self._metrics.cases_open.labels(stage.name).set(counts.get(stage.name, 0))
+
+    # ------------------------------------------------------------------ one message
+
+    async def _observe(self, record: MessageRecord, recipients: tuple[str, ...]) -> None:
+        data = SignedMessage.parse(record.body, max_bytes=len(record.body) + 1).event.data
+        arrival = Arrival(
+            record.seq, record.accepted_at, record.source, record.type, recipients, data
+        )
+        case_id = self._case_id(record, data)
+        if case_id is None:
+            return
+        opens = record.type == self.definition.opened_by
+
+        def rule(state: CaseState | None) -> tuple[CaseState, list[Action]] | None:
+            if state is None:
+                return open_case(self.definition, case_id, arrival) if opens else None
+            return state, apply(self.definition, state, arrival)
+
+        if await self._update(case_id, rule):
+            await self.refresh_gauge()
+
+    def _case_id(self, record: MessageRecord, data: Any) -> str | None:
+        case_id = record.subject
+        if case_id is None and record.type == self.definition.opened_by:
+            found = resolve_pointer(data, self.definition.case_id_pointer)
+            case_id = found if isinstance(found, str) else None
+        if not case_id or len(case_id) > 64 or not set(case_id) <= CASE_ID_CHARS:
+            return None
+        return case_id
+
+    def _deadline_rule(self, state: CaseState | None) -> tuple[CaseState, list[Action]] | None:
+        if state is None:
+            return None
+        return state, check_deadline(self.definition, state, self._clock.now())
+
+    async def _update(
+        self,
+        case_id: str,
+        rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
+    ) -> bool:
+        """Load, apply ``rule``, carry out its actions, save; again on a version conflict."""
+        for _ in range(_ATTEMPTS):
+            stored = await self._cases.get_case(case_id)
+            before = None if stored is None else CaseState.from_json(stored.state)
+            steps_before = 0 if before is None else len(before.steps)
+            outcome = rule(before)
+            if outcome is None:
+                return False
+            state, actions = outcome
+            if len(state.steps) == steps_before and not actions:
+                return False  # nothing new (a message seen before)
+            await self._carry_out(state, actions)
+            version = 1 if stored is None else stored.version + 1
+            audit = self._audit(state, steps_before)
+            if await self._cases.save_case(self._record(state, version), audit):
+                self._count(actions)
+                return True
+        log.error("case.update_conflict", case_id=case_id)
+        self._metrics.case_errors.inc()
+        return False
+
+    def _record(self, state: CaseState, version: int) -> CaseRecord:
+        return CaseRecord(
+            case_id=state.case_id,
+            stage=state.stage,
+            status=state.status,
+            opened_at=state.opened(),
+            deadline=state.due(),
+            version=version,
+            state=state.to_json(),
+        )
+
+    def _audit(self, state: CaseState, steps_before: int) -> list[AuditEvent]:
+        """Stage changes reach the audit chain in the transaction that saves them."""
+        return [
+            AuditEvent(
+                action=f"case.{step.kind}",
+                actor=self.definition.service,
+                at=datetime.fromisoformat(step.at),
+                target=state.case_id,
+                detail={"stage": step.stage, "note": step.note},
+            )
+            for step in state.steps[steps_before:]
+            if step.kind in _AUDITED
+        ]
+
+    def _count(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Closed):
+                self._metrics.case_duration.observe(action.duration.total_seconds())
+            elif isinstance(action, Breached):
+                self._metrics.case_deadline_breaches.labels(action.stage).inc()
+
+    # ------------------------------------------------------------------ sending
+
+    async def _carry_out(self, state: CaseState, actions: list[Action]) -> None:
+        form: Mapping[str, Any] | None = None
+        for action in actions:
+            if isinstance(action, Request):
+                if form is None:
+                    form = await self._form(state)
+                await self._send(state, *self._request(state, action, form))
+            elif isinstance(action, Notice):
+                await self._send(state, *self._notice(state, action))
+
+    async def _send(
+        self, state: CaseState, event_id: str, doc_type: str, data: dict[str, Any], note: str
+    ) -> None:
+        now = self._clock.now()
+        payload = build_event(
+            source=self.definition.service,
+            type=doc_type,
+            data=data,
+            id=event_id,
+            subject=state.case_id,
+            time=now,
+        )
+        try:
+            accepted = await self._acceptor.accept(sign_message(payload, self._key))
+        except GatewayError as exc:
+            # A refused request is recorded, not retried for ever: the timeline shows it and
+            # an operator can see why (for instance the issuer is disabled).
+            log.warning("case.send_refused", problem=exc.slug, type=doc_type)
+            state.steps.append(_sent(now, state.stage, f"{note}: refused ({exc.slug})", doc_type))
+            return
+        if accepted.created:
+            self._committed(accepted)
+        recipients = [dept for dept, _ in accepted.recipients]
+        if not recipients:  # a repeat: the first acceptance named them
+            recipients = [
+                d.recipient for d in await self._store.deliveries_for(accepted.record.seq)
+            ]
+        state.join(*recipients)
+        step = _sent(now, state.stage, note, doc_type, accepted.record.seq, recipients)
+        step.source = self.definition.service
+        state.steps.append(step)
+
+    async def _form(self, state: CaseState) -> Mapping[str, Any]:
+        record = await self._store.get_message(state.form_seq)
+        if record is None:  # purged by retention: requests go out without the person
+            return {}
+        data = SignedMessage.parse(record.body, max_bytes=len(record.body) + 1).event.data
+        return data if isinstance(data, Mapping) else {}
+
+    def _request(
+        self, state: CaseState, action: Request, form: Mapping[str, Any]
+    ) -> tuple[str, str, dict[str, Any], str]:
+        material = action.material
+        stage = self.definition.stage(action.stage)
+        worker = resolve_pointer(form, self.definition.worker_pointer)
+        person = worker if isinstance(worker, Mapping) else {}
+        now = self._clock.now()
+        data = {
+            "case_id": state.case_id,
+            "request_id": _bounded(f"{state.case_id}-{material.short}"),
+            "requested_type": material.type,
+            "requested_from": material.issuer,
+            "subject": {"name": person.get("name"), "id_number": person.get("id_number")},
+            "reason": f"{self.definition.title}（{stage.title}）所需材料，请通过交换平台报送。",
+            "reason_code": "required_by_route",
+            "requested_at": utc_iso(now),
+            "due_date": (now + self.definition.material_due).astimezone(CHINA).date().isoformat(),
+        }
+        event_id = f"{state.case_id}/request/{action.stage}/{material.short}"
+        note = f"requested {material.short} from {material.issuer}"
+        return event_id, REQUEST_TYPE, data, note
+
+    def _notice(self, state: CaseState, action: Notice) -> tuple[str, str, dict[str, Any], str]:
+        data = {
+            "case_id": state.case_id,
+            "notice_id": _bounded(f"{action.stage}-{action.status}-{state.case_id}"),
+            "stage": action.stage,
+            "status": action.status,
+            "message": action.message,
+            "message_en": action.message_en,
+            "issued_at": utc_iso(self._clock.now()),
+            "recipients": list(action.recipients),
+        }
+        if self._clock.now() <= state.due() and state.status == "open":
+            # "the next deadline": none once it has passed or the case is closed
+            data["deadline"] = state.due().astimezone(CHINA).date().isoformat()
+        event_id = f"{state.case_id}/notice/{action.stage}/{action.status}"
+        note = f"notice ({action.status}) to {', '.join(action.recipients)}"
+        return event_id, NOTICE_TYPE, data, note
+
+
+REQUEST_TYPE = "cn.gov.zj.injury.material_request.v1"
+NOTICE_TYPE = "cn.gov.zj.injury.case_notice.v1"
+
+
+def _sent(
+    at: datetime,
+    stage: str,
+    note: str,
+    doc_type: str,
+    seq: int | None = None,
+    recipients: list[str] | None = None,
+) -> Step:
+    kind = "request" if doc_type == REQUEST_TYPE else "notice"
+    return Step(
+        at=utc_iso(at),
+        kind=kind,
+        stage=stage,
+        note=note,
+        type=doc_type,
+        recipients=recipients or [],
+        seq=seq,
+    )
+
+
+def _bounded(text: str, limit: int = 64) -> str:
+    """Document numbers are at most 64 characters; a long case id keeps a stable hash."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{text[: limit - 13]}-{digest}"
+
+
+__all__ = ["CaseService", "CaseStoreRequired", "CaseView", "short_type"]
