@@ -7,6 +7,7 @@ mistake in it is refused at start-up with the file and the key that is wrong.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,6 +84,8 @@ class CaseDefinition:
     opened_by: str
     applicant_channel: str
     case_id_pointer: str
+    case_id_pattern: re.Pattern[str] | None
+    case_id_format: str
     worker_pointer: str
     deadline: timedelta
     warn_before: timedelta
@@ -99,6 +102,12 @@ class CaseDefinition:
         names = [s.name for s in self.stages]
         index = names.index(name) + 1
         return self.stages[index] if index < len(self.stages) else None
+
+    def case_id_from(self, value: str) -> str:
+        """The case id for a form whose event has no subject: ``value`` (read at
+        ``case_id_pointer``) rewritten by the pattern and format when it matches them."""
+        match = self.case_id_pattern.match(value) if self.case_id_pattern else None
+        return self.case_id_format.format(**match.groupdict()) if match else value
 
     def departments(self) -> set[str]:
         """Every department the definition names, for checking against departments.toml."""
@@ -139,6 +148,8 @@ def parse_definition(doc: Mapping[str, Any], file: str) -> CaseDefinition:
             "opened_by",
             "applicant_channel",
             "case_id_pointer",
+            "case_id_pattern",
+            "case_id_format",
             "worker_pointer",
             "deadline",
             "warn_before",
@@ -159,12 +170,30 @@ def parse_definition(doc: Mapping[str, Any], file: str) -> CaseDefinition:
         opened_by=_doc_type(case, "opened_by", here),
         applicant_channel=_department(case, "applicant_channel", here),
         case_id_pointer=_pointer(case.get("case_id_pointer"), here.at("case_id_pointer")),
+        **_case_id_rule(case, here),
         worker_pointer=_pointer(case.get("worker_pointer"), here.at("worker_pointer")),
         deadline=parse_duration(case.get("deadline"), here.at("deadline")),
         warn_before=parse_duration(case.get("warn_before"), here.at("warn_before")),
         material_due=parse_duration(case.get("material_due"), here.at("material_due")),
         stages=stages,
     )
+
+
+def _case_id_rule(case: Mapping[str, Any], place: Place) -> dict[str, Any]:
+    if "case_id_pattern" not in case:
+        return {"case_id_pattern": None, "case_id_format": ""}
+    try:
+        pattern = re.compile(_text(case, "case_id_pattern", place))
+    except re.error as exc:
+        raise place.at("case_id_pattern").fail(f"not a regular expression: {exc}") from None
+    template = _text(case, "case_id_format", place)
+    try:
+        template.format(**dict.fromkeys(pattern.groupindex, "1"))
+    except (KeyError, ValueError, IndexError) as exc:
+        raise place.at("case_id_format").fail(
+            f"must use only the pattern's named groups ({exc})"
+        ) from None
+    return {"case_id_pattern": pattern, "case_id_format": template}
 
 
 def _stage(raw: Any, place: Place) -> Stage:

@@ -158,7 +158,7 @@ class CaseService:
         case_id = record.subject
         if case_id is None and record.type == self.definition.opened_by:
             found = resolve_pointer(data, self.definition.case_id_pointer)
-            case_id = found if isinstance(found, str) else None
+            case_id = self.definition.case_id_from(found) if isinstance(found, str) else None
         if not case_id or len(case_id) > 64 or not set(case_id) <= CASE_ID_CHARS:
             return None
         return case_id

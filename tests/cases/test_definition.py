@@ -57,6 +57,8 @@ def test_every_department_it_names_is_configured() -> None:
             "stages[0].materials[5].when.pointer",
         ),
         (lambda d: d.update(stages=[]), "stages: needs at least one"),
+        (lambda d: d["case"].update(case_id_pattern="(?P<x"), "case.case_id_pattern"),
+        (lambda d: d["case"].update(case_id_format="GS-{region}"), "case.case_id_format"),
         (lambda d: d["stages"].append(dict(d["stages"][0])), "stage names must be unique"),
     ],
 )
@@ -94,3 +96,9 @@ def test_condition_does_not_confuse_true_and_one() -> None:
     assert Condition("/hospitalised", (True,)).holds({"hospitalised": True})
     assert not Condition("/hospitalised", (True,)).holds({"hospitalised": 1})
     assert not Condition("/hospitalised", (True,)).holds({})
+
+
+def test_case_id_from_the_application_number(definition: CaseDefinition) -> None:
+    assert definition.case_id_from("ZLB-GS-20260715-00731") == "GS-330784-2026-000731"
+    assert definition.case_id_from("ZLB-GS-20261231-123456") == "GS-330784-2026-123456"
+    assert definition.case_id_from("OTHER-7") == "OTHER-7"  # no match: used as it is

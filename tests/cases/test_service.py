@@ -21,7 +21,7 @@ from tests.cases.conftest import doc_type, example
 
 START = datetime(2026, 7, 24, 1, 0, tzinfo=UTC)
 PRESS = example("application_form", "workplace_press")
-CASE = PRESS["application_number"]
+CASE = "GS-330784-2026-000731"  # from the form's application number ZLB-GS-20260715-00731
 EXAMPLE_FILE = {
     "traffic_accident_determination": "ebikes_equal",
     "recognition_decision": "press_recognised",
@@ -216,7 +216,7 @@ async def test_commuting_recognition_depends_on_liability(
     gw = gateway
     form = example("application_form", "commuting_ebike")
     await gw.client("330784.zlb").submit(doc_type("application_form"), form)
-    case_id = form["application_number"]
+    case_id = "GS-330784-2026-000588"  # ZLB-GS-20260605-00588
     await answer_requests(gw, {"traffic_accident_determination": liable(liability)})
     status, case = await read_case(gw, "330784.zlb", case_id)
     assert status == 200 and case["status"] == expected
