@@ -116,6 +116,11 @@ class GatewayClient:
         result: dict[str, Any] = await self._get_json(f"/v1/messages/{event_id}", params)
         return result
 
+    async def case(self, case_id: str) -> dict[str, Any]:
+        """A case's stage, deadline flag and timeline (GET /v1/cases/{id}); parties only."""
+        result: dict[str, Any] = await self._get_json(f"/v1/cases/{case_id}")
+        return result
+
     async def inbox(self, after: int = 0, limit: int = 100) -> dict[str, Any]:
         result: dict[str, Any] = await self._get_json(
             "/v1/inbox", {"after": str(after), "limit": str(limit)}

@@ -74,7 +74,7 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
         client = GatewayClient(
             args.gateway, _department(key, args.as_dept), key, args.gateway_id, session
         )
-        report = await send_parsed(client, Parsed(records=parsed.records))
+        report = await send_parsed(client, Parsed(records=parsed.records), case_id=args.case)
     for line in report.refused:
         print(f"refused: {line}", file=sys.stderr)
     refused = len(report.refused) + sum(len(e.problems) for e in parsed.errors)
@@ -149,6 +149,9 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
         p.add_argument("--gateway-id", default=DEFAULT_GATEWAY_ID)
         if name == "send":
             p.add_argument("files", nargs="+", metavar="FILE")
+            p.add_argument(
+                "--case", help="send under this case id (answering the case's material request)"
+            )
         else:
             p.add_argument("--port", type=int, required=True)
             p.add_argument("--host", default="127.0.0.1")

@@ -20,15 +20,23 @@ class SendReport:
         return not self.refused
 
 
-async def send_parsed(client: GatewayClient, parsed: Parsed) -> SendReport:
+async def send_parsed(
+    client: GatewayClient, parsed: Parsed, *, case_id: str | None = None
+) -> SendReport:
+    """Send every good record. ``case_id`` answers a material request: the records go under
+    that case (the event's subject) even when the document itself does not name it, as a
+    resident ID record or a business licence never does."""
     report = SendReport()
     for error in parsed.errors:
         report.refused.extend(str(p) for p in error.problems)
     for record in parsed.records:
-        event_id = event_id_for(client.department, record.type, record.key)
+        # an answer to a case's request is its own message: the same record sent for two
+        # cases (an ID record, a licence) must not be taken for a repeat of the first
+        key = record.key if case_id is None else f"{record.key}\n{case_id}"
+        event_id = event_id_for(client.department, record.type, key)
         try:
             receipt = await client.submit(
-                record.type, record.data, event_id=event_id, subject=record.subject
+                record.type, record.data, event_id=event_id, subject=case_id or record.subject
             )
         except SubmitError as exc:
             if exc.status == 409 and str(exc.problem.get("type", "")).endswith("id-reused"):

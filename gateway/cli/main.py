@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import audit, documents, keys, serve
+from gateway.cli import audit, demo, documents, keys, serve
 from gateway.problems import GatewayError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(commands)
     documents.register(commands)
     audit.register(commands)
+    demo.register(commands)
     return parser
 
 

@@ -11,9 +11,11 @@ instances is handled, since there is no single writer thread to serialise everyt
   cursor (``after=<seq>``), so a message committing after a higher-numbered one was handed
   out would be skipped for good. An acceptance therefore takes the audit advisory lock
   *before* ``nextval`` and holds it to its commit: numbers are allocated, and become
-  visible, one acceptance at a time. (The lock already serialised every acceptance from its
-  audit append through the commit's WAL flush; this widens that window by the message
-  inserts and ``build``. See docs/decisions.md, "Storage".)
+  visible, one acceptance at a time (PostgreSQL makes a commit visible before it releases
+  the transaction's locks). The lock already serialised every acceptance from its audit
+  append through the commit's WAL flush; this widens that window by ``build``, and the
+  statements under the lock are merged so the round trips stay as few as before. See
+  docs/decisions.md, "Storage".
 * Deduplication is ``UNIQUE (source, event_id)`` plus ``INSERT ... ON CONFLICT DO NOTHING``.
   Since every acceptance inserts under the lock, a racing duplicate finds the winner already
   committed: it inserts nothing, rolls back (leaving a gap) and returns the winner's record
@@ -132,6 +134,25 @@ _LOCK_AND_NUMBER: Final = (
     " SELECT nextval('message_seq') FROM locked"
 )
 
+# Message, deliveries and (for push) NOTIFY in one statement, returning the audit chain's
+# head. Must run in a statement after the lock was taken: READ COMMITTED snapshots are per
+# statement, and the head has to include the previous lock holder's entry. The deliveries'
+# foreign key is checked at the end of the statement, when the CTE's message row is visible.
+# No row back: (source, event_id) exists already (ON CONFLICT), nothing was written.
+_STORE_MESSAGE: Final = (
+    "WITH m AS (INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
+    " accepted_at, body, receipt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    " ON CONFLICT (source, event_id) DO NOTHING RETURNING seq),"
+    " r AS (SELECT * FROM unnest($10::text[], $11::text[]) AS r(recipient, mode)),"
+    " d AS (INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)"
+    " SELECT m.seq, r.recipient, r.mode, 'pending', 0,"
+    " CASE WHEN r.mode = 'push' THEN $7::timestamptz END FROM m, r)"
+    " SELECT m.seq, h.seq, h.hash,"
+    " CASE WHEN EXISTS (SELECT 1 FROM r WHERE r.mode = 'push')"
+    " THEN pg_notify($12, '') END"
+    " FROM m LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) h ON true"
+)
+
 # A connection failure can surface as any of these rather than as a PostgresError.
 _DB_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -179,16 +200,23 @@ def _delivery(row: Sequence[Any]) -> DeliveryRecord:
     )
 
 
-async def _append_audit(
-    conn: asyncpg.Connection, event: AuditEvent, *, locked: bool = False
-) -> AuditRecord:
+async def _append_audit(conn: asyncpg.Connection, event: AuditEvent) -> AuditRecord:
     """Chain ``event`` after the head, inside the caller's transaction. The advisory lock
     (released at commit or rollback) makes reading the head and appending atomic across
-    every instance; ``locked`` says the caller already holds it (saves a round trip)."""
-    if not locked:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
+    every instance."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_KEY)
     last = await conn.fetchrow("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    seq, prev_hash = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
+    if last is None:
+        return await _chain_after(conn, None, None, event)
+    return await _chain_after(conn, int(last[0]), str(last[1]), event)
+
+
+async def _chain_after(
+    conn: asyncpg.Connection, head_seq: int | None, head_hash: str | None, event: AuditEvent
+) -> AuditRecord:
+    """Append ``event`` after the given chain head (None: the chain is empty). The caller
+    holds the audit lock and read the head after taking it."""
+    seq, prev_hash = (1, GENESIS) if head_seq is None else (head_seq + 1, str(head_hash))
     body = entry_bytes(seq, event)
     digest = link(prev_hash, body)
     await conn.execute(
@@ -479,10 +507,10 @@ class PostgresStore:
         # Lock first, then number: sequence order = commit order (module docstring).
         seq = int(await conn.fetchval(_LOCK_AND_NUMBER, AUDIT_LOCK_KEY))
         body, receipt = request.build(seq)
-        inserted = await conn.fetchval(
-            "INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
-            " accepted_at, body, receipt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (source, event_id) DO NOTHING RETURNING seq",
+        # One statement under the lock for message, deliveries, NOTIFY and the audit head:
+        # every round trip here is time all instances wait (docs/decisions.md, "Storage").
+        row = await conn.fetchrow(
+            _STORE_MESSAGE,
             seq,
             request.source,
             request.event_id,
@@ -492,6 +520,9 @@ class PostgresStore:
             accepted_at,
             body,
             receipt,
+            [recipient for recipient, _ in request.recipients],
+            [mode for _, mode in request.recipients],
+            CHANNEL,
         )
         record = MessageRecord(
             seq=seq,
@@ -504,19 +535,9 @@ class PostgresStore:
             body=bytes(body),
             receipt=bytes(receipt),
         )
-        if inserted is None:
+        if row is None:  # (source, event_id) committed since our first look
             return AcceptOutcome(record=record, created=False)
-        await conn.executemany(
-            "INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)"
-            " VALUES ($1, $2, $3, 'pending', 0, $4)",
-            [
-                (seq, recipient, mode, accepted_at if mode == "push" else None)
-                for recipient, mode in request.recipients
-            ],
-        )
-        if any(mode == "push" for _, mode in request.recipients):
-            await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
-        await _append_audit(conn, request.audit, locked=True)
+        await _chain_after(conn, row[1], row[2], request.audit)
         return AcceptOutcome(record=record, created=True)
 
     async def find_message(self, source: str, event_id: str) -> MessageRecord | None:

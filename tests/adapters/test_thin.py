@@ -81,3 +81,17 @@ def test_bad_documents_are_named_and_the_good_ones_kept(tmp_path: Path) -> None:
     )
     path.write_text('{"type": "business_licence", "type": "x", "document": {}}', "utf-8")
     assert "not valid JSON" in str(parse_files(market.FAMILY, [path]).errors[0])
+
+
+async def test_a_record_goes_under_the_case_it_answers(
+    tmp_path: Path, database: str | None
+) -> None:
+    """A business licence names no case; answering a material request it is sent under the
+    request's case id, and the case layer counts it."""
+    parsed = parse_files(market.FAMILY, [sample("market", "business_licence.json")])
+    assert parsed.records and parsed.records[0].subject is None
+    async with running_gateway(tmp_path, database=database) as gw:
+        report = await send_parsed(gw.client("330784.market"), parsed, case_id="GS-1")
+        assert report.ok and len(report.sent) == 1
+        events = await pull_verified(gw, RECOGNITION)
+    assert [e.subject for e in events] == ["GS-1"]
