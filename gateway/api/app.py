@@ -167,10 +167,13 @@ def create_app(options: Options | None = None) -> web.Application:
 
 
 async def watch_deadlines(service: CaseService, interval: float) -> None:
-    """Look at open cases' deadlines every ``interval`` seconds (the metrics and the
-    notices of a breach come from here). A failed look is logged and tried again."""
+    """Every ``interval`` seconds: apply any accepted message the submit path did not (after
+    a crash, the first pass reads back the deadline window), then look at open cases'
+    deadlines (the breach metric and notices come from here). A failed pass is logged and
+    tried again."""
     while True:
         try:
+            await service.catch_up()
             await service.check_deadlines()
         except Exception as exc:
             log.error("cases.deadline_check_failed", error=type(exc).__name__)

@@ -78,7 +78,8 @@ class CaseService:
         metrics: Metrics,
         committed: Callable[[Accepted], None],
     ) -> None:
-        if not all(hasattr(store, m) for m in ("get_case", "save_case", "open_cases")):
+        needed = ("get_case", "save_case", "open_cases", "count_open_cases", "messages_after")
+        if not all(hasattr(store, m) for m in needed):
             raise CaseStoreRequired(f"{type(store).__name__} has no case tables")
         self.definition = definition
         self._store = store
@@ -90,6 +91,10 @@ class CaseService:
         self._committed = committed
         # One message at a time within an instance; across instances the version check.
         self._lock = asyncio.Lock()
+        # Catch-up: every message at or below the cursor has been looked at; sequence
+        # numbers observed on the submit path above it need not be looked at again.
+        self._cursor = 0
+        self._observed: set[int] = set()
 
     # ------------------------------------------------------------------ entry points
 
@@ -101,16 +106,45 @@ class CaseService:
 
     async def observe(self, record: MessageRecord, recipients: tuple[str, ...]) -> None:
         """Apply an accepted message to its case. Never raises: the message is accepted
-        whatever happens here; a failure is logged and counted, and the case can be brought
-        up to date by observing the message again."""
-        if not self.concerns(record):
-            return
+        whatever happens here; a failure is logged and counted, and ``catch_up`` applies
+        the message on its next pass."""
+        if self.concerns(record):
+            await self._guarded(record, recipients)
+
+    async def _guarded(self, record: MessageRecord, recipients: tuple[str, ...]) -> bool:
         try:
             async with self._lock:
                 await self._observe(record, recipients)
-        except Exception as exc:
+        except Exception as exc:  # the message stands; catch-up tries it again
             self._metrics.case_errors.inc()
             log.error("case.observe_failed", error=type(exc).__name__, seq=record.seq)
+            return False
+        self._observed.add(record.seq)
+        return True
+
+    async def catch_up(self, batch: int = 500) -> int:
+        """Observe what the submit path did not: a message whose case update failed, or was
+        cut off by a crash between the commit and the update. Returns how many it applied.
+
+        Why a cursor in memory and a window on restart: the first call reads back
+        ``2 x deadline`` of messages (a case is decided within its deadline, so nothing
+        older can still move one); later calls read only what is new. Applying a message
+        twice is harmless (steps are keyed by sequence number), so several instances
+        catching up over the same messages only cost work, never a wrong case.
+        """
+        since = self._clock.now() - 2 * self.definition.deadline
+        applied = 0
+        while records := await self._cases.messages_after(self._cursor, since, batch):
+            for record in records:
+                if record.seq not in self._observed and self.concerns(record):
+                    deliveries = await self._store.deliveries_for(record.seq)
+                    recipients = tuple(d.recipient for d in deliveries)
+                    if not await self._guarded(record, recipients):
+                        return applied  # stop here; the next pass starts from this message
+                    applied += 1
+                self._cursor = record.seq
+        self._observed = {seq for seq in self._observed if seq > self._cursor}
+        return applied
 
     async def view(self, case_id: str) -> CaseView | None:
         stored = await self._cases.get_case(case_id)

@@ -1,4 +1,5 @@
-"""``gateway keys generate``: a department's (or the gateway's) signing key pair."""
+"""``gateway keys generate``: a department's (or the gateway's) signing key pair;
+``gateway keys token``: a short-lived single-use API token signed with a department's key."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import orjson
 
+from gateway.clock import SystemClock
 from gateway.configuration.loader import DEPARTMENT_ID, KEY_NAME
 from gateway.problems import ConfigError
-from gateway.trust import SigningKey
+from gateway.trust import SigningKey, issue_token
 
 
 def register(commands: Any) -> None:
@@ -27,6 +29,15 @@ def register(commands: Any) -> None:
     generate.add_argument("--alg", choices=("Ed25519", "ES256"), default="Ed25519")
     generate.add_argument("--out", type=Path, help="private key file (default: DEPT.NAME.jwk)")
     generate.set_defaults(handler=generate_key)
+    token = sub.add_parser(
+        "token",
+        help="print a department API token (for curl)",
+        description="Sign a short-lived, single-use token with the department's private key, "
+        "for the department API (GET /v1/inbox, /v1/messages/{id}, /v1/cases/{id}).",
+    )
+    token.add_argument("key", type=Path, help="the department's private JWK file")
+    token.add_argument("--gateway-id", default="330000.exchange", help="the token's audience")
+    token.set_defaults(handler=print_token)
 
 
 def generate_key(args: argparse.Namespace) -> int:
@@ -46,4 +57,10 @@ def generate_key(args: argparse.Namespace) -> int:
     print(f'name = "{args.name}"')
     print(f"jwk = {{ {inline} }}")
     print("# not_before = 2026-01-01T00:00:00Z")
+    return 0
+
+
+def print_token(args: argparse.Namespace) -> int:
+    key = SigningKey.load(args.key)
+    print(issue_token(key, args.gateway_id, clock=SystemClock()))
     return 0

@@ -167,3 +167,10 @@ class CaseStore(Protocol):
 
     async def open_cases(self, limit: int) -> list[CaseRecord]: ...
     async def count_open_cases(self) -> dict[str, int]: ...
+
+    async def messages_after(
+        self, after_seq: int, since: datetime, limit: int
+    ) -> list[MessageRecord]:
+        """Messages with a higher sequence number accepted at or after ``since``, in
+        sequence order: what the case layer's catch-up reads."""
+        ...

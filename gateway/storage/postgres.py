@@ -850,6 +850,21 @@ class PostgresStore:
             )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    async def messages_after(
+        self, after_seq: int, since: datetime, limit: int
+    ) -> list[MessageRecord]:
+        """In sequence order, which is commit order here (see ``accept``)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
+                " m.accepted_at, m.body, m.receipt FROM messages m"
+                " WHERE m.seq > $1 AND m.accepted_at >= $2 ORDER BY m.seq LIMIT $3",
+                after_seq,
+                _aware(since),
+                limit,
+            )
+        return [_message(r) for r in rows]
+
 
 _CASE_SELECT: Final = (
     "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"

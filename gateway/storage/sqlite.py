@@ -851,6 +851,20 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def messages_after(
+        self, after_seq: int, since: datetime, limit: int
+    ) -> list[MessageRecord]:
+        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
+            rows = conn.execute(
+                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
+                " m.accepted_at, m.body, m.receipt FROM messages m"
+                " WHERE m.seq > ? AND m.accepted_at >= ? ORDER BY m.seq LIMIT ?",
+                (after_seq, to_micros(since), limit),
+            ).fetchall()
+            return [_message(r) for r in rows]
+
+        return await self._read(run)
+
 
 _CASE_SELECT: Final = (
     "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"

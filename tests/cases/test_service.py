@@ -255,3 +255,51 @@ async def test_resubmitted_form_opens_no_second_case(gateway: GatewayHandle) -> 
     case = (await read_case(gw, "330784.zlb"))[1]
     assert [s["kind"] for s in case["timeline"]].count("opened") == 1
     assert sample(gw, "zjx_cases_open", stage="recognition") == 1
+
+
+async def test_catch_up_applies_a_message_the_submit_path_missed(
+    tmp_path: Path, database: str | None
+) -> None:
+    """A crash between the commit and the case update: the message is stored, the case is
+    not. After the restart the catch-up opens the case, and only once."""
+    clock = ManualClock(START)
+    async with running_gateway(
+        tmp_path, clock=clock, database=database, run_dispatcher=False
+    ) as gw:
+        body = gw.client("330784.zlb").sign(doc_type("application_form"), PRESS)
+        accepted = await gw.runtime.acceptor.accept(body)  # as if the process died here
+        assert accepted.created
+        assert (await read_case(gw, "330784.zlb"))[0] == 404
+    async with running_gateway(
+        tmp_path, clock=clock, database=database, run_dispatcher=False
+    ) as gw:
+        assert gw.runtime.cases is not None
+        assert await gw.runtime.cases.catch_up() == 1
+        assert await gw.runtime.cases.catch_up() == 0
+        status, case = await read_case(gw, "330784.zlb")
+        assert status == 200 and case["stage"] == "recognition"
+        requests = [k for k, _, _ in await drain(gw, "330784.market")]
+        assert requests == [doc_type("material_request")]
+
+
+async def test_a_failed_case_update_is_counted_and_applied_later(
+    gateway: GatewayHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gw = gateway
+    store = gw.runtime.store
+    real_save = store.save_case  # type: ignore[attr-defined]
+    failures = [RuntimeError("database went away")]
+
+    async def flaky_save(*args: Any) -> bool:
+        if failures:
+            raise failures.pop()
+        return bool(await real_save(*args))
+
+    monkeypatch.setattr(store, "save_case", flaky_save)
+    await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)  # still 202
+    assert sample(gw, "zjx_case_errors_total") == 1
+    assert (await read_case(gw, "330784.zlb"))[0] == 404
+    assert gw.runtime.cases is not None
+    assert await gw.runtime.cases.catch_up() == 1
+    assert (await read_case(gw, "330784.zlb"))[0] == 200
+    assert await gw.runtime.cases.catch_up() == 0  # the rest was applied on the submit path

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
 from gateway.cli import main
+from gateway.clock import SystemClock
 from gateway.runtime import REPO_ROOT, dev_key_path
+from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
 
 DIAGNOSIS = "cn.gov.zj.injury.medical_diagnosis.v1"
 HOSPITAL = "330784.health.h001"
@@ -128,3 +131,20 @@ def test_bad_configuration_is_a_precise_error(
     code = main(["verify", "--config", str(tmp_path), str(_valid())])
     assert code == 2
     assert "gateway.toml" in capsys.readouterr().err
+
+
+def test_keys_token_is_accepted_by_the_gateway(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "h.jwk"
+    assert main(["keys", "generate", HOSPITAL, "--name", "t", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["keys", "token", str(out)]) == 0
+    token = capsys.readouterr().out.strip()
+    key = SigningKey.load(out)
+    registry = KeyRegistry()
+    registry.add(
+        KeyRecord(key.kid, HOSPITAL, key.public_jwk(), datetime(2000, 1, 1, tzinfo=UTC), None, None)
+    )
+    verifier = TokenVerifier(registry, "330000.exchange", SystemClock(), timedelta(minutes=5))
+    assert verifier.verify(token) == HOSPITAL
