@@ -6,6 +6,10 @@ p50/p99 acceptance latency, end-to-end latency to a pull recipient's SSE stream,
 ratio gateway/bare measured in the same run.
 
     .venv/bin/python -m bench.exchange [--messages 2000] [--concurrency 64] [--database URL]
+        [--cases 50]
+
+With ``--cases N`` the gateway is measured a second time in the same run with every message
+under one of N open work-injury cases (the case layer's cost on the submit path).
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--database", help="postgresql://... (default: SQLite)")
+    parser.add_argument("--cases", type=int, default=0, help="also measure under N open cases")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -106,6 +111,17 @@ def main() -> None:
                 data_dir=str(data),
                 stream_as="330700.hrss.assessment",
             )
+            rows = [("bare aiohttp handler", baseline), ("gateway", measured)]
+            if args.cases:
+                under_cases = load(
+                    gw_url,
+                    args,
+                    f"gc{int(time.time())}",
+                    data_dir=str(data),
+                    stream_as="330700.hrss.assessment",
+                    cases=str(args.cases),
+                )
+                rows.append((f"gateway, {args.cases} open cases", under_cases))
         finally:
             for process in (bare, gateway):
                 process.terminate()
@@ -118,7 +134,7 @@ def main() -> None:
     ratio = measured["accepted_per_second"] / baseline["accepted_per_second"]
     print(f"store: {store}; {args.messages} messages, {args.concurrency} concurrent")
     print(f"{'':28}{'msg/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'e2e p50':>10}{'e2e p99':>10}")
-    for name, r in (("bare aiohttp handler", baseline), ("gateway", measured)):
+    for name, r in rows:
         e50 = f"{r['e2e_p50_ms']:.1f}" if r.get("e2e_p50_ms") else "-"
         e99 = f"{r['e2e_p99_ms']:.1f}" if r.get("e2e_p99_ms") else "-"
         print(
@@ -129,6 +145,14 @@ def main() -> None:
         f"ratio gateway / bare: {ratio:.3f}; statuses {measured['statuses']}; "
         f"delivered to SSE {measured['delivered']}/{args.messages}"
     )
+    if args.cases:
+        cased = rows[-1][1]
+        case_ratio = cased["accepted_per_second"] / baseline["accepted_per_second"]
+        own_ratio = cased["accepted_per_second"] / measured["accepted_per_second"]
+        print(
+            f"ratio gateway under cases / bare: {case_ratio:.3f}; "
+            f"under cases / without: {own_ratio:.3f}; statuses {cased['statuses']}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@ concurrent connections and reports JSON on stdout.
 With ``--stream-as DEPT`` it also follows that recipient's SSE stream and measures end-to-end
 latency: from the moment a submission was sent to the moment the message arrived in the
 recipient's stream.
+
+With ``--cases N`` it first opens N work-injury cases (one application form each, from the
+citizen portal) and sends every message under one of them, so each acceptance also goes
+through the case layer (load the case, apply, save with its version check).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from gateway.trust import SigningKey, issue_token
 
 TYPE = "cn.gov.zj.injury.medical_diagnosis.v1"
 SOURCE = "330784.health.h001"
+PORTAL = "330784.zlb"
+FORM = "cn.gov.zj.injury.application_form.v1"
 GATEWAY_ID = "330000.exchange"
 
 
@@ -36,7 +42,9 @@ def _document() -> dict[str, Any]:
     return data
 
 
-def presign(data_dir: Path | None, n: int, run: str) -> dict[str, bytes]:
+def presign(
+    data_dir: Path | None, n: int, run: str, cases: list[str] | None = None
+) -> dict[str, bytes]:
     key = (
         SigningKey.load(dev_key_path(data_dir, SOURCE))
         if data_dir
@@ -45,10 +53,39 @@ def presign(data_dir: Path | None, n: int, run: str) -> dict[str, bytes]:
     document = _document()
     return {
         f"{run}-{i}": sign_message(
-            build_event(source=SOURCE, type=TYPE, data=document, id=f"{run}-{i}"), key
+            build_event(
+                source=SOURCE,
+                type=TYPE,
+                data=document,
+                id=f"{run}-{i}",
+                subject=cases[i % len(cases)] if cases else None,
+            ),
+            key,
         )
         for i in range(n)
     }
+
+
+async def open_cases(url: str, data_dir: Path, count: int, run: str) -> list[str]:
+    """Submit ``count`` application forms; returns the case ids the case layer gives them
+    (``ZLB-GS-<date>-<serial>`` -> ``GS-330784-<year>-<serial>``)."""
+    key = SigningKey.load(dev_key_path(data_dir, PORTAL))
+    path = REPO_ROOT / "schemas/examples/application_form/valid/workplace_press.json"
+    form: dict[str, Any] = orjson.loads(path.read_bytes())
+    base = int(time.time()) % 90_000  # distinct serials per run on the same database
+    serials = [base + i for i in range(count)]
+    async with aiohttp.ClientSession() as session:
+        for serial in serials:
+            form["application_number"] = f"ZLB-GS-20261129-{serial:06d}"
+            body = sign_message(
+                build_event(source=PORTAL, type=FORM, data=form, id=f"{run}-form-{serial}"), key
+            )
+            async with session.post(
+                f"{url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
+            ) as response:
+                if response.status != 202:
+                    raise SystemExit(f"opening a case failed: {response.status}")
+    return [f"GS-330784-2026-{serial:06d}" for serial in serials]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,7 +116,10 @@ async def follow(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    bodies = presign(args.data_dir, args.messages, args.run)
+    cases = None
+    if args.cases:
+        cases = await open_cases(args.url, args.data_dir, args.cases, args.run)
+    bodies = presign(args.data_dir, args.messages, args.run, cases)
     sent: dict[str, float] = {}
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -142,6 +182,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--stream-as")
     parser.add_argument("--run", default="bench")
+    parser.add_argument("--cases", type=int, default=0, help="send under N open cases")
     result = asyncio.run(run(parser.parse_args()))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
 

@@ -15,8 +15,9 @@ repeat with the first receipt). Saving first could lose a request for ever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -89,8 +90,11 @@ class CaseService:
         self._clock = clock
         self._metrics = metrics
         self._committed = committed
-        # One message at a time within an instance; across instances the version check.
-        self._lock = asyncio.Lock()
+        # One update at a time per case within an instance (different cases proceed
+        # together, so their saves share a group commit); across instances the version
+        # check. A lock lives only while someone holds or awaits it.
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         # Catch-up: every message at or below the cursor has been looked at; sequence
         # numbers observed on the submit path above it need not be looked at again.
         self._cursor = 0
@@ -113,8 +117,7 @@ class CaseService:
 
     async def _guarded(self, record: MessageRecord, recipients: tuple[str, ...]) -> bool:
         try:
-            async with self._lock:
-                await self._observe(record, recipients)
+            await self._observe(record, recipients)
         except Exception as exc:  # the message stands; catch-up tries it again
             self._metrics.case_errors.inc()
             log.error("case.observe_failed", error=type(exc).__name__, seq=record.seq)
@@ -153,15 +156,11 @@ class CaseService:
         state = CaseState.from_json(stored.state)
         return CaseView(state, state.deadline_flag(self._clock.now(), self.definition.warn_before))
 
-    async def check_deadlines(self) -> int:
-        """Flag open cases nearing or past their deadline; returns how many changed."""
-        changed = 0
-        async with self._lock:
-            for stored in await self._cases.open_cases(limit=10_000):
-                if await self._update(stored.case_id, self._deadline_rule):
-                    changed += 1
+    async def check_deadlines(self) -> None:
+        """Flag open cases nearing or past their deadline (each flag once per case)."""
+        for stored in await self._cases.open_cases(limit=10_000):
+            await self._update(stored.case_id, self._deadline_rule)
         await self.refresh_gauge()
-        return changed
 
     async def refresh_gauge(self) -> None:
         counts = await self._cases.count_open_cases()
@@ -185,7 +184,7 @@ class CaseService:
                 return open_case(self.definition, case_id, arrival) if opens else None
             return state, apply(self.definition, state, arrival)
 
-        if await self._update(case_id, rule):
+        if await self._update(case_id, rule):  # opened, moved or closed: the gauge changes
             await self.refresh_gauge()
 
     def _case_id(self, record: MessageRecord, data: Any) -> str | None:
@@ -207,11 +206,33 @@ class CaseService:
         case_id: str,
         rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
     ) -> bool:
-        """Load, apply ``rule``, carry out its actions, save; again on a version conflict."""
+        """Load, apply ``rule``, carry out its actions, save; again on a version conflict.
+        True when the case was opened or changed stage or status."""
+        async with self._locked(case_id):
+            return await self._update_locked(case_id, rule)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, case_id: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        self._waiting[case_id] = self._waiting.get(case_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[case_id] -= 1
+            if not self._waiting[case_id]:
+                del self._waiting[case_id], self._locks[case_id]
+
+    async def _update_locked(
+        self,
+        case_id: str,
+        rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
+    ) -> bool:
         for _ in range(_ATTEMPTS):
             stored = await self._cases.get_case(case_id)
             before = None if stored is None else CaseState.from_json(stored.state)
             steps_before = 0 if before is None else len(before.steps)
+            where = None if stored is None else (stored.stage, stored.status)
             outcome = rule(before)
             if outcome is None:
                 return False
@@ -223,7 +244,7 @@ class CaseService:
             audit = self._audit(state, steps_before)
             if await self._cases.save_case(self._record(state, version), audit):
                 self._count(actions)
-                return True
+                return where != (state.stage, state.status)
         log.error("case.update_conflict", case_id=case_id)
         self._metrics.case_errors.inc()
         return False
