@@ -6,6 +6,7 @@ document of the requested type, under the case id, as a department's adapter wou
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -303,3 +304,26 @@ async def test_a_failed_case_update_is_counted_and_applied_later(
     assert await gw.runtime.cases.catch_up() == 1
     assert (await read_case(gw, "330784.zlb"))[0] == 200
     assert await gw.runtime.cases.catch_up() == 0  # the rest was applied on the submit path
+
+
+async def test_two_instances_applying_to_one_case_lose_no_step(tmp_path: Path, pg_url: str) -> None:
+    """Two gateways on one PostgreSQL database take materials of the same case at the same
+    time: the version check makes one of each clashing pair load again, so every document
+    ends up in the timeline once."""
+    clock = ManualClock(START)
+    async with (
+        running_gateway(tmp_path, clock=clock, database=pg_url, run_dispatcher=False) as one,
+        running_gateway(tmp_path, clock=clock, database=pg_url, run_dispatcher=False) as two,
+    ):
+        await one.client("330784.zlb").submit(doc_type("application_form"), PRESS)
+        sends = [
+            gw.client("330784.health.h001").submit(
+                doc_type("outpatient_record"), any_example("outpatient_record"), subject=CASE
+            )
+            for gw in (one, two) * 6
+        ]
+        await asyncio.gather(*sends)
+        case = (await read_case(two, "330784.zlb"))[1]
+    documents = [s for s in case["timeline"] if s["type"] == doc_type("outpatient_record")]
+    assert len(documents) == 12
+    assert len({s["sequence"] for s in documents}) == 12
