@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.keys import RUNTIME
-from gateway.problems import AuthError
+from gateway.problems import AuthError, TokenReplayedError
 
 
 def bearer(request: web.Request) -> str:
@@ -20,7 +20,16 @@ def bearer(request: web.Request) -> str:
     return token.strip()
 
 
-def department(request: web.Request) -> str:
-    """The calling department, from a short-lived single-use token it signed."""
+async def department(request: web.Request) -> str:
+    """The calling department, from a short-lived single-use token it signed.
+
+    Single use across instances: this instance's memory refuses a token it has seen; a
+    store shared by several instances (PostgreSQL) records each token too, so a token used
+    on one instance is refused on the others.
+    """
     runtime = request.app[RUNTIME]
-    return runtime.tokens.verify(bearer(request))
+    token = runtime.tokens.verify_token(bearer(request))
+    claim = getattr(runtime.store, "claim_token", None)
+    if claim is not None and not await claim(token.replay_key, token.expires, runtime.clock.now()):
+        raise TokenReplayedError("the token was already used; tokens are single use")
+    return token.department

@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 @routes.get("/v1/cases/{id}")
 async def show_case(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    caller = department(request)
+    caller = await department(request)
     not_found = NotFoundError(
         "no case with this id in which your department takes part", slug="case-not-found"
     )

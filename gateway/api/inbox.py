@@ -40,7 +40,7 @@ def _int_param(request: web.Request, name: str, default: int, maximum: int | Non
 @routes.get("/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    recipient = department(request)
+    recipient = await department(request)
     after = _int_param(request, "after", 0)
     limit = _int_param(request, "limit", 100, MAX_PAGE) or 100
     records = await runtime.store.inbox(recipient, after, limit)
@@ -52,7 +52,7 @@ async def inbox(request: web.Request) -> web.Response:
 @routes.post("/v1/inbox/ack")
 async def ack(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    recipient = department(request)
+    recipient = await department(request)
     sequences = _sequences(await request.read())
     now = runtime.clock.now()
     count = await runtime.store.ack(
@@ -95,7 +95,7 @@ def _sequences(body: bytes) -> list[int]:
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received)."""
     runtime = request.app[RUNTIME]
-    recipient = department(request)
+    recipient = await department(request)
     last = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
     if not last.isdigit():
         raise MessageError("Last-Event-ID must be a sequence number", slug="invalid-parameter")

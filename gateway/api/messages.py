@@ -102,7 +102,7 @@ def _count_rejection(runtime: Any, exc: GatewayError) -> None:
 @routes.get("/v1/messages/{id}")
 async def status(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
-    caller = department(request)
+    caller = await department(request)
     source = request.query.get("source", caller)
     record = await runtime.store.find_message(source, request.match_info["id"])
     not_found = NotFoundError(

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -849,6 +850,21 @@ class PostgresStore:
                 "SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage"
             )
         return {str(r[0]): int(r[1]) for r in rows}
+
+    async def claim_token(self, key: str, expires: datetime, now: datetime) -> bool:
+        """Record a department token's use; False when any instance recorded it before
+        (and it has not expired). Expired uses are cleared on the way (indexed, so cheap)."""
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM token_uses WHERE expires_at <= $1", _aware(now))
+            status = await conn.execute(
+                "INSERT INTO token_uses (key, expires_at) VALUES ($1, $2)"
+                " ON CONFLICT (key) DO NOTHING",
+                # hashed: a jti may hold any character (NUL is not valid in TEXT) and is
+                # the department's to choose; the table needs only equality
+                hashlib.sha256(key.encode("utf-8")).hexdigest(),
+                _aware(expires),
+            )
+        return _rowcount(status) == 1
 
     async def messages_after(
         self, after_seq: int, since: datetime, limit: int

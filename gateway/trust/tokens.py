@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -32,6 +33,7 @@ __all__ = [
     "MemoryReplayCache",
     "ReplayCache",
     "TokenVerifier",
+    "VerifiedToken",
     "issue_token",
 ]
 
@@ -106,6 +108,13 @@ def _invalid(detail: str) -> TokenError:
     return TokenError(detail)
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    department: str
+    replay_key: str  # department and jti: what makes a token single use
+    expires: datetime  # until when the key must be remembered
+
+
 class TokenVerifier:
     """Verifies department tokens; ``verify`` returns the department id."""
 
@@ -129,6 +138,11 @@ class TokenVerifier:
         )
 
     def verify(self, token: str) -> str:
+        """The calling department; refuses a token this instance has seen before."""
+        return self.verify_token(token).department
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """As ``verify``, with what a shared replay check (several instances) needs."""
         # Imported here: gateway.messages imports gateway.trust.
         from gateway.messages import strict_json
         from gateway.messages.jws import b64url_decode, decode_protected, verify_segments
@@ -195,6 +209,7 @@ class TokenVerifier:
             raise _invalid("the token's jti is too long")
 
         expires = datetime.fromtimestamp(claims["exp"] + self._leeway, tz=now.tzinfo)
-        if not self._replay.add(f"{department}\x00{claims['jti']}", expires):
+        replay_key = f"{department}\x00{claims['jti']}"
+        if not self._replay.add(replay_key, expires):
             raise TokenReplayedError("the token was already used; tokens are single use")
-        return department
+        return VerifiedToken(department, replay_key, expires)

@@ -84,9 +84,10 @@ async def test_cannot_read_another_inbox(tmp_path: Path, database: str | None) -
         assert page["messages"] == []
 
 
-async def test_token_is_single_use(tmp_path: Path, database: str | None) -> None:
+@pytest.mark.parametrize("jti", [None, "a\x00b\u2028"], ids=["uuid", "control-characters"])
+async def test_token_is_single_use(tmp_path: Path, database: str | None, jti: str | None) -> None:
     async with running_gateway(tmp_path, database=database) as gw:
-        token = issue_token(gw.key(ASSESSMENT), gw.gateway_id, now=gw.runtime.clock.now())
+        token = issue_token(gw.key(ASSESSMENT), gw.gateway_id, now=gw.runtime.clock.now(), jti=jti)
         headers = {"Authorization": f"Bearer {token}"}
         async with gw.session.get(f"{gw.base_url}/v1/inbox", headers=headers) as response:
             assert response.status == 200
@@ -108,3 +109,21 @@ def _b64d(value: str) -> bytes:
 
 def _b64e(value: bytes) -> str:
     return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+
+async def test_a_token_used_on_one_instance_is_refused_on_another(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Several instances on one PostgreSQL database: single use holds across them."""
+    async with (
+        running_gateway(tmp_path, database=pg_url, run_dispatcher=False) as one,
+        running_gateway(tmp_path, database=pg_url, run_dispatcher=False) as two,
+    ):
+        token = one.client(HOSPITAL).token()
+        headers = {"Authorization": f"Bearer {token}"}
+        async with one.session.get(f"{one.base_url}/v1/inbox", headers=headers) as first:
+            assert first.status == 200
+        async with two.session.get(f"{two.base_url}/v1/inbox", headers=headers) as again:
+            assert again.status == 401
+            problem = await again.json(content_type=None)
+        assert problem["type"].endswith("token-replayed")

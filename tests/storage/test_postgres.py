@@ -93,7 +93,7 @@ async def test_migrations_once_under_lock(
         rows = await conn.fetch("SELECT version, applied_at FROM schema_migrations")
     finally:
         await conn.close()
-    assert [(r[0], r[1]) for r in rows] == [(1, START), (2, START)]
+    assert [(r[0], r[1]) for r in rows] == [(1, START), (2, START), (3, START)]
 
 
 async def test_newer_schema_refused(pg_url: str, clock: ManualClock) -> None:
@@ -295,3 +295,18 @@ async def test_pool_sized_by_the_url_opens(pg_url: str, clock: ManualClock) -> N
         assert sorted(o.record.seq for o in outcomes) == list(range(1, 7))
     finally:
         await store.close()
+
+
+async def test_a_token_is_claimed_once_across_instances(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    one, two = pair
+    expires = START + timedelta(minutes=5)
+    results = await asyncio.gather(
+        one.claim_token("330784.zlb\x00jti-1", expires, START),
+        two.claim_token("330784.zlb\x00jti-1", expires, START),
+    )
+    assert sorted(results) == [False, True]
+    assert not await one.claim_token("330784.zlb\x00jti-1", expires, START + timedelta(minutes=4))
+    # once the token would have expired anyway its use is forgotten
+    assert await two.claim_token("330784.zlb\x00jti-1", expires, expires + timedelta(seconds=1))
