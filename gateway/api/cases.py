@@ -1,4 +1,6 @@
-"""``GET /v1/cases/{id}``: a case's stage, deadline and timeline, for its parties only.
+"""``GET /v1/cases/{id}``: a case's stage, deadline and timeline, for its parties only;
+``GET /admin/v1/cases`` and ``/admin/v1/cases/{id}``: the same for administrators (every role),
+with the open cases by deadline so an operator sees what is near or overdue.
 
 Parties are the departments that sent or received a message under the case (and the case
 service). Anyone else gets the same 404 as for a case that does not exist: whether a person
@@ -12,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.admin import READ_ROLES, require
 from gateway.api.auth import department
 from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
@@ -33,6 +36,40 @@ async def show_case(request: web.Request) -> web.Response:
     view = await runtime.cases.view(request.match_info["id"])
     if view is None or caller not in view.state.parties:
         raise not_found
+    return json_response(case_body(view, runtime.cases.definition))
+
+
+@routes.get("/admin/v1/cases")
+async def list_open_cases(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    runtime = request.app[RUNTIME]
+    if runtime.cases is None:
+        return json_response({"cases": []})
+    views = await runtime.cases.open_views(limit=1000)
+    return json_response(
+        {
+            "cases": [
+                {
+                    "case_id": v.state.case_id,
+                    "stage": v.state.stage,
+                    "opened_at": v.state.opened_at,
+                    "deadline": v.state.deadline,
+                    "deadline_flag": v.flag,
+                    "missing": v.state.missing(v.state.stage),
+                }
+                for v in views
+            ]
+        }
+    )
+
+
+@routes.get("/admin/v1/cases/{id}")
+async def show_case_to_admin(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    runtime = request.app[RUNTIME]
+    view = None if runtime.cases is None else await runtime.cases.view(request.match_info["id"])
+    if view is None or runtime.cases is None:
+        raise NotFoundError("no case with this id", slug="case-not-found")
     return json_response(case_body(view, runtime.cases.definition))
 
 

@@ -156,6 +156,15 @@ class CaseService:
         state = CaseState.from_json(stored.state)
         return CaseView(state, state.deadline_flag(self._clock.now(), self.definition.warn_before))
 
+    async def open_views(self, limit: int) -> list[CaseView]:
+        """Open cases, nearest deadline first."""
+        now, warn = self._clock.now(), self.definition.warn_before
+        views = []
+        for stored in await self._cases.open_cases(limit=limit):
+            state = CaseState.from_json(stored.state)
+            views.append(CaseView(state, state.deadline_flag(now, warn)))
+        return views
+
     async def check_deadlines(self) -> None:
         """Flag open cases nearing or past their deadline (each flag once per case)."""
         for stored in await self._cases.open_cases(limit=10_000):

@@ -327,3 +327,21 @@ async def test_two_instances_applying_to_one_case_lose_no_step(tmp_path: Path, p
     documents = [s for s in case["timeline"] if s["type"] == doc_type("outpatient_record")]
     assert len(documents) == 12
     assert len({s["sequence"] for s in documents}) == 12
+
+
+async def test_administrators_see_open_cases_by_deadline(gateway: GatewayHandle) -> None:
+    gw = gateway
+    await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
+    token = (gw.data_dir / "admin-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with gw.session.get(f"{gw.base_url}/admin/v1/cases", headers=headers) as response:
+        assert response.status == 200
+        listed = (await response.json())["cases"]
+    assert [c["case_id"] for c in listed] == [CASE]
+    assert listed[0]["deadline_flag"] == "ok" and len(listed[0]["missing"]) == 6
+    async with gw.session.get(f"{gw.base_url}/admin/v1/cases/{CASE}", headers=headers) as one:
+        assert one.status == 200 and (await one.json())["case_id"] == CASE
+    async with gw.session.get(f"{gw.base_url}/admin/v1/cases/NONE", headers=headers) as none:
+        assert none.status == 404
+    async with gw.session.get(f"{gw.base_url}/admin/v1/cases") as anonymous:
+        assert anonymous.status == 401
