@@ -10,7 +10,6 @@ sees the change, and nothing is locked on the request path.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import orjson
 from gateway.acceptance import AcceptanceContext
 from gateway.configuration.loader import parse_departments, parse_routes
 from gateway.configuration.model import Route
+from gateway.files import replace_private
 from gateway.routing import Router
 from gateway.trust import KeyRecord
 
@@ -70,13 +70,9 @@ class AdminState:
             },
             option=orjson.OPT_INDENT_2,
         )
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)  # atomic: a crash leaves the old or the new state
+        # atomic, through a temporary file of its own (two instances saving at once on a
+        # shared volume must not write into one temporary file): a crash leaves old or new
+        replace_private(self.path, body)
 
     def added_key(self, kid: str) -> KeyRecord:
         spec = self.keys[kid]

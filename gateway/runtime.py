@@ -74,11 +74,18 @@ def load_gateway_key(config: Config, data_dir: Path) -> SigningKey:
 
 
 def _dev_key(path: Path, kid: str) -> SigningKey:
+    """The development key at ``path``, made on first start. Instances starting together on
+    one data directory each make a key, but only one file is created (``SigningKey.save``
+    never overwrites, and a file appears complete); the others load the winner's key, so all
+    of them sign with, and publish, the same key."""
     if path.exists():
         return SigningKey.load(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = SigningKey.generate(kid)
-    key.save(path)
+    try:
+        key.save(path)
+    except FileExistsError:
+        return SigningKey.load(path)  # another instance created it first
     log.warning("DEVELOPMENT KEY GENERATED: never use in production", kid=kid, path=str(path))
     return key
 

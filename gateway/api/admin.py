@@ -32,6 +32,7 @@ from gateway.configuration.loader import (
     parse_duration,
     parse_routes,
 )
+from gateway.files import create_private, replace_private
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problems import (
     ConfigError,
@@ -62,39 +63,59 @@ class AdminTokens:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._tokens: list[AdminToken] = []
-        if path.exists():
-            raw = orjson.loads(path.read_bytes())
-            self._tokens = [AdminToken(t["name"], t["role"], t["sha256"]) for t in raw]
+        self._tokens: list[AdminToken] = self._read() if path.exists() else []
 
     def ensure_bootstrap(self) -> str | None:
-        """First start: create an admin token (or take GATEWAY_ADMIN_TOKEN) and return it."""
+        """First start: create an admin token (or take GATEWAY_ADMIN_TOKEN) and return it.
+
+        Instances starting together on one data directory race to create the token file.
+        It is created atomically (``gateway.files``), so exactly one of them returns its
+        token (and writes the clear token out); the others take the winner's file and
+        return None, instead of overwriting it with a token of their own.
+        """
         if self._tokens:
             return None
         token = os.environ.get("GATEWAY_ADMIN_TOKEN") or secrets.token_urlsafe(32)
-        self.add("bootstrap", "admin", token)
+        bootstrap = [AdminToken("bootstrap", "admin", _digest(token))]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if create_private(self.path, _dump(bootstrap)):
+            self._tokens = bootstrap
+            return token
+        self._tokens = self._read()  # another instance created the file first
+        if self._tokens:
+            return None
+        self.add("bootstrap", "admin", token)  # the file holds no token at all (emptied by hand)
         return token
 
     def add(self, name: str, role: str, token: str) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        self._tokens.append(AdminToken(name, role, digest))
+        self._tokens.append(AdminToken(name, role, _digest(token)))
         self._save()
 
+    def _read(self) -> list[AdminToken]:
+        raw = orjson.loads(self.path.read_bytes())
+        return [AdminToken(t["name"], t["role"], t["sha256"]) for t in raw]
+
     def _save(self) -> None:
+        """Replace the file whole, so an instance starting meanwhile never reads half of it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = orjson.dumps([asdict(t) for t in self._tokens])
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        replace_private(self.path, _dump(self._tokens))
 
     def identify(self, token: str) -> AdminToken | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = _digest(token)
         for candidate in self._tokens:
             if hmac.compare_digest(candidate.sha256, digest):
                 return candidate
         return None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _dump(tokens: list[AdminToken]) -> bytes:
+    return orjson.dumps([asdict(t) for t in tokens])
 
 
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)

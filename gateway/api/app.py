@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, problems, request_id
 from gateway.cases.service import CaseService
 from gateway.delivery import Dispatcher, Notifier, Pusher
+from gateway.files import replace_private
 from gateway.metrics import Metrics
 from gateway.retention import run_retention
 from gateway.runtime import (
@@ -129,9 +129,10 @@ def create_app(options: Options | None = None) -> web.Application:
         runtime = app[RUNTIME]
         tasks = []
         listen = getattr(runtime.store, "listen", None)
-        if options.run_dispatcher and listen is not None:
-            # other instances' commits wake this dispatcher too (PostgreSQL LISTEN/NOTIFY)
-            await listen(runtime.notifier.wake_dispatcher)
+        if listen is not None:
+            # Other instances' commits wake this dispatcher and this instance's live streams
+            # too (PostgreSQL LISTEN/NOTIFY); streams are served without a dispatcher as well.
+            await listen(runtime.notifier.notified)
         if options.run_dispatcher and runtime.dispatcher is not None:
             tasks.append(asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher"))
             tasks.append(
@@ -181,6 +182,6 @@ async def watch_deadlines(service: CaseService, interval: float) -> None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+    """Mode 0600, and whole or not at all: another instance or an operator reading it at
+    the same moment never sees half a token."""
+    replace_private(path, (text + "\n").encode())

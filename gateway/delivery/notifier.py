@@ -1,6 +1,7 @@
 """In-process wake-ups: the dispatcher and SSE streams wait on these, not on a poll timer.
 
-Across instances the PostgreSQL store adds LISTEN/NOTIFY on top; polling stays the fallback.
+Across instances the PostgreSQL store adds LISTEN/NOTIFY on top (``notified``); polling and
+the streams' heartbeat stay the fallback.
 """
 
 from __future__ import annotations
@@ -8,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Iterable
+
+from gateway.storage.wakeup import Wakeup
 
 
 class Notifier:
@@ -19,14 +23,23 @@ class Notifier:
     def close(self) -> None:
         """Shutdown: wake every stream so it ends instead of holding the server open."""
         self.closing = True
-        for events in self._inboxes.values():
-            for event in events:
-                event.set()
+        self._wake_streams(self._inboxes)
 
     def message_committed(self, push: bool, pull_recipients: tuple[str, ...]) -> None:
         if push:
             self._dispatch.set()
-        for recipient in pull_recipients:
+        self._wake_streams(pull_recipients)
+
+    def notified(self, wakeup: Wakeup) -> None:
+        """A commit on any instance (PostgreSQL NOTIFY, or LISTEN re-established): wake the
+        dispatcher for push, the named recipients' streams for pull, every stream if the
+        notification names none (too many recipients, or notifications were lost)."""
+        if wakeup.push:
+            self._dispatch.set()
+        self._wake_streams(self._inboxes if wakeup.pull is None else wakeup.pull)
+
+    def _wake_streams(self, recipients: Iterable[str]) -> None:
+        for recipient in list(recipients):
             for event in self._inboxes.get(recipient, ()):
                 event.set()
 

@@ -30,10 +30,11 @@ instances is handled, since there is no single writer thread to serialise everyt
 * ``claim_due`` uses ``FOR UPDATE SKIP LOCKED`` plus a lease (``lease_owner``,
   ``lease_until``): two instances never claim the same delivery, and a lease that runs out
   (its holder died) lets another instance take the delivery over.
-* Whenever a push delivery becomes due (acceptance, replay) the transaction issues
-  ``NOTIFY zjx_deliveries``, which PostgreSQL delivers only once it has committed.
-  ``listen`` wakes a dispatcher on any instance, and re-establishes its connection when it
-  drops.
+* Whenever a delivery becomes due (acceptance, replay) the transaction issues
+  ``NOTIFY zjx_deliveries``, which PostgreSQL delivers only once it has committed. The
+  payload (``gateway.storage.wakeup``) says whether a push delivery is due and which pull
+  recipients have something new, so ``listen`` on any instance can wake its dispatcher and
+  the matching live streams (SSE). ``listen`` re-establishes its connection when it drops.
 * The pool is sized by ``min_size`` / ``max_size``, or from the URL by ``from_url``
   (``pool_min_size``, ``pool_max_size``; docs/operations.md).
 
@@ -70,11 +71,12 @@ from gateway.storage.base import (
 )
 from gateway.storage.migrate import load_migrations, migrate_async
 from gateway.storage.sqlite import event_from_entry
+from gateway.storage.wakeup import EVERYTHING, Wakeup, decode, encode
 
 T = TypeVar("T")
 log = structlog.get_logger("gateway.storage")
 
-#: The channel push-delivery notifications travel on.
+#: The channel delivery notifications (push and pull) travel on.
 CHANNEL: Final = "zjx_deliveries"
 #: The transaction-level advisory lock key serialising appends to the audit chain.
 AUDIT_LOCK_KEY: Final = 0x7A6A_7861  # "zjxa"
@@ -135,11 +137,12 @@ _LOCK_AND_NUMBER: Final = (
     " SELECT nextval('message_seq') FROM locked"
 )
 
-# Message, deliveries and (for push) NOTIFY in one statement, returning the audit chain's
-# head. Must run in a statement after the lock was taken: READ COMMITTED snapshots are per
-# statement, and the head has to include the previous lock holder's entry. The deliveries'
-# foreign key is checked at the end of the statement, when the CTE's message row is visible.
-# No row back: (source, event_id) exists already (ON CONFLICT), nothing was written.
+# Message, deliveries and NOTIFY (payload $13; none if NULL) in one statement, returning
+# the audit chain's head. Must run in a statement after the lock was taken: READ COMMITTED
+# snapshots are per statement, and the head has to include the previous lock holder's entry.
+# The deliveries' foreign key is checked at the end of the statement, when the CTE's message
+# row is visible. No row back: (source, event_id) exists already (ON CONFLICT), nothing was
+# written, and nothing is notified (pg_notify runs once per row returned).
 _STORE_MESSAGE: Final = (
     "WITH m AS (INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
     " accepted_at, body, receipt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -149,8 +152,7 @@ _STORE_MESSAGE: Final = (
     " SELECT m.seq, r.recipient, r.mode, 'pending', 0,"
     " CASE WHEN r.mode = 'push' THEN $7::timestamptz END FROM m, r)"
     " SELECT m.seq, h.seq, h.hash,"
-    " CASE WHEN EXISTS (SELECT 1 FROM r WHERE r.mode = 'push')"
-    " THEN pg_notify($12, '') END"
+    " CASE WHEN $13::text IS NOT NULL THEN pg_notify($12, $13::text) END"
     " FROM m LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) h ON true"
 )
 
@@ -255,6 +257,11 @@ def pool_options(url: str) -> tuple[str, dict[str, int]]:
     if not sizes:
         return url, sizes  # untouched: no re-encoding surprises
     return urlunsplit(parts._replace(query=urlencode(kept))), sizes
+
+
+def _payload(wakeup: Wakeup) -> str | None:
+    """The NOTIFY payload for an acceptance, or None when nothing is to be woken."""
+    return None if wakeup.empty else encode(wakeup)
 
 
 def _rowcount(status: str) -> int:
@@ -363,17 +370,18 @@ class PostgresStore:
         except StoreError:
             return False
 
-    async def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` whenever any instance commits newly due push deliveries.
+    async def listen(self, callback: Callable[[Wakeup], None]) -> None:
+        """Call ``callback`` whenever any instance commits newly due deliveries, with what
+        to wake (the dispatcher for push, the recipients' streams for pull).
 
         Opens a dedicated connection outside the pool (a LISTENing connection must not be
         handed to other work) and returns once LISTEN is in effect, so nothing committed
         after this returns is missed. A failure to connect here is a StoreError; once
         listening, a dropped connection (server restart, failover, an administrator's
         ``pg_terminate_backend``) is re-established in the background with back-off, and
-        ``callback`` is called once LISTEN is back, since notifications sent meanwhile are
-        lost. ``close()`` stops it. Notifications stay a wake-up hint only: a dispatcher
-        must still poll ``next_due``.
+        ``callback`` is called with ``EVERYTHING`` once LISTEN is back, since notifications
+        sent meanwhile are lost. ``close()`` stops it. Notifications stay a wake-up hint
+        only: a dispatcher must still poll ``next_due``, a stream its heartbeat.
         """
         if not self._accepting:
             raise StoreError("the store is not open")
@@ -385,11 +393,11 @@ class PostgresStore:
         task = asyncio.create_task(self._keep_listening(conn, callback), name="zjx-listen")
         self._listen_tasks.append(task)
 
-    async def _listen_connection(self, callback: Callable[[], None]) -> asyncpg.Connection:
+    async def _listen_connection(self, callback: Callable[[Wakeup], None]) -> asyncpg.Connection:
         """A fresh connection with LISTEN in effect, or StoreError."""
 
-        def on_notify(*_args: object) -> None:
-            callback()
+        def on_notify(_conn: object, _pid: object, _channel: object, payload: object) -> None:
+            callback(decode(str(payload)))
 
         try:
             conn = await asyncpg.connect(self.url, command_timeout=self.command_timeout)
@@ -404,7 +412,9 @@ class PostgresStore:
             raise
         return conn
 
-    async def _keep_listening(self, conn: asyncpg.Connection, callback: Callable[[], None]) -> None:
+    async def _keep_listening(
+        self, conn: asyncpg.Connection, callback: Callable[[Wakeup], None]
+    ) -> None:
         """Re-LISTEN whenever the connection drops, until the store closes."""
         while self.is_open():
             await self._until_lost(conn)
@@ -412,7 +422,7 @@ class PostgresStore:
                 self._listeners.remove(conn)
             conn = await self._relisten(callback)
             self._listeners.append(conn)
-            callback()  # whatever committed while we were deaf is due now
+            callback(EVERYTHING)  # whatever committed while we were deaf is due now
 
     async def _until_lost(self, conn: asyncpg.Connection) -> None:
         """Return once ``conn`` is closed. asyncpg reports a closed socket at once; a
@@ -429,7 +439,7 @@ class PostgresStore:
                 conn.terminate()
                 return
 
-    async def _relisten(self, callback: Callable[[], None]) -> asyncpg.Connection:
+    async def _relisten(self, callback: Callable[[Wakeup], None]) -> asyncpg.Connection:
         """Reconnect and LISTEN again, backing off up to ``RELISTEN_MAX_DELAY`` seconds."""
         delay = RELISTEN_FIRST_DELAY
         while True:
@@ -524,6 +534,7 @@ class PostgresStore:
             [recipient for recipient, _ in request.recipients],
             [mode for _, mode in request.recipients],
             CHANNEL,
+            _payload(Wakeup.for_recipients(request.recipients)),
         )
         record = MessageRecord(
             seq=seq,
@@ -682,8 +693,8 @@ class PostgresStore:
             )
             if mode is None:
                 return False
-            if mode == "push":
-                await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+            wakeup = Wakeup.for_recipients([(recipient, mode)])
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(wakeup))
             await _append_audit(conn, audit)
             return True
 

@@ -11,9 +11,9 @@ convention ``<owner>/<key-name>``, validity windows and revocation.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -26,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 
 from gateway.clock import utc_iso
+from gateway.files import create_private, replace_private
 from gateway.problems import (
     ConflictError,
     KeyExpiredError,
@@ -150,26 +151,19 @@ class SigningKey:
         return {**self.key.as_dict(private=False), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
-        """Write the private JWK, readable by the owner only (mode 0600 from creation on)."""
+        """Write the private JWK, readable by the owner only (mode 0600 from creation on).
+
+        The file appears complete or not at all (``gateway.files``): another process loading
+        it at the same moment never reads half a key. Without ``overwrite`` an existing file
+        is ``FileExistsError`` and stays as it was, even when two processes save at once;
+        replacing never inherits an existing file's looser mode.
+        """
         target = Path(path)
         data = orjson.dumps(self.private_jwk(), option=orjson.OPT_INDENT_2) + b"\n"
-        if not overwrite:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            return
-        # Replacing: write a fresh 0600 file beside it and rename over, so an existing file's
-        # looser mode is never inherited and a crash never leaves half a key.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")  # mode 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if overwrite:
+            replace_private(target, data)
+        elif not create_private(target, data):
+            raise FileExistsError(errno.EEXIST, "the key file exists already", str(target))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SigningKey:

@@ -147,9 +147,9 @@ def gateway_process(
 async def two_instances(
     data_dir: Path, config_dir: Path, database: str
 ) -> AsyncIterator[tuple[Instance, Instance]]:
-    """Two instances on one database and one data directory. Started one after the other: a
-    fresh data directory's development keys are made by the first start, and two first
-    starts at once would each make (and overwrite) their own."""
+    """Two instances on one database and one data directory, started one after the other
+    (as deploy/compose.yaml does; concurrent first starts are tested in
+    tests/trust/test_first_start_race.py and tests/admin/test_bootstrap_race.py)."""
     ports = (_free_port(), _free_port())
     with gateway_process(data_dir, config_dir, database, ports[0]) as first:
         await _wait_ready(f"http://127.0.0.1:{ports[0]}")
@@ -353,13 +353,6 @@ def test_push_config_switches_only_recognition(tmp_path: Path) -> None:
     assert config.departments[RECOGNITION].delivery.endpoint == "http://127.0.0.1:9/inbound"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="known gap: only push deliveries NOTIFY other instances (gateway/storage/"
-    "postgres.py), and LISTEN wakes only the dispatcher (gateway/api/app.py), so an SSE "
-    "stream hears of a message accepted on another instance at its next 15 s heartbeat",
-)
 async def test_stream_on_one_instance_hears_of_a_message_accepted_on_another(
     tmp_path: Path, pg_url: str
 ) -> None:

@@ -17,6 +17,7 @@ from gateway.problems import ConfigError, StoreError
 from gateway.storage.base import AcceptOutcome, Store
 from gateway.storage.factory import open_store
 from gateway.storage.postgres import PostgresStore
+from gateway.storage.wakeup import EVERYTHING, Wakeup
 
 from .conftest import START, default_build, event, request
 
@@ -207,36 +208,53 @@ async def test_listen_is_woken_by_another_instance(
 ) -> None:
     a, b = pair
     woken = asyncio.Event()
-    count = 0
+    wakeups: list[Wakeup] = []
 
-    def wake() -> None:
-        nonlocal count
-        count += 1
+    def wake(wakeup: Wakeup) -> None:
+        wakeups.append(wakeup)
         woken.set()
 
+    async def next_wakeup() -> Wakeup:
+        await asyncio.wait_for(woken.wait(), 5)
+        woken.clear()
+        return wakeups.pop(0)
+
     await b.listen(wake)
+    # A pull-only message wakes the recipient's streams, not the dispatcher.
     await a.accept(request("pull-only", recipients=[PULL_B]))
-    await asyncio.sleep(0.2)
-    assert not woken.is_set()  # nothing for a dispatcher to do
+    assert await next_wakeup() == Wakeup(False, ("zj.medicare",))
     await a.accept(request("push", recipients=[PUSH, PULL_B]))
-    await asyncio.wait_for(woken.wait(), 5)
-    assert count == 1
+    assert await next_wakeup() == Wakeup(True, ("zj.medicare",))
 
     # A duplicate stores nothing and wakes nobody; a replayed push delivery does.
-    woken.clear()
-    await a.accept(request("push"))
+    assert not (await a.accept(request("push"))).created
     await a.mark_dead(2, "zj.hrss", 5, "x", event("delivery.dead"))
     await asyncio.sleep(0.2)
     assert not woken.is_set()
     assert await a.replay(2, "zj.hrss", START, event("delivery.replayed"))
-    await asyncio.wait_for(woken.wait(), 5)
+    assert await next_wakeup() == Wakeup(True, ())
+    assert wakeups == []
 
     # close() stops listening.
     await b.close()
-    woken.clear()
     await a.accept(request("push-2"))
     await asyncio.sleep(0.2)
     assert not woken.is_set()
+
+
+async def test_notify_names_many_pull_recipients_as_every_stream(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """A recipient list too long for a NOTIFY payload wakes every stream instead; the
+    acceptance itself is unaffected (PostgreSQL would refuse a payload of 8000 bytes)."""
+    a, b = pair
+    woken: asyncio.Queue[Wakeup] = asyncio.Queue()
+    await b.listen(woken.put_nowait)
+    many = [(f"330784.unit.u{i:04d}", "pull") for i in range(400)]
+    outcome = await a.accept(request("crowd", recipients=many))
+    assert outcome.created
+    assert await asyncio.wait_for(woken.get(), 5) == Wakeup(False, None)
+    assert len(await a.deliveries_for(outcome.record.seq)) == 400
 
 
 async def listening_backends(url: str) -> list[int]:
@@ -257,15 +275,23 @@ async def test_listen_reconnects_after_its_connection_is_terminated(
 ) -> None:
     a, b = pair
     woken = asyncio.Event()
-    await b.listen(woken.set)
+    wakeups: list[Wakeup] = []
+
+    def wake(wakeup: Wakeup) -> None:
+        wakeups.append(wakeup)
+        woken.set()
+
+    await b.listen(wake)
     (before,) = await listening_backends(b.url)
     conn = await asyncpg.connect(b.url)
     try:
         assert await conn.fetchval("SELECT pg_terminate_backend($1)", before)
     finally:
         await conn.close()
-    # Back on LISTEN, the store wakes the dispatcher once (notifications may have been lost).
+    # Back on LISTEN, the store wakes the dispatcher and every stream once (notifications
+    # may have been lost meanwhile).
     await asyncio.wait_for(woken.wait(), 5)
+    assert wakeups == [EVERYTHING]
     (after,) = await listening_backends(b.url)
     assert after != before
     woken.clear()
