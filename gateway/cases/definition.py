@@ -136,10 +136,10 @@ def load_definition(path: Path) -> CaseDefinition:
 
 def parse_definition(doc: Mapping[str, Any], file: str) -> CaseDefinition:
     place = Place(file)
-    _only(doc, {"case", "stages"}, place)
-    case = _table(doc.get("case"), place.at("case"))
+    place.only(doc, {"case", "stages"})
     here = place.at("case")
-    _only(
+    case = here.table(doc.get("case"))
+    here.only(
         case,
         {
             "name",
@@ -155,7 +155,6 @@ def parse_definition(doc: Mapping[str, Any], file: str) -> CaseDefinition:
             "warn_before",
             "material_due",
         },
-        here,
     )
     raw_stages = doc.get("stages")
     if not isinstance(raw_stages, list) or not raw_stages:
@@ -197,8 +196,8 @@ def _case_id_rule(case: Mapping[str, Any], place: Place) -> dict[str, Any]:
 
 
 def _stage(raw: Any, place: Place) -> Stage:
-    table = _table(raw, place)
-    _only(table, {"name", "title", "decision", "decided_by", "proceeds_when", "materials"}, place)
+    table = place.table(raw)
+    place.only(table, {"name", "title", "decision", "decided_by", "proceeds_when", "materials"})
     materials = table.get("materials", [])
     if not isinstance(materials, list):
         raise place.at("materials").fail("must be an array of tables ([[stages.materials]])")
@@ -213,8 +212,8 @@ def _stage(raw: Any, place: Place) -> Stage:
 
 
 def _material(raw: Any, place: Place) -> Material:
-    table = _table(raw, place)
-    _only(table, {"type", "from", "when", "refuse_when", "refuse_reason"}, place)
+    table = place.table(raw)
+    place.only(table, {"type", "from", "when", "refuse_when", "refuse_reason"})
     refuse_when = _opt_condition(table, "refuse_when", place)
     reason = table.get("refuse_reason", "")
     if refuse_when is not None and not (isinstance(reason, str) and reason):
@@ -233,8 +232,8 @@ def _opt_condition(table: Mapping[str, Any], key: str, place: Place) -> Conditio
 
 
 def _condition(raw: Any, place: Place) -> Condition:
-    table = _table(raw, place)
-    _only(table, {"pointer", "equals", "in", "within", "where"}, place)
+    table = place.table(raw)
+    place.only(table, {"pointer", "equals", "in", "within", "where"})
     if ("equals" in table) == ("in" in table):
         raise place.fail("needs exactly one of 'equals' or 'in'")
     if "in" in table:
@@ -250,18 +249,6 @@ def _condition(raw: Any, place: Place) -> Condition:
         within=None if within is None else _pointer(within, place.at("within")),
         where=_condition(table["where"], place.at("where")) if "where" in table else None,
     )
-
-
-def _table(value: Any, place: Place) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise place.fail("must be a table")
-    return value
-
-
-def _only(table: Mapping[str, Any], allowed: set[str], place: Place) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise place.fail(f"unknown key(s) {', '.join(unknown)}")
 
 
 def _text(table: Mapping[str, Any], key: str, place: Place) -> str:

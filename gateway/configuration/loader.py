@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,19 +51,27 @@ class Place:
         where = f"{self.file}: {self.path}" if self.path else self.file
         return ConfigError(f"{where}: {what}", slug="configuration")
 
+    def table(self, value: Any) -> dict[str, Any]:
+        """``value`` if it is a TOML table; else an error naming this place."""
+        if not isinstance(value, dict):
+            raise self.fail("must be a table")
+        return value
+
+    def only(self, table: Mapping[str, Any], allowed: set[str]) -> None:
+        """Refuse keys outside ``allowed``: a misspelt key must not be silently ignored."""
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise self.fail(
+                f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            )
+
 
 def _table(value: Any, place: Place) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise place.fail("must be a table")
-    return value
+    return place.table(value)
 
 
 def _known_keys(table: dict[str, Any], allowed: set[str], place: Place) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise place.fail(
-            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+    place.only(table, allowed)
 
 
 def _str(table: dict[str, Any], key: str, place: Place, default: str | None = None) -> str:

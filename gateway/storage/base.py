@@ -13,7 +13,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.audit.chain import AuditEvent
 
@@ -152,6 +152,24 @@ class CaseRecord:
     deadline: datetime
     version: int
     state: bytes
+
+
+def case_from_row(row: Sequence[Any], when: Callable[[Any], datetime]) -> CaseRecord:
+    """A ``CaseRecord`` from ``case_id, stage, status, opened_at, deadline, version, state``;
+    ``when`` turns the store's time column into an aware datetime."""
+    return CaseRecord(
+        case_id=row[0],
+        stage=row[1],
+        status=row[2],
+        opened_at=when(row[3]),
+        deadline=when(row[4]),
+        version=row[5],
+        state=bytes(row[6]),
+    )
+
+
+#: the columns ``case_from_row`` reads, in its order
+CASE_SELECT = "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
 
 
 class CaseStore(Protocol):

@@ -59,6 +59,7 @@ from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
 from gateway.clock import Clock
 from gateway.problems import NotFoundError, StoreError
 from gateway.storage.base import (
+    CASE_SELECT,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -68,6 +69,7 @@ from gateway.storage.base import (
     DeliveryState,
     MessageRecord,
     StoreStats,
+    case_from_row,
 )
 from gateway.storage.migrate import load_migrations, migrate_async
 from gateway.storage.sqlite import event_from_entry
@@ -812,8 +814,8 @@ class PostgresStore:
 
     async def get_case(self, case_id: str) -> CaseRecord | None:
         async with self._conn() as conn:
-            row = await conn.fetchrow(f"{_CASE_SELECT} WHERE case_id = $1", case_id)
-        return None if row is None else _case(row)
+            row = await conn.fetchrow(f"{CASE_SELECT} WHERE case_id = $1", case_id)
+        return None if row is None else case_from_row(row, _utc)
 
     async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
         """As ``SqliteStore.save_case``; the version check makes concurrent instances safe."""
@@ -851,9 +853,9 @@ class PostgresStore:
     async def open_cases(self, limit: int) -> list[CaseRecord]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                f"{_CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT $1", limit
+                f"{CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT $1", limit
             )
-        return [_case(r) for r in rows]
+        return [case_from_row(r, _utc) for r in rows]
 
     async def count_open_cases(self) -> dict[str, int]:
         async with self._conn() as conn:
@@ -891,20 +893,3 @@ class PostgresStore:
                 limit,
             )
         return [_message(r) for r in rows]
-
-
-_CASE_SELECT: Final = (
-    "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
-)
-
-
-def _case(row: Sequence[Any]) -> CaseRecord:
-    return CaseRecord(
-        case_id=row[0],
-        stage=row[1],
-        status=row[2],
-        opened_at=_utc(row[3]),
-        deadline=_utc(row[4]),
-        version=row[5],
-        state=bytes(row[6]),
-    )

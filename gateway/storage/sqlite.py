@@ -36,6 +36,7 @@ from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
 from gateway.clock import Clock
 from gateway.problems import NotFoundError, StoreError
 from gateway.storage.base import (
+    CASE_SELECT,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -45,6 +46,7 @@ from gateway.storage.base import (
     DeliveryState,
     MessageRecord,
     StoreStats,
+    case_from_row,
 )
 from gateway.storage.migrate import load_migrations, migrate_sqlite
 
@@ -805,8 +807,8 @@ class SqliteStore:
 
     async def get_case(self, case_id: str) -> CaseRecord | None:
         def run(conn: sqlite3.Connection) -> CaseRecord | None:
-            row = conn.execute(f"{_CASE_SELECT} WHERE case_id = ?", (case_id,)).fetchone()
-            return None if row is None else _case(row)
+            row = conn.execute(f"{CASE_SELECT} WHERE case_id = ?", (case_id,)).fetchone()
+            return None if row is None else case_from_row(row, from_micros)
 
         return await self._read(run)
 
@@ -836,9 +838,9 @@ class SqliteStore:
     async def open_cases(self, limit: int) -> list[CaseRecord]:
         def run(conn: sqlite3.Connection) -> list[CaseRecord]:
             rows = conn.execute(
-                f"{_CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT ?", (limit,)
+                f"{CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT ?", (limit,)
             ).fetchall()
-            return [_case(r) for r in rows]
+            return [case_from_row(r, from_micros) for r in rows]
 
         return await self._read(run)
 
@@ -864,20 +866,3 @@ class SqliteStore:
             return [_message(r) for r in rows]
 
         return await self._read(run)
-
-
-_CASE_SELECT: Final = (
-    "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
-)
-
-
-def _case(row: Sequence[Any]) -> CaseRecord:
-    return CaseRecord(
-        case_id=row[0],
-        stage=row[1],
-        status=row[2],
-        opened_at=from_micros(row[3]),
-        deadline=from_micros(row[4]),
-        version=row[5],
-        state=bytes(row[6]),
-    )
