@@ -7,6 +7,13 @@ import sys
 
 from gateway.runtime import REPO_ROOT
 
-for module in ("bench.validation", "bench.store", "bench.exchange"):
-    print(f"== {module}", flush=True)
-    subprocess.run([sys.executable, "-m", module], cwd=REPO_ROOT, check=True)
+RUNS = (
+    ["bench.validation"],
+    ["bench.store"],
+    # the exchange, and the same gateway with every message under one of 50 open cases
+    ["bench.exchange", "--cases", "50"],
+)
+
+for run in RUNS:
+    print(f"== {' '.join(run)}", flush=True)
+    subprocess.run([sys.executable, "-m", *run], cwd=REPO_ROOT, check=True)
