@@ -19,7 +19,7 @@ from gateway.administration import AdminState
 from gateway.api import admin, cases, inbox, messages, operations
 from gateway.api.admin import ADMIN_STATE, ADMIN_TOKENS, AdminTokens
 from gateway.api.keys import RUNTIME
-from gateway.api.middlewares import metrics, problems, request_id
+from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
 from gateway.cases.service import CaseService
 from gateway.delivery import Dispatcher, Notifier, Pusher
 from gateway.files import replace_private
@@ -48,7 +48,7 @@ def create_app(options: Options | None = None) -> web.Application:
     config, schemas, gateway_key = load_static(options)
     app = web.Application(
         client_max_size=config.gateway.max_message_bytes + BODY_SLACK,
-        middlewares=[request_id, metrics, problems],
+        middlewares=[request_id, metrics, problems, plain_parameters],
     )
     admin_state = AdminState.load(options.data_dir / "admin-state.json")
     context = admin_state.apply(build_context(config, schemas, options.data_dir, gateway_key))

@@ -1,7 +1,9 @@
-"""Middlewares: request ids, problem details for every error, request metrics.
+"""Middlewares: request ids, problem details for every error, request metrics, and a check
+that path and query parameters are plain text.
 
-Order (outermost first): request id, then metrics, then errors, so the metrics see the final
-status of a problem response and every log line of the request carries its id.
+Order (outermost first): request id, then metrics, then errors, then the parameter check, so
+the metrics see the final status of a problem response, every log line of the request carries
+its id, and a refused parameter is a problem like any other.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.api.keys import RUNTIME
 from gateway.api.responses import problem_response
-from gateway.problems import GatewayError, MessageError
+from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -75,6 +77,32 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
         return problem_response(internal, request.path)
+
+
+@web.middleware
+async def plain_parameters(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse control characters and unpaired surrogates in path and query parameters.
+
+    Why here and not in each handler: no identifier of this API (event ids, case ids,
+    department ids, sequence numbers) holds them, and PostgreSQL refuses NUL in text, so one
+    %00 in a URL would otherwise reach the database and come back as a 503.
+    """
+    places = [("path", k, v) for k, v in request.match_info.items()]
+    places += [("query", k, v) for k, v in request.query.items()]
+    for where, name, value in places:
+        if not _plain(value) or not _plain(name):
+            raise MessageError(
+                f"{where} parameter {name if _plain(name) else '(name)'!r} holds control "
+                "characters; identifiers are plain text",
+                slug="invalid-parameter",
+                title="Invalid parameter",
+                violations=[Violation(f"/{where}/{name if _plain(name) else ''}", "not plain")],
+            )
+    return await handler(request)
+
+
+def _plain(text: str) -> bool:
+    return text.isprintable() and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def _http_detail(exc: web.HTTPException) -> str:

@@ -131,6 +131,9 @@ def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTE
         raise _fail("/type", "must be a document type like cn.gov.zj.injury.<name>.v1")
 
     subject = _optional_str(obj, "subject")
+    if subject is not None and (len(subject) > MAX_ID_LENGTH or not subject.isprintable()):
+        # the subject is the case id: stored, indexed and shown, so bounded and printable
+        raise _fail("/subject", f"must be at most {MAX_ID_LENGTH} printable characters")
 
     raw_time = obj.get("time")
     when = parse_time(raw_time) if isinstance(raw_time, str) else None

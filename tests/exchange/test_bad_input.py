@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway.messages.jws import b64url_encode, sign_segments
 from gateway.testing import GatewayHandle, running_gateway
 from tests.exchange.conftest import DIAGNOSIS, example
 
@@ -134,3 +135,59 @@ def _set_first_id_number(document: Any, value: str) -> bool:
     if isinstance(document, list):
         return any(_set_first_id_number(item, value) for item in document)
     return False
+
+
+@pytest.mark.parametrize("subject", ["a\x00b", "line\nbreak", "x" * 129])
+async def test_a_subject_that_is_not_a_plain_case_id_is_refused(
+    tmp_path: Path, database: str | None, subject: str
+) -> None:
+    """Signed by its sender, but NUL, a line break or 129 characters is no case id; on
+    PostgreSQL a NUL would otherwise reach a text column and come back as a 503."""
+    async with running_gateway(tmp_path, database=database) as gw:
+        key = gw.key(HOSPITAL)
+        event = {
+            "specversion": "1.0",
+            "id": "odd-subject",
+            "source": HOSPITAL,
+            "type": DIAGNOSIS,
+            "subject": subject,
+            "time": gw.runtime.clock.now().isoformat(),
+            "data": example("medical_diagnosis"),
+        }
+        payload_b64 = b64url_encode(orjson.dumps(event))
+        signature = sign_segments({"alg": key.alg, "kid": key.kid}, payload_b64, key)
+        got, problem = await _post(
+            gw, orjson.dumps({"payload": payload_b64, "signatures": [signature]})
+        )
+        assert got == 400 and problem["errors"][0]["pointer"] == "/subject"
+        await _nothing_stored(gw)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/cases/a%00b",
+        "/v1/messages/a%00b",
+        "/v1/messages/x?source=a%00b",
+        "/v1/inbox?after=%01",
+        "/admin/v1/cases/a%00b",
+        "/admin/v1/dead-letters?recipient=a%00b",
+    ],
+)
+async def test_control_characters_in_parameters_are_a_400(
+    tmp_path: Path, database: str | None, path: str
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
+        token = (
+            (gw.data_dir / "admin-token").read_text().strip()
+            if path.startswith("/admin")
+            else gw.client(HOSPITAL).token()
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        async with gw.session.get(f"{gw.base_url}{path}", headers=headers) as response:
+            assert response.status == 400
+            problem = orjson.loads(await response.read())
+        assert problem["type"] == PROBLEM + "invalid-parameter"
+        assert "\x00" not in problem["detail"]
+        async with gw.session.get(f"{gw.base_url}/metrics") as response:
+            assert 'status="4xx"' in await response.text()
