@@ -22,6 +22,7 @@ from aiohttp import web
 from gateway.administration import AdminState
 from gateway.api.auth import bearer
 from gateway.api.keys import RUNTIME
+from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.clock import utc_iso
@@ -160,7 +161,7 @@ async def list_dead(request: web.Request) -> web.Response:
 async def replay(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     runtime = request.app[RUNTIME]
-    seq, recipient = int(request.match_info["seq"]), request.match_info["recipient"]
+    seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
     now = runtime.clock.now()
     done = await runtime.store.replay(
         seq,
@@ -329,7 +330,7 @@ def _event_of(document: object) -> dict[str, object]:
 async def discard(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     runtime = request.app[RUNTIME]
-    seq, recipient = int(request.match_info["seq"]), request.match_info["recipient"]
+    seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
     done = await runtime.store.discard(
         seq,
         recipient,
@@ -352,14 +353,10 @@ async def discard(request: web.Request) -> web.Response:
 async def audit_entries(request: web.Request) -> web.Response:
     require(request, frozenset({"admin", "auditor"}))
     runtime = request.app[RUNTIME]
-    after = request.query.get("after", "0")
-    limit = request.query.get("limit", "100")
-    if not after.isdigit() or not limit.isdigit() or not 0 < int(limit) <= 1000:
-        raise MessageError(
-            "after and limit must be whole numbers (limit 1..1000)", slug="invalid-parameter"
-        )
+    after = query_number(request, "after", 0)
+    limit = query_number(request, "limit", 100, minimum=1, maximum=1000)
     action = request.query.get("action")
-    records = await runtime.store.audit_entries(int(after), int(limit))
+    records = await runtime.store.audit_entries(after, limit)
     return json_response(
         {
             "entries": [
@@ -426,7 +423,7 @@ async def route_versions(request: web.Request) -> web.Response:
 async def rollback_routes(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     state = request.app[ADMIN_STATE]
-    version = int(request.match_info["version"])
+    version = path_number(request, "version")
     if version > len(state.route_versions):
         raise NotFoundError(f"no route version {version}", slug="route-version-not-found")
     state.active_routes = version or None

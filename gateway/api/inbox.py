@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway.api.auth import department
 from gateway.api.keys import RUNTIME
+from gateway.api.params import query_number, whole_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.problems import MessageError, Violation
@@ -23,26 +24,12 @@ MAX_PAGE = 500
 HEARTBEAT_SECONDS = 15.0
 
 
-def _int_param(request: web.Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
-        limit = f" between 0 and {maximum}" if maximum is not None else ""
-        raise MessageError(
-            f"query parameter {name!r} must be a whole number{limit}",
-            slug="invalid-parameter",
-            violations=[Violation(f"/query/{name}", "not a whole number in range")],
-        )
-    return int(raw)
-
-
 @routes.get("/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     recipient = await department(request)
-    after = _int_param(request, "after", 0)
-    limit = _int_param(request, "limit", 100, MAX_PAGE) or 100
+    after = query_number(request, "after", 0)
+    limit = query_number(request, "limit", 100, maximum=MAX_PAGE) or 100
     records = await runtime.store.inbox(recipient, after, limit)
     items = [{"sequence": r.seq, "message": orjson.Fragment(r.body)} for r in records]
     cursor = records[-1].seq if records else after
@@ -96,10 +83,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received)."""
     runtime = request.app[RUNTIME]
     recipient = await department(request)
-    last = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
-    if not last.isdigit():
-        raise MessageError("Last-Event-ID must be a sequence number", slug="invalid-parameter")
-    after = int(last)
+    header = request.headers.get("Last-Event-ID")
+    if header is not None:
+        after = whole_number(header, "Last-Event-ID", "header")
+    else:
+        after = query_number(request, "after", 0)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -80,6 +80,8 @@ def _str(table: dict[str, Any], key: str, place: Place, default: str | None = No
         raise place.at(key).fail("is required")
     if not isinstance(value, str) or not value:
         raise place.at(key).fail("must be a non-empty string")
+    if not value.isprintable():  # names are shown in lists, logs and notices
+        raise place.at(key).fail("must not hold control characters")
     return value
 
 
@@ -278,7 +280,7 @@ def _department(table: dict[str, Any], place: Place) -> Department:
     return Department(
         id=dept_id,
         name=_str(table, "name", place),
-        name_zh=table.get("name_zh", "") if isinstance(table.get("name_zh", ""), str) else "",
+        name_zh=_str(table, "name_zh", place) if "name_zh" in table else "",
         sends=_types(table, "sends", place),
         receives=_types(table, "receives", place),
         delivery=delivery,

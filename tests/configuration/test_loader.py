@@ -88,3 +88,14 @@ def test_bad_duration(tmp_path: Path) -> None:
     (directory / "gateway.toml").write_text(text.replace('max_age = "3d"', 'max_age = "3 days"'))
     with pytest.raises(ConfigError, match=r"retry.max_age: must be a duration"):
         load_config(directory)
+
+
+def test_control_characters_in_a_name_are_refused(tmp_path: Path) -> None:
+    directory = _copy_config(tmp_path)
+    text = (directory / "departments.toml").read_text(encoding="utf-8")
+    (directory / "departments.toml").write_text(
+        text.replace('name_zh = "浙里办"', 'name_zh = "浙里\\u0000办"', 1), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(directory)
+    assert "departments[0].name_zh: must not hold control characters" in caught.value.detail
