@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -23,6 +23,20 @@ from gateway.configuration.model import Route
 from gateway.files import replace_private
 from gateway.routing import Router
 from gateway.trust import KeyRecord
+
+
+class SharedAdminStore(Protocol):
+    """A store that keeps the overlay for several instances (PostgreSQL)."""
+
+    async def admin_state(self) -> tuple[int, bytes] | None: ...
+    async def admin_state_version(self) -> int: ...
+    async def save_admin_state(self, body: bytes, version: int) -> bool: ...
+
+
+def shared_store(store: object) -> SharedAdminStore | None:
+    """``store`` if it shares the overlay between instances, else None (the file is it)."""
+    needed = ("admin_state", "admin_state_version", "save_admin_state")
+    return store if all(hasattr(store, m) for m in needed) else None  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -41,11 +55,18 @@ class AdminState:
     # the routes of config/ as first loaded: what a rollback to version 0 returns to
     base_routes: tuple[Route, ...] | None = None
 
+    # how many changes made this state, when it lives in a shared store (several instances)
+    version: int = 0
+
     @classmethod
     def load(cls, path: Path) -> AdminState:
         if not path.exists():
             return cls(path)
-        raw = orjson.loads(path.read_bytes())
+        return cls.from_bytes(path, path.read_bytes())
+
+    @classmethod
+    def from_bytes(cls, path: Path, body: bytes, version: int = 0) -> AdminState:
+        raw = orjson.loads(body)
         return cls(
             path,
             set(raw.get("disabled", [])),
@@ -55,10 +76,37 @@ class AdminState:
             list(raw.get("route_versions", [])),
             raw.get("active_routes"),
             dict(raw.get("departments", {})),
+            version=version,
+        )
+
+    def take(self, body: bytes, version: int) -> None:
+        """Become the state another instance saved. In place (the app holds this object);
+        the file and the base routes (config/ as this instance started) stay this one's."""
+        other = AdminState.from_bytes(self.path, body, version)
+        for name in ("disabled", "revoked", "expiries", "keys", "route_versions"):
+            setattr(self, name, getattr(other, name))
+        self.active_routes = other.active_routes
+        self.departments = other.departments
+        self.version = version
+
+    def is_empty(self) -> bool:
+        return not (
+            self.disabled
+            or self.revoked
+            or self.expiries
+            or self.keys
+            or self.route_versions
+            or self.departments
+            or self.active_routes
         )
 
     def save(self) -> None:
-        body = orjson.dumps(
+        # atomic, through a temporary file of its own (two instances saving at once on a
+        # shared volume must not write into one temporary file): a crash leaves old or new
+        replace_private(self.path, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
             {
                 "disabled": sorted(self.disabled),
                 "revoked": {kid: at.isoformat() for kid, at in sorted(self.revoked.items())},
@@ -70,9 +118,6 @@ class AdminState:
             },
             option=orjson.OPT_INDENT_2,
         )
-        # atomic, through a temporary file of its own (two instances saving at once on a
-        # shared volume must not write into one temporary file): a crash leaves old or new
-        replace_private(self.path, body)
 
     def added_key(self, kid: str) -> KeyRecord:
         spec = self.keys[kid]

@@ -51,6 +51,10 @@ class Options:
     host: str = field(default_factory=lambda: os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("GATEWAY_PORT", "8080")))
     poll_interval: float = 1.0
+    # how often an instance on a shared store looks for another instance's admin change
+    admin_poll: float = field(
+        default_factory=lambda: float(os.environ.get("GATEWAY_ADMIN_POLL_SECONDS", "2"))
+    )
     # How long a claimed push delivery stays with this instance. An instance that dies holding
     # claims delays them by up to this long before another instance takes them over; a push
     # that lasts longer than this may be sent twice. Short leases are for tests.

@@ -6,6 +6,7 @@ administration API (departments, keys, routes, audit) builds on the same ``requi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -19,7 +20,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from gateway.administration import AdminState
+from gateway.administration import AdminState, SharedAdminStore, shared_store
 from gateway.api.auth import bearer
 from gateway.api.keys import RUNTIME
 from gateway.api.params import path_number, query_number
@@ -121,6 +122,7 @@ def _dump(tokens: list[AdminToken]) -> bytes:
 
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 ADMIN_STATE = web.AppKey("admin_state", AdminState)
+ADMIN_LOCK = web.AppKey("admin_lock", asyncio.Lock)  # one overlay change at a time
 READ_ROLES = frozenset(ROLES)
 ADMIN_ONLY = frozenset({"admin"})
 
@@ -192,12 +194,41 @@ async def _audit(
     )
 
 
-def _swap_context(request: web.Request) -> None:
-    """Apply the persisted overlay to the running gateway: the next request sees it."""
+async def _swap_context(request: web.Request) -> None:
+    """Persist the overlay and apply it to the running gateway: the next request sees it.
+
+    With a store shared by several instances the overlay is saved there first, over the
+    version it was changed from; if another instance saved meanwhile, this instance takes
+    that state instead and the change is refused (409), never silently merged or lost.
+    """
     runtime = request.app[RUNTIME]
-    state = request.app[ADMIN_STATE]
-    state.save()
-    runtime.context = state.apply(runtime.context)
+    async with request.app[ADMIN_LOCK]:
+        state = request.app[ADMIN_STATE]
+        shared = shared_store(runtime.store)
+        if shared is not None:
+            if not await shared.save_admin_state(state.to_bytes(), state.version + 1):
+                await adopt_shared_state(request.app, shared)
+                raise ConflictError(
+                    "the configuration was changed through another gateway instance at the "
+                    "same time; nothing was changed here: read it again and retry",
+                    slug="admin-state-changed",
+                )
+            state.version += 1
+        state.save()
+        runtime.context = state.apply(runtime.context)
+
+
+async def adopt_shared_state(app: web.Application, shared: SharedAdminStore) -> bool:
+    """Take the overlay another instance saved, if it is newer than this one's."""
+    found = await shared.admin_state()
+    current = app[ADMIN_STATE]
+    if found is None or found[0] <= current.version:
+        return False
+    current.take(found[1], found[0])
+    current.save()  # the local copy follows the shared one
+    runtime = app[RUNTIME]
+    runtime.context = current.apply(runtime.context)
+    return True
 
 
 @routes.get("/admin/v1/departments")
@@ -257,7 +288,7 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
         disabled.discard(dept_id)
     else:
         disabled.add(dept_id)
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, f"department.{'enabled' if enabled else 'disabled'}", dept_id)
     return json_response({"department": dept_id, "enabled": enabled})
 
@@ -273,7 +304,7 @@ async def revoke_key(request: web.Request) -> web.Response:
         raise NotFoundError(f"no key {kid}", slug="key-not-found")
     now = runtime.clock.now()
     request.app[ADMIN_STATE].revoked[kid] = now
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, "key.revoked", kid)
     return json_response({"kid": kid, "revoked_at": utc_iso(now)})
 
@@ -405,7 +436,7 @@ async def replace_routes(request: web.Request) -> web.Response:
         }
     )
     state.active_routes = version
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, "routes.replaced", f"routes:v{version}", {"routes": len(parsed)})
     return json_response({"version": version, "routes": len(parsed)})
 
@@ -427,7 +458,7 @@ async def rollback_routes(request: web.Request) -> web.Response:
     if version > len(state.route_versions):
         raise NotFoundError(f"no route version {version}", slug="route-version-not-found")
     state.active_routes = version or None
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, "routes.rolled_back", f"routes:v{version}")
     return json_response({"active": version})
 
@@ -458,7 +489,7 @@ async def add_key(request: web.Request) -> web.Response:
     now = request.app[RUNTIME].clock.now()
     kid, record = _new_key(request, dept_id, await _json_body(request), now)
     request.app[ADMIN_STATE].keys[kid] = record
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, "key.added", kid)
     return json_response({"kid": kid, "not_before": utc_iso(now)}, status=201)
 
@@ -479,7 +510,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     state = request.app[ADMIN_STATE]
     state.keys[kid] = record
     state.expiries[old] = now + overlap
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(
         request, who, "key.rotated", old, {"new": kid, "overlap_s": int(overlap.total_seconds())}
     )
@@ -512,6 +543,6 @@ async def add_department(request: web.Request) -> web.Response:
             f"document types without a schema: {unknown}", slug="invalid-department"
         )
     request.app[ADMIN_STATE].departments[department.id] = body
-    _swap_context(request)
+    await _swap_context(request)
     await _audit(request, who, "department.added", department.id)
     return json_response({"department": department.id, "enabled": True}, status=201)

@@ -15,9 +15,15 @@ import structlog
 from aiohttp import web
 
 from gateway.acceptance import Acceptor
-from gateway.administration import AdminState
+from gateway.administration import AdminState, SharedAdminStore, shared_store
 from gateway.api import admin, cases, inbox, messages, operations
-from gateway.api.admin import ADMIN_STATE, ADMIN_TOKENS, AdminTokens
+from gateway.api.admin import (
+    ADMIN_LOCK,
+    ADMIN_STATE,
+    ADMIN_TOKENS,
+    AdminTokens,
+    adopt_shared_state,
+)
 from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
 from gateway.cases.service import CaseService
@@ -53,6 +59,7 @@ def create_app(options: Options | None = None) -> web.Application:
     admin_state = AdminState.load(options.data_dir / "admin-state.json")
     context = admin_state.apply(build_context(config, schemas, options.data_dir, gateway_key))
     app[ADMIN_STATE] = admin_state
+    app[ADMIN_LOCK] = asyncio.Lock()
     app[ADMIN_TOKENS] = AdminTokens(options.data_dir / "admin-tokens.json")
     bootstrap = app[ADMIN_TOKENS].ensure_bootstrap()
     if bootstrap is not None:
@@ -96,6 +103,7 @@ def create_app(options: Options | None = None) -> web.Application:
             )
             await runtime.cases.refresh_gauge()
         app[RUNTIME] = runtime
+        await share_admin_state(app)
         try:
             yield
         finally:
@@ -143,6 +151,13 @@ def create_app(options: Options | None = None) -> web.Application:
                     name="retention",
                 )
             )
+        shared = shared_store(runtime.store)
+        if shared is not None:
+            tasks.append(
+                asyncio.create_task(
+                    follow_admin_state(app, shared, options.admin_poll), name="admin-state"
+                )
+            )
         if options.run_dispatcher and runtime.cases is not None:
             interval = runtime.config.cases.check_interval.total_seconds()
             tasks.append(
@@ -165,6 +180,37 @@ def create_app(options: Options | None = None) -> web.Application:
     for table in (messages.routes, inbox.routes, cases.routes, admin.routes, operations.routes):
         app.router.add_routes(table)
     return app
+
+
+async def share_admin_state(app: web.Application) -> None:
+    """On a store shared by several instances the overlay lives there: take it, or seed it
+    from this data directory's admin-state.json when this is the first instance with one."""
+    shared = shared_store(app[RUNTIME].store)
+    if shared is None:
+        return
+    async with app[ADMIN_LOCK]:
+        if await adopt_shared_state(app, shared):
+            return
+        state = app[ADMIN_STATE]
+        if state.version == 0 and not state.is_empty():
+            if await shared.save_admin_state(state.to_bytes(), 1):
+                state.version = 1
+            else:
+                await adopt_shared_state(app, shared)
+
+
+async def follow_admin_state(
+    app: web.Application, shared: SharedAdminStore, interval: float
+) -> None:
+    """Every ``interval`` seconds, take a change another instance saved (one cheap query)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await shared.admin_state_version() > app[ADMIN_STATE].version:
+                async with app[ADMIN_LOCK]:
+                    await adopt_shared_state(app, shared)
+        except Exception as exc:
+            log.error("admin.follow_failed", error=type(exc).__name__)
 
 
 async def watch_deadlines(service: CaseService, interval: float) -> None:

@@ -864,6 +864,37 @@ class PostgresStore:
             )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    async def admin_state(self) -> tuple[int, bytes] | None:
+        """The shared administration overlay and its version, if any change was saved."""
+        async with self._conn() as conn:
+            row = await conn.fetchrow("SELECT version, body FROM admin_state WHERE id = 1")
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    async def admin_state_version(self) -> int:
+        async with self._conn() as conn:
+            version = await conn.fetchval("SELECT version FROM admin_state WHERE id = 1")
+        return 0 if version is None else int(version)
+
+    async def save_admin_state(self, body: bytes, version: int) -> bool:
+        """Save ``body`` as ``version`` over ``version - 1``; False when another instance
+        saved first (the caller reloads and the administrator tries again)."""
+        async with self._tx() as conn:
+            if version == 1:
+                status = await conn.execute(
+                    "INSERT INTO admin_state (id, version, body) VALUES (1, $1, $2)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    version,
+                    body,
+                )
+            else:
+                status = await conn.execute(
+                    "UPDATE admin_state SET version = $1, body = $2 WHERE id = 1 AND version = $3",
+                    version,
+                    body,
+                    version - 1,
+                )
+        return _rowcount(status) == 1
+
     async def claim_token(self, key: str, expires: datetime, now: datetime) -> bool:
         """Record a department token's use; False when any instance recorded it before
         (and it has not expired). Expired uses are cleared on the way (indexed, so cheap)."""

@@ -94,7 +94,7 @@ async def test_migrations_once_under_lock(
         rows = await conn.fetch("SELECT version, applied_at FROM schema_migrations")
     finally:
         await conn.close()
-    assert [(r[0], r[1]) for r in rows] == [(1, START), (2, START), (3, START)]
+    assert [(r[0], r[1]) for r in rows] == [(1, START), (2, START), (3, START), (4, START)]
 
 
 async def test_newer_schema_refused(pg_url: str, clock: ManualClock) -> None:
