@@ -25,6 +25,7 @@ from gateway.metrics import Metrics
 from gateway.problems import ConfigError, GatewayError
 from gateway.routing import Router
 from gateway.storage.base import Store
+from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
 from gateway.validation import SchemaRegistry, default_schema_dir
 
@@ -169,9 +170,7 @@ class Runtime:
         self.metrics.messages_accepted.labels(
             self.metrics.type_label(record.type), self.metrics.dept_label(record.source)
         ).inc()
-        push = any(mode == "push" for _, mode in accepted.recipients)
-        pull = tuple(dept for dept, mode in accepted.recipients if mode == "pull")
-        self.notifier.message_committed(push, pull)
+        self.notifier.notified(Wakeup.for_recipients(accepted.recipients))
 
 
 def load_case_definition(config: Config) -> CaseDefinition | None:

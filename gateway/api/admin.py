@@ -44,6 +44,7 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
+from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
@@ -177,7 +178,8 @@ async def replay(request: web.Request) -> web.Response:
         raise NotFoundError(
             "no dead letter for this sequence and recipient", slug="dead-letter-not-found"
         )
-    runtime.notifier.wake_dispatcher()
+    # the dispatcher if it is a push delivery, the recipient's live streams if it pulls
+    runtime.notifier.notified(Wakeup(True, (recipient,)))
     return json_response({"replayed": True, "sequence": seq, "recipient": recipient})
 
 

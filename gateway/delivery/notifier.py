@@ -25,15 +25,10 @@ class Notifier:
         self.closing = True
         self._wake_streams(self._inboxes)
 
-    def message_committed(self, push: bool, pull_recipients: tuple[str, ...]) -> None:
-        if push:
-            self._dispatch.set()
-        self._wake_streams(pull_recipients)
-
     def notified(self, wakeup: Wakeup) -> None:
-        """A commit on any instance (PostgreSQL NOTIFY, or LISTEN re-established): wake the
-        dispatcher for push, the named recipients' streams for pull, every stream if the
-        notification names none (too many recipients, or notifications were lost)."""
+        """A commit, in this process or on another instance (PostgreSQL NOTIFY, or LISTEN
+        re-established): wake the dispatcher for push, the named recipients' streams for
+        pull, every stream if none are named (too many, or notifications were lost)."""
         if wakeup.push:
             self._dispatch.set()
         self._wake_streams(self._inboxes if wakeup.pull is None else wakeup.pull)

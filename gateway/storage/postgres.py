@@ -46,7 +46,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
@@ -261,11 +263,6 @@ def pool_options(url: str) -> tuple[str, dict[str, int]]:
     return urlunsplit(parts._replace(query=urlencode(kept))), sizes
 
 
-def _payload(wakeup: Wakeup) -> str | None:
-    """The NOTIFY payload for an acceptance, or None when nothing is to be woken."""
-    return None if wakeup.empty else encode(wakeup)
-
-
 def _rowcount(status: str) -> int:
     """asyncpg returns the command tag ("UPDATE 3"); the count is its last word."""
     try:
@@ -296,6 +293,8 @@ class PostgresStore:
         self.max_size = max_size
         self.command_timeout = command_timeout
         self._pool: asyncpg.Pool | None = None
+        #: names this instance's notifications (``Wakeup.origin``) so it can skip them
+        self._origin = uuid.uuid4().hex
         self._accepting = False
         self._active = 0
         self._idle = asyncio.Event()
@@ -372,6 +371,12 @@ class PostgresStore:
         except StoreError:
             return False
 
+    def _payload(self, wakeup: Wakeup) -> str | None:
+        """The NOTIFY payload for a commit, or None when nothing is to be woken."""
+        if wakeup.empty:
+            return None
+        return encode(dataclasses.replace(wakeup, origin=self._origin))
+
     async def listen(self, callback: Callable[[Wakeup], None]) -> None:
         """Call ``callback`` whenever any instance commits newly due deliveries, with what
         to wake (the dispatcher for push, the recipients' streams for pull).
@@ -399,7 +404,9 @@ class PostgresStore:
         """A fresh connection with LISTEN in effect, or StoreError."""
 
         def on_notify(_conn: object, _pid: object, _channel: object, payload: object) -> None:
-            callback(decode(str(payload)))
+            wakeup = decode(str(payload))
+            if wakeup.origin != self._origin:  # this instance woke itself in process
+                callback(wakeup)
 
         try:
             conn = await asyncpg.connect(self.url, command_timeout=self.command_timeout)
@@ -513,9 +520,8 @@ class PostgresStore:
                 raise StoreError("concurrent duplicate vanished; retry the submission")
             return AcceptOutcome(record=_message(winner), created=False)
 
-    @staticmethod
     async def _accept_in(
-        conn: asyncpg.Connection, request: AcceptRequest, accepted_at: datetime
+        self, conn: asyncpg.Connection, request: AcceptRequest, accepted_at: datetime
     ) -> AcceptOutcome:
         # Lock first, then number: sequence order = commit order (module docstring).
         seq = int(await conn.fetchval(_LOCK_AND_NUMBER, AUDIT_LOCK_KEY))
@@ -536,7 +542,7 @@ class PostgresStore:
             [recipient for recipient, _ in request.recipients],
             [mode for _, mode in request.recipients],
             CHANNEL,
-            _payload(Wakeup.for_recipients(request.recipients)),
+            self._payload(Wakeup.for_recipients(request.recipients)),
         )
         record = MessageRecord(
             seq=seq,
@@ -695,8 +701,8 @@ class PostgresStore:
             )
             if mode is None:
                 return False
-            wakeup = Wakeup.for_recipients([(recipient, mode)])
-            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, encode(wakeup))
+            payload = self._payload(Wakeup.for_recipients([(recipient, mode)]))
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             await _append_audit(conn, audit)
             return True
 

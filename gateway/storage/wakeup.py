@@ -7,6 +7,10 @@ every stream on every message. PostgreSQL refuses payloads of 8000 bytes or more
 for so many pull recipients that their names would not fit in ``MAX_PAYLOAD`` bytes sends
 "every stream" instead, which costs a few empty inbox reads and never loses a wake-up.
 
+The payload also names the instance that committed (``origin``): that instance woke its own
+dispatcher and streams in process already, so it ignores its own notification instead of
+waking every stream a second time for each message.
+
 The payload is a hint only: anything it cannot parse (an older instance's empty payload in
 a rolling upgrade, say) wakes everything, and the dispatcher and streams still poll.
 """
@@ -14,7 +18,7 @@ a rolling upgrade, say) wakes everything, and the dispatcher and streams still p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import orjson
@@ -30,6 +34,8 @@ class Wakeup:
 
     push: bool
     pull: tuple[str, ...] | None
+    # the committing instance (its store), which has woken itself; not part of equality
+    origin: str | None = field(default=None, compare=False)
 
     @classmethod
     def for_recipients(cls, recipients: Sequence[tuple[str, str]]) -> Wakeup:
@@ -50,10 +56,13 @@ EVERYTHING: Final = Wakeup(True, None)
 def encode(wakeup: Wakeup) -> str:
     """The NOTIFY payload: ``{"push": bool, "pull": [...] | null}``, at most ``MAX_PAYLOAD``
     bytes (an over-long recipient list becomes ``null``, "every stream")."""
-    text = orjson.dumps({"push": wakeup.push, "pull": wakeup.pull}).decode()
+    doc: dict[str, object] = {"push": wakeup.push, "pull": wakeup.pull}
+    if wakeup.origin is not None:
+        doc["from"] = wakeup.origin
+    text = orjson.dumps(doc).decode()
     if len(text.encode()) <= MAX_PAYLOAD:
         return text
-    return orjson.dumps({"push": wakeup.push, "pull": None}).decode()
+    return orjson.dumps({**doc, "pull": None}).decode()
 
 
 def decode(payload: str) -> Wakeup:
@@ -64,9 +73,10 @@ def decode(payload: str) -> Wakeup:
         return EVERYTHING
     if not isinstance(doc, dict) or not isinstance(doc.get("push"), bool):
         return EVERYTHING
+    origin = doc.get("from") if isinstance(doc.get("from"), str) else None
     pull = doc.get("pull")
     if pull is None:
-        return Wakeup(doc["push"], None)
+        return Wakeup(doc["push"], None, origin)
     if not isinstance(pull, list) or not all(isinstance(r, str) for r in pull):
         return EVERYTHING
-    return Wakeup(doc["push"], tuple(pull))
+    return Wakeup(doc["push"], tuple(pull), origin)

@@ -336,3 +336,19 @@ async def test_a_token_is_claimed_once_across_instances(
     assert not await one.claim_token("330784.zlb\x00jti-1", expires, START + timedelta(minutes=4))
     # once the token would have expired anyway its use is forgotten
     assert await two.claim_token("330784.zlb\x00jti-1", expires, expires + timedelta(seconds=1))
+
+
+async def test_an_instance_skips_its_own_notification(
+    pair: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """The committing instance woke itself in process; its own NOTIFY would wake every one
+    of its streams a second time for each message."""
+    a, b = pair
+    heard_by_a: asyncio.Queue[Wakeup] = asyncio.Queue()
+    heard_by_b: asyncio.Queue[Wakeup] = asyncio.Queue()
+    await a.listen(heard_by_a.put_nowait)
+    await b.listen(heard_by_b.put_nowait)
+    await a.accept(request("own", recipients=[PULL_B]))
+    assert await asyncio.wait_for(heard_by_b.get(), 5) == Wakeup(False, ("zj.medicare",))
+    await asyncio.sleep(0.2)
+    assert heard_by_a.empty()
