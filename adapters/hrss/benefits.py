@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from adapters.common.records import doc_type, registry
+from gateway.configuration.loader import Place
 from gateway.problems import ConfigError
 from gateway.validation.formats import gb2260_fault, is_decimal_money, uscc_fault
 
@@ -137,40 +138,24 @@ class BenefitsConfig:
                 raise ValueError("subsidy months: must be given for grades 5 to 10 exactly")
 
 
-class _Place:
-    """Where a configuration value sits (``medical_subsidy_months.7``), for the error."""
-
-    def __init__(self, source: str, path: str = "") -> None:
-        self.source, self.path = source, path
-
-    def at(self, key: str) -> _Place:
-        return _Place(self.source, f"{self.path}.{key}" if self.path else key)
-
-    def fail(self, what: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.path or '(file)'}: {what}", slug="configuration")
+def _table(doc: Mapping[str, Any], key: str, place: Place) -> Mapping[str, Any]:
+    return place.at(key).table(doc.get(key))
 
 
-def _table(doc: Mapping[str, Any], key: str, place: _Place) -> Mapping[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, Mapping):
-        raise place.at(key).fail("must be a table")
-    return value
-
-
-def _known(doc: Mapping[str, Any], allowed: set[str], place: _Place) -> None:
+def _known(doc: Mapping[str, Any], allowed: set[str], place: Place) -> None:
     unknown = sorted(set(doc) - allowed)
     if unknown:
         raise place.at(unknown[0]).fail(f"unknown key; allowed: {', '.join(sorted(allowed))}")
 
 
-def _text(doc: Mapping[str, Any], key: str, place: _Place) -> str:
+def _text(doc: Mapping[str, Any], key: str, place: Place) -> str:
     value = doc.get(key)
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
         raise place.at(key).fail("must be a non-empty string of at most 100 characters")
     return value
 
 
-def _months(doc: Mapping[str, Any], key: str, place: _Place) -> Mapping[int, int]:
+def _months(doc: Mapping[str, Any], key: str, place: Place) -> Mapping[int, int]:
     """``{"5": 22, ..., "10": 4}``: whole months for each of the grades 5 to 10."""
     table, here = _table(doc, key, place), place.at(key)
     _known(table, {str(g) for g in SUBSIDY_GRADES}, here)
@@ -183,14 +168,14 @@ def _months(doc: Mapping[str, Any], key: str, place: _Place) -> Mapping[int, int
     return MappingProxyType(months)
 
 
-def _wage(doc: Mapping[str, Any], key: str, place: _Place) -> Decimal:
+def _wage(doc: Mapping[str, Any], key: str, place: Place) -> Decimal:
     value = doc.get(key)
     if not isinstance(value, str) or not is_decimal_money(value) or Decimal(value) <= 0:
         raise place.at(key).fail('must be a positive amount as a string, such as "7125.00"')
     return Decimal(value)
 
 
-def _issuer(doc: Mapping[str, Any], place: _Place) -> Issuer:
+def _issuer(doc: Mapping[str, Any], place: Place) -> Issuer:
     table, here = _table(doc, "issuer", place), place.at("issuer")
     _known(table, {"name", "credit_code", "region_code"}, here)
     issuer = Issuer(*(_text(table, k, here) for k in ("name", "credit_code", "region_code")))
@@ -203,7 +188,7 @@ def _issuer(doc: Mapping[str, Any], place: _Place) -> Issuer:
 
 def parse_config(doc: Mapping[str, Any], source: str = "benefits.toml") -> BenefitsConfig:
     """The typed configuration from a parsed TOML document; a fault names the key."""
-    place = _Place(source)
+    place = Place(source)
     _known(doc, {"area", "medical_subsidy_months", "employment_subsidy_months", "issuer"}, place)
     area, here = _table(doc, "area", place), place.at("area")
     _known(area, {"name", "wage_year", "average_monthly_wage"}, here)
