@@ -35,6 +35,9 @@ class Accepted:
     record: MessageRecord
     created: bool
     recipients: tuple[tuple[str, str], ...]  # (department, mode); empty for a duplicate
+    # the document (the event's ``data``) as acceptance parsed it, for observers on the same
+    # request (the case layer) so they need not parse the stored body again
+    document: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -114,7 +117,7 @@ class Acceptor:
         )
         if not outcome.created:
             return self._duplicate(outcome.record, message.payload_sha256)
-        return Accepted(outcome.record, True, recipients)
+        return Accepted(outcome.record, True, recipients, event.data)
 
     @staticmethod
     def _duplicate(existing: MessageRecord, sha256: str) -> Accepted:

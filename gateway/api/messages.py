@@ -52,7 +52,7 @@ async def submit(request: web.Request) -> web.Response:
     if accepted.created:
         runtime.committed(accepted)
         if runtime.cases is not None:
-            await runtime.cases.observe(record, tuple(d for d, _ in accepted.recipients))
+            await runtime.cases.observe(accepted)
     else:
         metrics.messages_duplicate.labels(metrics.dept_label(record.source)).inc()
     metrics.accept_latency.observe(time.perf_counter() - started)

@@ -108,16 +108,23 @@ class CaseService:
             return False  # its own messages are recorded when it sends them
         return record.type == self.definition.opened_by or record.subject is not None
 
-    async def observe(self, record: MessageRecord, recipients: tuple[str, ...]) -> None:
+    async def observe(self, accepted: Accepted) -> None:
         """Apply an accepted message to its case. Never raises: the message is accepted
         whatever happens here; a failure is logged and counted, and ``catch_up`` applies
         the message on its next pass."""
+        record = accepted.record
         if self.concerns(record):
-            await self._guarded(record, recipients)
+            recipients = tuple(dept for dept, _ in accepted.recipients)
+            await self._guarded(record, recipients, accepted.document)
 
-    async def _guarded(self, record: MessageRecord, recipients: tuple[str, ...]) -> bool:
+    async def _guarded(
+        self,
+        record: MessageRecord,
+        recipients: tuple[str, ...],
+        document: Mapping[str, Any] | None = None,
+    ) -> bool:
         try:
-            await self._observe(record, recipients)
+            await self._observe(record, recipients, document)
         except Exception as exc:  # the message stands; catch-up tries it again
             self._metrics.case_errors.inc()
             log.error("case.observe_failed", error=type(exc).__name__, seq=record.seq)
@@ -178,8 +185,13 @@ class CaseService:
 
     # ------------------------------------------------------------------ one message
 
-    async def _observe(self, record: MessageRecord, recipients: tuple[str, ...]) -> None:
-        data = SignedMessage.parse(record.body, max_bytes=len(record.body) + 1).event.data
+    async def _observe(
+        self,
+        record: MessageRecord,
+        recipients: tuple[str, ...],
+        document: Mapping[str, Any] | None,
+    ) -> None:
+        data = document if document is not None else _document(record)
         arrival = Arrival(
             record.seq, record.accepted_at, record.source, record.type, recipients, data
         )
@@ -338,8 +350,7 @@ class CaseService:
         record = await self._store.get_message(state.form_seq)
         if record is None:  # purged by retention: requests go out without the person
             return {}
-        data = SignedMessage.parse(record.body, max_bytes=len(record.body) + 1).event.data
-        return data if isinstance(data, Mapping) else {}
+        return _document(record)
 
     def _request(
         self, state: CaseState, action: Request, form: Mapping[str, Any]
@@ -381,6 +392,12 @@ class CaseService:
         event_id = f"{state.case_id}/notice/{action.stage}/{action.status}"
         note = f"notice ({action.status}) to {', '.join(action.recipients)}"
         return event_id, NOTICE_TYPE, data, note
+
+
+def _document(record: MessageRecord) -> Mapping[str, Any]:
+    """The document of a stored message (its countersigned body parsed again)."""
+    data = SignedMessage.parse(record.body, max_bytes=len(record.body) + 1).event.data
+    return data if isinstance(data, Mapping) else {}
 
 
 REQUEST_TYPE = "cn.gov.zj.injury.material_request.v1"
