@@ -9,15 +9,8 @@ original or new, and never delivers one twice.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import signal
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -26,108 +19,20 @@ import orjson
 from gateway.messages import sign_message
 from gateway.messages.event import build_event
 from gateway.runtime import dev_key_path
-from gateway.trust import SigningKey, issue_token
-from tests.exchange.conftest import DIAGNOSIS, REPO, example
+from gateway.trust import SigningKey
+from tests.exchange.conftest import DIAGNOSIS, example
+from tests.exchange.processes import free_port, gateway_process, inbox_ids, submit, wait_ready
 
 HOSPITAL = "330784.health.h001"
 RECIPIENTS = ("330784.hrss.recognition", "330700.hrss.assessment", "330784.medinsurance")
 GATEWAY_ID = "330000.exchange"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def gateway_process(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    log = (data_dir / "gateway.log").open("ab")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--config",
-            str(REPO / "config"),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=log,
-        cwd=REPO,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        log.close()
-
-
-async def _wait_ready(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"{url}/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("gateway did not become ready")
-
-
-async def _submit(session: aiohttp.ClientSession, url: str, body: bytes) -> int | None:
-    try:
-        async with session.post(
-            f"{url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
-        ) as response:
-            await response.read()
-            return response.status
-    except (TimeoutError, aiohttp.ClientError):
-        return None
-
-
-async def _inbox_ids(
-    session: aiohttp.ClientSession, url: str, data_dir: Path, recipient: str
-) -> list[str]:
-    key = SigningKey.load(dev_key_path(data_dir, recipient))
-    ids: list[str] = []
-    after = 0
-    while True:
-        headers = {"Authorization": f"Bearer {issue_token(key, GATEWAY_ID, now=_now())}"}
-        async with session.get(
-            f"{url}/v1/inbox", params={"after": str(after), "limit": "500"}, headers=headers
-        ) as response:
-            page = orjson.loads(await response.read())
-        for item in page["messages"]:
-            payload = item["message"]["payload"]
-            event = orjson.loads(_b64(payload))
-            ids.append(event["id"])
-        if not page["messages"]:
-            return ids
-        after = page["next"]
-
-
-def _b64(value: str) -> bytes:
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def test_sigkill_loses_no_accepted_message(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with gateway_process(tmp_path, port) as first:
-        await _wait_ready(url)
+        await wait_ready(url)
         key = SigningKey.load(dev_key_path(tmp_path, HOSPITAL))
         document = example("medical_diagnosis")
         good = {
@@ -152,7 +57,7 @@ async def test_sigkill_loses_no_accepted_message(tmp_path: Path) -> None:
         async with aiohttp.ClientSession(connector=connector) as session:
 
             async def one(event_id: str) -> None:
-                answers[event_id] = await _submit(session, url, bodies[event_id])
+                answers[event_id] = await submit(session, url, bodies[event_id])
                 if len(answers) == 120:
                     os.kill(first.pid, signal.SIGKILL)
 
@@ -168,12 +73,12 @@ async def test_sigkill_loses_no_accepted_message(tmp_path: Path) -> None:
     assert refused <= set(bad) and not (accepted & set(bad))
 
     with gateway_process(tmp_path, port):
-        await _wait_ready(url)
+        await wait_ready(url)
         async with aiohttp.ClientSession() as session:
             for event_id in sorted(unanswered & set(good)):
-                assert await _submit(session, url, good[event_id]) == 202
+                assert await submit(session, url, good[event_id]) == 202
             for recipient in RECIPIENTS:
-                ids = await _inbox_ids(session, url, tmp_path, recipient)
+                ids = await inbox_ids(session, url, tmp_path, recipient)
                 assert len(ids) == len(set(ids)), "a message was delivered twice"
                 assert accepted <= set(ids), f"{recipient} lost accepted messages"
                 assert not (set(ids) & set(bad)), f"{recipient} got a refused message"

@@ -18,10 +18,9 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +38,7 @@ from gateway.runtime import dev_key_path
 from gateway.testing import running_gateway
 from gateway.trust import SigningKey
 from tests.exchange.conftest import DIAGNOSIS, REPO, example, serve
-from tests.exchange.test_crash import _free_port, _inbox_ids, _submit, _wait_ready
+from tests.exchange.processes import free_port, gateway_process, inbox_ids, submit, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +48,7 @@ PULLING = ("330700.hrss.assessment", "330784.medinsurance")
 #: Short, so the takeover after the kill is quick; long enough that a live instance finishes
 #: a claimed batch (128 pushes, 4 at a time, ~10 ms each) well before its lease runs out.
 LEASE_SECONDS = 4.0
-GATEWAY = Path(sys.executable).parent / "gateway"
+LEASE = {"GATEWAY_LEASE_SECONDS": str(LEASE_SECONDS)}  # short, so a takeover fits a test
 
 
 @dataclass
@@ -125,24 +124,6 @@ def layout(tmp_path: Path, endpoint: str) -> tuple[Path, Path]:
     return data_dir, push_config(tmp_path / "config", endpoint)
 
 
-@contextmanager
-def gateway_process(
-    data_dir: Path, config_dir: Path, database: str, port: int
-) -> Iterator[subprocess.Popen[bytes]]:
-    log = (data_dir / f"gateway-{port}.log").open("ab")
-    env = {**os.environ, "GATEWAY_LEASE_SECONDS": str(LEASE_SECONDS)}
-    command = [str(GATEWAY), "serve", "--database", database, "--data-dir", str(data_dir)]
-    command += ["--config", str(config_dir), "--port", str(port)]
-    process = subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO, env=env)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        log.close()
-
-
 @asynccontextmanager
 async def two_instances(
     data_dir: Path, config_dir: Path, database: str
@@ -150,11 +131,15 @@ async def two_instances(
     """Two instances on one database and one data directory, started one after the other
     (as deploy/compose.yaml does; concurrent first starts are tested in
     tests/trust/test_first_start_race.py and tests/admin/test_bootstrap_race.py)."""
-    ports = (_free_port(), _free_port())
-    with gateway_process(data_dir, config_dir, database, ports[0]) as first:
-        await _wait_ready(f"http://127.0.0.1:{ports[0]}")
-        with gateway_process(data_dir, config_dir, database, ports[1]) as second:
-            await _wait_ready(f"http://127.0.0.1:{ports[1]}")
+    ports = (free_port(), free_port())
+    with gateway_process(
+        data_dir, ports[0], config_dir=config_dir, database=database, env=LEASE
+    ) as first:
+        await wait_ready(f"http://127.0.0.1:{ports[0]}")
+        with gateway_process(
+            data_dir, ports[1], config_dir=config_dir, database=database, env=LEASE
+        ) as second:
+            await wait_ready(f"http://127.0.0.1:{ports[1]}")
             yield (
                 Instance(f"http://127.0.0.1:{ports[0]}", first),
                 Instance(f"http://127.0.0.1:{ports[1]}", second),
@@ -240,7 +225,7 @@ async def load_with_kill(
 
         async def one(index: int, event_id: str) -> None:
             url = instances[index % 2].url
-            kill.answers[event_id] = await _submit(session, url, bodies[event_id])
+            kill.answers[event_id] = await submit(session, url, bodies[event_id])
             if len(kill.answers) == len(bodies) // 2:
                 await recorder.hold_until(5)
                 os.kill(victim.pid, signal.SIGKILL)
@@ -259,7 +244,7 @@ async def resend_unanswered(kill: Kill, bodies: dict[str, bytes], survivor: Inst
     async with aiohttp.ClientSession() as session:
         for event_id, status in sorted(kill.answers.items()):
             if status is None:
-                status = await _submit(session, survivor.url, bodies[event_id])
+                status = await submit(session, survivor.url, bodies[event_id])
                 assert status == 202, f"{event_id}: resent to the survivor, got {status}"
                 kill.answers[event_id] = status
 
@@ -277,7 +262,7 @@ async def test_two_instances_under_load_survive_a_sigkill(tmp_path: Path, pg_url
             states = await wait_all_delivered(pg_url, accepted, seconds=60 + LEASE_SECONDS)
             async with aiohttp.ClientSession() as session:
                 pulled = {
-                    r: await _inbox_ids(session, instances[1].url, data_dir, r) for r in PULLING
+                    r: await inbox_ids(session, instances[1].url, data_dir, r) for r in PULLING
                 }
 
     refused = {i: s for i, s in kill.answers.items() if s != 202}
@@ -336,7 +321,7 @@ async def test_same_message_to_both_instances_at_once_is_accepted_once(
                     replayed = sorted(h.get("Idempotent-Replayed", "") for _, h, _ in answers)
                     assert replayed == ["", "true"], f"{event_id}: {replayed}"
                 await wait_all_delivered(pg_url, set(bodies), seconds=30)
-                pulled = {r: await _inbox_ids(session, b.url, data_dir, r) for r in PULLING}
+                pulled = {r: await inbox_ids(session, b.url, data_dir, r) for r in PULLING}
 
     assert Counter(recorder.received) == Counter(set(bodies)), "pushed other than once each"
     for recipient, ids in pulled.items():
