@@ -186,6 +186,10 @@ class CaseStore(Protocol):
     async def open_cases(self, limit: int) -> list[CaseRecord]: ...
     async def count_open_cases(self) -> dict[str, int]: ...
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        """Closed cases opened at or after ``opened_since``, oldest first: the statistics."""
+        ...
+
     async def messages_after(
         self, after_seq: int, since: datetime, limit: int
     ) -> list[MessageRecord]:

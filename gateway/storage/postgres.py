@@ -863,6 +863,16 @@ class PostgresStore:
             )
         return [case_from_row(r, _utc) for r in rows]
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"{CASE_SELECT} WHERE status = 'closed' AND opened_at >= $1"
+                " ORDER BY opened_at LIMIT $2",
+                opened_since,
+                limit,
+            )
+        return [case_from_row(r, _utc) for r in rows]
+
     async def count_open_cases(self) -> dict[str, int]:
         async with self._conn() as conn:
             rows = await conn.fetch(

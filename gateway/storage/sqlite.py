@@ -844,6 +844,17 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        def run(conn: sqlite3.Connection) -> list[CaseRecord]:
+            rows = conn.execute(
+                f"{CASE_SELECT} WHERE status = 'closed' AND opened_at >= ?"
+                " ORDER BY opened_at LIMIT ?",
+                (to_micros(opened_since), limit),
+            ).fetchall()
+            return [case_from_row(r, from_micros) for r in rows]
+
+        return await self._read(run)
+
     async def count_open_cases(self) -> dict[str, int]:
         def run(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute(
