@@ -415,7 +415,7 @@ class CaseService:
     def _notice(self, state: CaseState, action: Notice) -> tuple[str, str, dict[str, Any], str]:
         data = {
             "case_id": state.case_id,
-            "notice_id": _bounded(f"{state.case_id}-{action.key}"),
+            "notice_id": _bounded(f"{state.case_id}-{action.key.replace('/', '-')}"),
             "stage": action.stage,
             "status": action.status,
             "message": action.message[:2000],

@@ -35,7 +35,7 @@ ISSUERS = {
     "traffic_accident_determination": "330784.police.traffic",
     "police_certificate": "330784.police.station",
     "imaging_lab_report": "330784.health.h001",
-    "payee_bank_account": "330784.hrss.benefits",
+    "payee_bank_account": "330784.zlb",
     "medical_expense_settlement": "330784.medinsurance",
     "recognition_decision": "330784.hrss.recognition",
     "assessment_conclusion": "330700.hrss.assessment",
