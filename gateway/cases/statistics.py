@@ -3,8 +3,9 @@ long they took (median and 90th percentile, in days) and the days saved against 
 ordinary procedure's baseline (``statistics_baseline`` in the case definition, 180 days).
 
 The year is the calendar year (China Standard Time) in which the case closed. Days saved are
-counted for cases the simplified route ended (completed, or closed by a body's decision); a
-case handed off to the ordinary procedure goes on there, so nothing is claimed for it.
+counted only for completed cases (application to payment, what the baseline measures): a
+case closed by a body's refusal saved the worker the wait for a "no", not a payment, and a
+case handed off to the ordinary procedure goes on there, so nothing is claimed for either.
 Percentiles are nearest-rank (the smallest value with at least p% of the cases at or below
 it), which a reader can redo by hand from the list of durations.
 """
@@ -20,17 +21,20 @@ from typing import Any
 
 from gateway.cases.state import CHINA, CaseState
 
+COMPLETED = "completed"
+
 
 @dataclass(frozen=True, slots=True)
 class Group:
     year: int
     outcome: str
     durations: tuple[float, ...]  # days, sorted
-    handed_off: bool
 
     def as_json(self, baseline: timedelta) -> dict[str, Any]:
         days = baseline.total_seconds() / 86400
-        saved = None if self.handed_off else round(sum(days - d for d in self.durations), 1)
+        saved = None
+        if self.outcome == COMPLETED:
+            saved = round(sum(days - d for d in self.durations), 1)
         return {
             "year": self.year,
             "outcome": self.outcome,
@@ -50,17 +54,16 @@ def percentile(ordered: tuple[float, ...], p: float) -> float:
 
 
 def summarise(cases: Iterable[CaseState], baseline: timedelta) -> dict[str, Any]:
-    groups: dict[tuple[int, str, bool], list[float]] = defaultdict(list)
+    groups: dict[tuple[int, str], list[float]] = defaultdict(list)
     for case in cases:
         if case.closed_at is None or case.outcome is None:
             continue
         closed = datetime.fromisoformat(case.closed_at)
         days = (closed - case.opened()).total_seconds() / 86400
-        key = (closed.astimezone(CHINA).year, case.outcome, case.handed_to is not None)
-        groups[key].append(days)
+        groups[(closed.astimezone(CHINA).year, case.outcome)].append(days)
     rows = [
-        Group(year, outcome, tuple(sorted(days)), handed).as_json(baseline)
-        for (year, outcome, handed), days in sorted(groups.items())
+        Group(year, outcome, tuple(sorted(days))).as_json(baseline)
+        for (year, outcome), days in sorted(groups.items())
     ]
     saved = sum(r["days_saved"] or 0 for r in rows)
     return {
