@@ -226,6 +226,15 @@ async def test_a_late_case_is_flagged_and_counted_once(gateway: GatewayHandle) -
     assert case["deadline_flag"] == "overdue"
     assert case["stages"][0]["missing"] == [doc_type("business_licence")]
     assert sample(gw, "zjx_case_deadline_breaches_total", stage="recognition") == 1
+    # the law's clocks beside the promise: 15 days for a clear-cut recognition (art. 20)
+    clear_cut = {"clock": "recognition_clear_cut"}
+    # the first look came after day 15: breached at once, no warning after the fact
+    assert sample(gw, "zjx_case_clock_events_total", **clear_cut, event="warned") == 0
+    assert sample(gw, "zjx_case_clock_events_total", **clear_cut, event="breached") == 1
+    assert sample(gw, "zjx_case_clock_events_total", clock="recognition", event="warned") == 0
+    clocks = {c["name"]: c for c in case["clocks"]}
+    assert clocks["recognition_clear_cut"]["event"] == "breached"
+    assert clocks["assessment"]["due"] is None  # its stage has not started
     overdue = [
         d
         for k, _, d in await drain(gw, "330784.zlb")
