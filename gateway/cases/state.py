@@ -302,7 +302,8 @@ def _late_application(
         since = resolve_pointer(form, limit.since)
         if not limit.when.holds(form, form) or not isinstance(since, str):
             continue
-        days = (at.date() - datetime.fromisoformat(since[:10]).date()).days
+        applied = at.astimezone(CHINA).date()
+        days = (applied - datetime.fromisoformat(since[:10]).date()).days
         if days > limit.limit.days:
             note = (
                 f"application {days} days after the injury; limit {limit.limit.days} "
@@ -340,13 +341,12 @@ def _classify(
             reasons.append(f"#{arrival.seq}: {fault}")
             return f"not counted: {fault}", False
         if material.optional:
-            return f"supplementary material for {stage.name}", True
+            position = resolve_pointer(arrival.data, "/position")
+            said = f" ({position})" if isinstance(position, str) else ""
+            return f"supplementary material for {stage.name}{said}", True
         state.received.setdefault(arrival.type, arrival.seq)
         state.received_at.setdefault(arrival.type, utc_iso(arrival.at))
         return f"material for {stage.name}", True
-    if arrival.source == definition.employer_channel:
-        position = resolve_pointer(arrival.data, "/position")
-        return f"employer statement: {position if isinstance(position, str) else 'given'}", True
     return "recorded", True
 
 

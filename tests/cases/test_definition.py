@@ -73,8 +73,8 @@ def test_every_department_it_names_is_configured() -> None:
             "stages[1].materials[0].type",
         ),
         (
-            lambda d: d["stages"][0]["materials"][8].pop("advice"),
-            "stages[0].materials[8].advice",
+            lambda d: d["stages"][0]["materials"][9].pop("advice"),
+            "stages[0].materials[9].advice",
         ),
         (lambda d: d["outcomes"][0].update(route="decide"), "outcomes[0].route"),
         (lambda d: d["outcomes"][1].pop("to"), "outcomes[1].to"),

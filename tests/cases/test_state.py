@@ -404,6 +404,11 @@ def test_the_employer_is_told_and_may_dispute(definition: CaseDefinition) -> Non
     assert doc_type("traffic_accident_determination") in missing
     assert doc_type("imaging_lab_report") in missing  # one list, every stage
     dispute = example("employer_statement", "dispute_commuting")
+    stranger = example("employer_statement", "dispute_commuting")
+    stranger["employer"] = example("employer_statement", "confirms_press")["employer"]
+    give(definition, state, arrival("employer_statement", stranger, source="330784.zlb.enterprise"))
+    assert state.status == "open"  # another company's word hands nothing off
+    assert "employer's credit code" in state.not_counted[doc_type("employer_statement")][0]
     give(definition, state, arrival("employer_statement", dispute, source="330784.zlb.enterprise"))
     assert (state.outcome, state.handed_to) == ("employer_disputes", "330784.hrss.recognition")
     form = example("application_form", "workplace_press")
