@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from gateway.audit.chain import AuditEvent
+from gateway.cases.clocks import check_deadline
 from gateway.cases.definition import CaseDefinition, short_type
+from gateway.cases.rules import apply, open_case
 from gateway.cases.state import (
     CHINA,
     Action,
@@ -40,9 +42,6 @@ from gateway.cases.state import (
     Notice,
     Request,
     Step,
-    apply,
-    check_deadline,
-    open_case,
 )
 from gateway.cases.statistics import summarise
 from gateway.clock import Clock, utc_iso

@@ -556,3 +556,74 @@ async def test_administrators_see_open_cases_by_deadline(gateway: GatewayHandle)
         assert none.status == 404
     async with gw.session.get(f"{gw.base_url}/admin/v1/cases") as anonymous:
         assert anonymous.status == 401
+
+
+@pytest.mark.parametrize("rule", ["art62", "art15_3"])
+async def test_enrolment_after_the_injury_and_art_15_3_leave_the_simplified_route(
+    gateway: GatewayHandle, rule: str
+) -> None:
+    """Reproduced: an employer that never enrolled its worker was not noticed (art. 62), and a
+    recognition under art. 15(3) went on to the disability subsidy (art. 15 para. 2)."""
+    gw = gateway
+    await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
+    enrolment = any_example("insurance_enrollment")
+    if rule == "art62":
+        enrolment["enrolled_date"] = "2026-07-14"  # three days after the injury
+    await answer_requests(gw, {"insurance_enrollment": enrolment})
+    if rule == "art15_3":
+        decision = any_example("recognition_decision")
+        decision.update(decision="deemed", deemed_under="art15_3")
+        await decide(gw, "330784.hrss.recognition", "recognition_decision", decision)
+    case = (await read_case(gw, "330784.zlb"))[1]
+    outcome = "employer_not_enrolled" if rule == "art62" else "deemed_art15_3"
+    assert (case["status"], case["outcome"], case["handed_to"]) == (
+        "closed",
+        outcome,
+        "330784.hrss.benefits",
+    )
+    handed = await notices(gw, "330784.hrss.benefits", "handed_off")
+    assert len(handed) == 1 and handed[0]["handed_to"] == "330784.hrss.benefits"
+    assert not [
+        k
+        for k, _, d in await drain(gw, "330700.hrss.assessment")
+        if k == doc_type("material_request")
+    ]
+
+
+async def test_the_fund_pays_its_items_and_the_employer_is_told_its_own(
+    gateway: GatewayHandle,
+) -> None:
+    """Reproduced: the commuting case's payment record put the employer's employment
+    subsidy in the fund's payment and total."""
+    gw = gateway
+    form = example("application_form", "commuting_ebike")
+    await gw.client("330784.zlb").submit(doc_type("application_form"), form)
+    case_id = COMMUTING_CASE
+    settlement = any_example("medical_expense_settlement")
+    settlement["patient"] = any_example("admission_discharge_record", COMMUTING_FILE)["patient"]
+    await answer_requests(gw, files=COMMUTING_FILE)
+    await decide(
+        gw,
+        "330784.hrss.recognition",
+        "recognition_decision",
+        any_example("recognition_decision", COMMUTING_FILE),
+        case_id,
+    )
+    await answer_requests(gw, files=COMMUTING_FILE)
+    await decide(
+        gw,
+        "330700.hrss.assessment",
+        "assessment_conclusion",
+        any_example("assessment_conclusion", COMMUTING_FILE),
+        case_id,
+    )
+    await answer_requests(gw, {"medical_expense_settlement": settlement}, files=COMMUTING_FILE)
+    status = (await read_case(gw, "330784.zlb", case_id))[1]["stages"][2]["material_status"]
+    assert {m["status"] for m in status} == {"received"}, status
+    record = any_example("benefit_payment_record", COMMUTING_FILE)
+    await decide(gw, "330784.hrss.benefits", "benefit_payment_record", record, case_id)
+    case = (await read_case(gw, "330784.zlb", case_id))[1]
+    assert (case["status"], case["outcome"]) == ("closed", "completed")
+    owed = await notices(gw, "330784.zlb.enterprise", "completed")
+    assert [n["amount_owed"] for n in owed] == ["40000.00"] == [record["employer_amount"]]
+    assert record["total_amount"] == "67084.50"  # 37084.50 + 30000.00: the fund's items only

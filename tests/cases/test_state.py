@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gateway.cases import CaseDefinition
+from gateway.cases.clocks import check_deadline
+from gateway.cases.rules import apply, open_case
 from gateway.cases.state import (
     CLOSED,
     Arrival,
@@ -16,9 +18,6 @@ from gateway.cases.state import (
     Closed,
     Notice,
     Request,
-    apply,
-    check_deadline,
-    open_case,
 )
 from tests.cases.conftest import doc_type, example
 
