@@ -627,3 +627,42 @@ async def test_the_fund_pays_its_items_and_the_employer_is_told_its_own(
     owed = await notices(gw, "330784.zlb.enterprise", "completed")
     assert [n["amount_owed"] for n in owed] == ["40000.00"] == [record["employer_amount"]]
     assert record["total_amount"] == "67084.50"  # 37084.50 + 30000.00: the fund's items only
+
+
+async def test_a_determination_of_another_accident_does_not_count(gateway: GatewayHandle) -> None:
+    """Reproduced: a traffic determination of another accident (number and date differ from
+    the form's reference) counted as the applicant's material."""
+    gw = gateway
+    await gw.client("330784.zlb").submit(
+        doc_type("application_form"), example("application_form", "commuting_ebike")
+    )
+    other = example("traffic_accident_determination", "ebikes_equal")  # 01876 of 14 September
+    await answer_requests(gw, {"traffic_accident_determination": other}, files=COMMUTING_FILE)
+    case = (await read_case(gw, "330784.zlb", COMMUTING_CASE))[1]
+    assert case["stages"][0]["missing"] == [doc_type("traffic_accident_determination")]
+    status = {m["type"]: m for m in case["stages"][0]["material_status"]}
+    reasons = status[doc_type("traffic_accident_determination")]["not_counted"]
+    assert len(reasons) == 1 and "determination number" in reasons[0]
+    assert len(await notices(gw, "330784.police.traffic", "not_counted")) == 1
+
+
+async def test_a_worker_not_admitted_is_assessed_on_the_outpatient_record(
+    gateway: GatewayHandle,
+) -> None:
+    """Reproduced: the outpatient record and witness statements were routed but counted by no
+    stage, so a worker not admitted reached assessment on a diagnosis and imaging only."""
+    gw = gateway
+    form = example("application_form", "workplace_press")
+    form["hospitalised"] = False
+    await gw.client("330784.zlb").submit(doc_type("application_form"), form)
+    witness = example("witness_statement", "coworker_press")
+    await gw.client("330784.zlb").submit(doc_type("witness_statement"), witness, subject=CASE)
+    sent = await answer_requests(gw, silent=frozenset({"330784.health.h001"}))
+    assert "outpatient_record" not in sent
+    case = (await read_case(gw, "330784.zlb"))[1]
+    assert case["stage"] == "recognition"
+    assert doc_type("outpatient_record") in case["stages"][0]["missing"]
+    assert any(s["note"] == "supplementary material for recognition" for s in case["timeline"])
+    assert sorted(await answer_requests(gw)) == ["medical_diagnosis", "outpatient_record"]
+    case = (await read_case(gw, "330784.zlb"))[1]
+    assert case["stages"][0]["missing"] == [] and case["stage"] == "recognition"
