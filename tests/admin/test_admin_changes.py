@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import GatewayClient, SubmitError
+from adapters.link import GatewayClient, SubmitError
 from gateway.clock import ManualClock
 from gateway.testing import GatewayHandle, running_gateway
 from gateway.trust import SigningKey
