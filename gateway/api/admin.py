@@ -37,7 +37,6 @@ from gateway.configuration.loader import (
 )
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problem_types import (
-    CONFIGURATION,
     DEAD_LETTER_NOT_FOUND,
     DEPARTMENT_EXISTS,
     DEPARTMENT_NOT_FOUND,
@@ -267,14 +266,17 @@ async def add_key(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/rotate")
-@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND, CONFIGURATION)
+@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def rotate_key(request: web.Request) -> web.Response:
     """The new key is valid at once; the old one until the overlap window ends."""
     who = require(request, ADMIN_ONLY)
     dept_id = _department_id(request)
     old = _existing_kid(request, dept_id)
     body = await _json_body(request)
-    overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    try:
+        overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    except ConfigError as exc:  # the client's input, not the configuration: never a 500
+        raise MessageError(exc.detail, problem=INVALID_BODY) from None
     now = request.app[CLOCK].now()
     kid, record = _new_key(request, dept_id, body.get("new"), now)
     await request.app[ADMINISTRATION].change(

@@ -68,6 +68,7 @@ NOT_PER_OPERATION = {
     "forbidden",
     "conflict",
     "invalid-key",  # only in key bodies: listed where keys are added
+    "configuration",  # gateway serve refuses to start; the command line
     "key-file",  # gateway serve / gateway sign
     "receipt-mismatch",  # an adapter checking its receipt
 }
