@@ -15,6 +15,7 @@ from adapters.common import records
 from adapters.common.cli import default_gateway_id
 from gateway.options import Options
 from gateway.packaged import default_config_dir, default_schema_dir
+from gateway.problems import ConfigError
 
 MARKET = "cn.gov.zj.injury.business_licence.v1"
 
@@ -56,3 +57,13 @@ def test_gateway_config_reaches_the_gateway_and_the_adapters(
     monkeypatch.setenv("GATEWAY_CONFIG", str(config))
     assert Options().config_dir == config
     assert default_gateway_id() == "330000.other"
+
+
+def test_a_stale_editable_install_is_told_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(package: str) -> None:
+        raise ModuleNotFoundError(package)
+
+    monkeypatch.delenv("GATEWAY_SCHEMAS", raising=False)
+    monkeypatch.setattr(resources, "files", missing)
+    with pytest.raises(ConfigError, match=r"pip install -e \."):
+        default_schema_dir()
