@@ -319,7 +319,7 @@ async def play(world: World, story: Story) -> Played:
     zlb = world.system("330784.zlb")
     seen = {e.subject for e in zlb.received}
     # the form's case id, as the case layer will write it, so the systems can file under it
-    definition = world.gw.runtime.cases.definition  # type: ignore[union-attr]
+    definition = world.gw.cases.definition  # type: ignore[union-attr]
     case_id = definition.case_id_from(story.form["application_number"])
     world.dossiers[case_id] = Dossier.for_form(case_id, story.form, story.texts)
     applied_at = story.applied.isoformat(timespec="seconds")
@@ -441,7 +441,7 @@ def received(events: list[Any], doc_type: str, case_id: str) -> dict[str, Any] |
 
 async def watch_deadline(world: World, case_id: str) -> None:
     """Day by day, as the gateway's deadline watch does, until the case is overdue."""
-    cases = world.gw.runtime.cases
+    cases = world.gw.cases
     assert cases is not None
     for _ in range(40):
         world.clock.advance(timedelta(days=1))

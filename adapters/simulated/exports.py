@@ -15,12 +15,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from adapters.simulated.systems import DemoError, Native
+from gateway.packaged import default_schema_dir
 
-REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CASE = "GS-330784-2026-000731"
 SAMPLE_INJURY = date(2026, 7, 11)
 PREFIX = "cn.gov.zj.injury."
@@ -165,12 +165,18 @@ def _shift_dates(text: str, by: timedelta) -> str:
     return _MONTH.sub(month, text)
 
 
+def sample(family: str, file: str) -> str:
+    """An adapter family's sample: package data that ships with it, so the demo runs
+    installed as well as from a checkout."""
+    return resources.files(f"adapters.{family}").joinpath("samples", file).read_text("utf-8")
+
+
 def short(doc_type: str) -> str:
     return doc_type.removeprefix(PREFIX).removesuffix(".v1")
 
 
 def example(name: str, file: str) -> dict[str, Any]:
-    path = REPO / "schemas" / "examples" / name / "valid" / f"{file}.json"
+    path = default_schema_dir() / "examples" / name / "valid" / f"{file}.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
@@ -187,8 +193,7 @@ def material(doc_type: str, dossier: Dossier) -> Native:
     case_id = dossier.case_id
     if name in SAMPLES:
         family, file = SAMPLES[name]
-        content = (REPO / "adapters" / family / "samples" / file).read_text(encoding="utf-8")
-        return Native(f"{case_id}-{file}", dossier.rewrite(content).encode("utf-8"))
+        return Native(f"{case_id}-{file}", dossier.rewrite(sample(family, file)).encode("utf-8"))
     if name in EXAMPLES:
         document = example(name, EXAMPLES[name])
         document["case_id"] = SAMPLE_CASE
@@ -200,9 +205,7 @@ def material(doc_type: str, dossier: Dossier) -> Native:
 def traffic(form: dict[str, Any], case_id: str, liability: str) -> Native:
     """The traffic police's determination of the accident the form cites (its number, date
     and time), the applicant bearing ``liability`` and the other rider the rest."""
-    content = (REPO / "adapters" / "police" / "samples" / "traffic_determination.xml").read_text(
-        encoding="utf-8"
-    )
+    content = sample("police", "traffic_determination.xml")
     ref = form["traffic_determination_ref"]
     injury = form["injury"]
     other = {"主要责任": "次要责任", "全部责任": "无责任"}.get(liability, liability)

@@ -128,8 +128,8 @@ def _yuan(amount: str) -> str:
 def print_summary(
     out: TextIO, played: list[Played], figures: dict[str, Any], gw: GatewayHandle
 ) -> None:
-    registry = gw.runtime.metrics.registry
-    cases = gw.runtime.cases
+    registry = gw.metrics.registry
+    cases = gw.cases
     assert cases is not None
     breaches = sum(
         registry.get_sample_value("zjx_case_deadline_breaches_total", {"stage": s.name}) or 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.problem_types import CASE_ID_MISMATCH
 from gateway.problems import DocumentError, Violation
 
 SUBJECT = "/subject"
@@ -28,8 +29,7 @@ def check_case_id(subject: str | None, data: Any) -> None:
     raise DocumentError(
         "the event's subject and the document's case_id name different cases; "
         "send the document under the case it belongs to",
-        slug="case-id-mismatch",
-        status=422,
+        problem=CASE_ID_MISMATCH,
         violations=[
             Violation(SUBJECT, "differs from /data/case_id"),
             Violation(CASE_ID, "differs from /subject"),

@@ -53,7 +53,8 @@ from gateway.storage.base import CaseRecord, CaseStore, MessageRecord, Store
 from gateway.trust import SigningKey
 
 if TYPE_CHECKING:  # acceptance checks case ids with gateway.cases.agreement: no cycle at run time
-    from gateway.acceptance import Accepted, Acceptor
+    from gateway.acceptance import Accepted
+    from gateway.intake import Intake
 
 log = structlog.get_logger("gateway.cases")
 
@@ -82,12 +83,13 @@ class CaseService:
         self,
         definition: CaseDefinition,
         store: Store,
-        acceptor: Acceptor,
+        intake: Intake,
         key: SigningKey,
         clock: Clock,
         metrics: Metrics,
-        committed: Callable[[Accepted], None],
     ) -> None:
+        """``intake``: the way in its own messages take, as any department's do (the hosted
+        intake: the case's times of record are not checked against the clock)."""
         needed = (
             "get_case",
             "save_case",
@@ -101,11 +103,10 @@ class CaseService:
         self.definition = definition
         self._store = store
         self._cases: CaseStore = store  # type: ignore[assignment]
-        self._acceptor = acceptor
+        self._intake = intake
         self._key = key
         self._clock = clock
         self._metrics = metrics
-        self._committed = committed
         # One update at a time per case within an instance (different cases proceed
         # together, so their saves share a group commit); across instances the version
         # check. A lock lives only while someone holds or awaits it.
@@ -363,15 +364,13 @@ class CaseService:
             time=now,
         )
         try:
-            accepted = await self._acceptor.accept(sign_message(payload, self._key), hosted=True)
+            accepted = await self._intake.accept(sign_message(payload, self._key))
         except GatewayError as exc:
             # A refused request is recorded, not retried for ever: the timeline shows it and
             # an operator can see why (for instance the issuer is disabled).
             log.warning("case.send_refused", problem=exc.slug, type=doc_type)
             state.steps.append(_sent(now, state.stage, f"{note}: refused ({exc.slug})", doc_type))
             return
-        if accepted.created:
-            self._committed(accepted)
         recipients = [dept for dept, _ in accepted.recipients]
         if not recipients:  # a repeat: the first acceptance named them
             recipients = [

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from gateway.assembly import load_case_definition
 from gateway.cases import CaseDefinition, load_definition
 from gateway.cases.conditions import Condition, Match, values_at
 from gateway.cases.definition import parse_definition
 from gateway.configuration import load_config
 from gateway.problems import ConfigError
-from gateway.runtime import load_case_definition
 from tests.cases.conftest import REPO
 
 SHIPPED = REPO / "config" / "cases" / "work_injury.toml"
