@@ -22,6 +22,7 @@ from gateway.configuration.loader import parse_departments, parse_routes
 from gateway.configuration.model import Route
 from gateway.files import replace_private
 from gateway.routing import Router
+from gateway.storage.base import Store
 from gateway.trust import KeyRecord
 
 
@@ -33,10 +34,9 @@ class SharedAdminStore(Protocol):
     async def save_admin_state(self, body: bytes, version: int) -> bool: ...
 
 
-def shared_store(store: object) -> SharedAdminStore | None:
+def shared_store(store: Store) -> SharedAdminStore | None:
     """``store`` if it shares the overlay between instances, else None (the file is it)."""
-    needed = ("admin_state", "admin_state_version", "save_admin_state")
-    return store if all(hasattr(store, m) for m in needed) else None  # type: ignore[return-value]
+    return store if store.capabilities.shared_admin_state else None
 
 
 @dataclass(slots=True)

@@ -21,11 +21,11 @@ from gateway.cases import CaseDefinition, CaseService, load_definition
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, load_config
 from gateway.delivery import Dispatcher, Notifier
+from gateway.delivery.wakeup import Wakeup
 from gateway.metrics import Metrics
 from gateway.problems import ConfigError, GatewayError
 from gateway.routing import Router
 from gateway.storage.base import Store
-from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
 from gateway.validation import SchemaRegistry, default_schema_dir
 

@@ -34,6 +34,7 @@ from gateway.configuration.loader import (
     parse_duration,
     parse_routes,
 )
+from gateway.delivery.wakeup import Wakeup
 from gateway.files import create_private, replace_private
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problems import (
@@ -44,7 +45,6 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
-from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()

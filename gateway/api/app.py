@@ -136,11 +136,10 @@ def create_app(options: Options | None = None) -> web.Application:
     async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
         runtime = app[RUNTIME]
         tasks = []
-        listen = getattr(runtime.store, "listen", None)
-        if listen is not None:
+        if runtime.store.capabilities.listen:
             # Other instances' commits wake this dispatcher and this instance's live streams
             # too (PostgreSQL LISTEN/NOTIFY); streams are served without a dispatcher as well.
-            await listen(runtime.notifier.notified)
+            await runtime.store.listen(runtime.notifier.notified)
         if options.run_dispatcher and runtime.dispatcher is not None:
             tasks.append(asyncio.create_task(runtime.dispatcher.run_forever(), name="dispatcher"))
             tasks.append(

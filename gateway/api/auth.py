@@ -29,7 +29,9 @@ async def department(request: web.Request) -> str:
     """
     runtime = request.app[RUNTIME]
     token = runtime.tokens.verify_token(bearer(request))
-    claim = getattr(runtime.store, "claim_token", None)
-    if claim is not None and not await claim(token.replay_key, token.expires, runtime.clock.now()):
+    store = runtime.store
+    if store.capabilities.token_uses and not await store.claim_token(
+        token.replay_key, token.expires, runtime.clock.now()
+    ):
         raise TokenReplayedError("the token was already used; tokens are single use")
     return token.department
