@@ -49,13 +49,13 @@ class Tx(abc.ABC):
 
     async def row(self, name: str, **params: object) -> Row | None:
         """The first row, or None."""
-        found = await self.rows(name, **params)
+        found = (await self._execute(self._queries[name], params, True))[0]
         return found[0] if found else None
 
     async def value(self, name: str, **params: object) -> Any:
         """The first column of the first row, or None."""
-        found = await self.row(name, **params)
-        return None if found is None else found[0]
+        found = (await self._execute(self._queries[name], params, True))[0]
+        return found[0][0] if found else None
 
     async def run(self, name: str, **params: object) -> int:
         """How many rows the last statement changed."""

@@ -72,8 +72,14 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-def _parameter(value: object) -> object:
+#: Values SQLite takes as they are; anything else goes through ``_convert``.
+_AS_IS: Final = frozenset({str, int, bytes, type(None)})
+
+
+def _convert(value: object) -> object:
     """A script's value as SQLite stores it: times as microseconds, lists as JSON."""
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, datetime):
         return to_micros(value)
     if isinstance(value, list | tuple):
@@ -93,9 +99,12 @@ class SqliteTx(Tx):
     ) -> tuple[list[Row], int]:
         rows: list[Row] = []
         count = 0
+        # SQLite binds ``:name`` from the mapping itself, ignoring names a statement lacks.
+        values = params
+        if not all(type(v) in _AS_IS for v in params.values()):
+            values = {k: _convert(v) for k, v in params.items()}
         for statement in query.statements:
-            arguments = [_parameter(v) for v in statement.arguments(params)]
-            cursor = self._conn.execute(statement.text, arguments)
+            cursor = self._conn.execute(statement.text, values)
             rows = cursor.fetchall()  # all: a half-stepped statement would block RELEASE
             count = cursor.rowcount
         return rows, count

@@ -5,9 +5,9 @@ model).
 
 File format: a query starts at a line ``-- name --``; the ``--`` lines right after it
 describe it (comment lines are dropped, so they may say anything). Parameters are named
-(``:seq``), so one call serves both dialects; they are
-compiled here to the dialect's positional placeholders (``?1`` for SQLite, ``$1`` for
-PostgreSQL, whose ``::type`` casts are left alone). A query may be a short script: its
+(``:seq``), so one call serves both dialects: SQLite binds them by name itself, and for
+PostgreSQL they are compiled here to positional ``$1`` placeholders (its ``::type`` casts are
+left alone). A query may be a short script: its
 statements, each ending in ``;`` at the end of a line, run in order and the last one's rows
 are the result. ``{message_columns}`` and the other column lists of ``gateway.storage.rows``
 are filled in, so each list is written once, beside the code that reads it.
@@ -29,17 +29,17 @@ _HEADER: Final = re.compile(r"^-- ([a-z0-9_]+) --\n(?:--.*\n)*", re.MULTILINE)
 _PARAMETER: Final = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _END_OF_STATEMENT: Final = re.compile(r";[ \t]*(?:\n|$)")
 
-#: dialect -> the placeholder for the n-th (1-based) positional parameter
-PLACEHOLDERS: Final[Mapping[str, Callable[[int], str]]] = {
-    "sqlite": lambda n: f"?{n}",
-    "postgresql": lambda n: f"${n}",
+#: dialect -> the placeholder for the n-th (1-based) distinct parameter, of that name
+PLACEHOLDERS: Final[Mapping[str, Callable[[int, str], str]]] = {
+    "sqlite": lambda n, name: f":{name}",
+    "postgresql": lambda n, name: f"${n}",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One statement, compiled: ``text`` with positional placeholders, ``params`` the names
-    they stand for, in order."""
+    """One statement, compiled: ``text`` with the dialect's placeholders, ``params`` the
+    names they stand for, in order."""
 
     text: str
     params: tuple[str, ...]
@@ -67,7 +67,7 @@ def parse(text: str) -> dict[str, str]:
     return found
 
 
-def compile_statement(sql: str, placeholder: Callable[[int], str]) -> Statement:
+def compile_statement(sql: str, placeholder: Callable[[int, str], str]) -> Statement:
     """Named parameters -> positional ones; a name used twice gets one position."""
     order: list[str] = []
 
@@ -75,12 +75,12 @@ def compile_statement(sql: str, placeholder: Callable[[int], str]) -> Statement:
         name = match.group(1)
         if name not in order:
             order.append(name)
-        return placeholder(order.index(name) + 1)
+        return placeholder(order.index(name) + 1, name)
 
     return Statement(_PARAMETER.sub(number, sql), tuple(order))
 
 
-def compile_query(name: str, sql: str, placeholder: Callable[[int], str]) -> Query:
+def compile_query(name: str, sql: str, placeholder: Callable[[int, str], str]) -> Query:
     texts = [part.strip() for part in _END_OF_STATEMENT.split(sql)]
     statements = tuple(compile_statement(text, placeholder) for text in texts if text)
     if not statements:

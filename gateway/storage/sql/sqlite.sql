@@ -8,7 +8,7 @@
 UPDATE counters SET value = value + 1 WHERE name = 'message_seq' RETURNING value;
 
 -- store_message --
--- The message and its deliveries; the result is the audit chain's head (NULLs: empty).
+-- The message and its deliveries; the result is the audit chain's head, as audit_head.
 INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256, accepted_at,
     body, receipt)
 VALUES (:seq, :source, :event_id, :type, :subject, :payload_sha256, :accepted_at,
@@ -16,11 +16,13 @@ VALUES (:seq, :source, :event_id, :type, :subject, :payload_sha256, :accepted_at
 INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)
 SELECT :seq, r.value, k.value, 'pending', 0, CASE k.value WHEN 'push' THEN :accepted_at END
 FROM json_each(:recipients) r JOIN json_each(:modes) k ON k.key = r.key;
-SELECT h.seq, h.hash FROM (SELECT 1) LEFT JOIN
-    (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) h ON 1;
+SELECT MAX(seq), hash FROM audit_log;
 
 -- audit_head --
-SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+-- The last entry's seq and hash. A bare column beside MAX() comes from the row holding the
+-- maximum (SQLite, "SELECT", bare columns in an aggregate query): one indexed step, and one
+-- row of NULLs when the chain is empty.
+SELECT MAX(seq), hash FROM audit_log;
 
 -- claim_due --
 -- Due push deliveries without a live lease, oldest first, with their messages.
