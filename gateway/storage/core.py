@@ -35,7 +35,14 @@ from gateway.storage.base import (
     Unsupported,
 )
 from gateway.storage.connector import Connector, Tx
-from gateway.storage.rows import Rows, audit_record, audit_row, aware, next_entry
+from gateway.storage.rows import (
+    Rows,
+    audit_record,
+    audit_row,
+    aware,
+    message_values,
+    next_entry,
+)
 
 if TYPE_CHECKING:
     from gateway.delivery.wakeup import Wakeup
@@ -135,15 +142,7 @@ class StoreCore(Generic[C]):
         )
         head = await tx.row(
             "store_message",
-            seq=seq,
-            source=record.source,
-            event_id=record.event_id,
-            type=record.type,
-            subject=record.subject,
-            payload_sha256=record.payload_sha256,
-            accepted_at=request.accepted_at,
-            body=record.body,
-            receipt=record.receipt,
+            **message_values(record),
             recipients=[recipient for recipient, _ in request.recipients],
             modes=[mode for _, mode in request.recipients],
             wake=self.connector.notice(request.recipients),
@@ -153,19 +152,18 @@ class StoreCore(Generic[C]):
         await self._chain(tx, request.audit, head)
         return AcceptOutcome(record=record, created=True)
 
-    async def find_message(self, source: str, event_id: str) -> MessageRecord | None:
+    async def _one_message(self, query: str, **params: object) -> MessageRecord | None:
         async def run(tx: Tx) -> MessageRecord | None:
-            row = await tx.row("find_message", source=source, event_id=event_id)
+            row = await tx.row(query, **params)
             return None if row is None else self._rows.message(row)
 
         return await self.connector.read(run)
+
+    async def find_message(self, source: str, event_id: str) -> MessageRecord | None:
+        return await self._one_message("find_message", source=source, event_id=event_id)
 
     async def get_message(self, seq: int) -> MessageRecord | None:
-        async def run(tx: Tx) -> MessageRecord | None:
-            row = await tx.row("get_message", seq=seq)
-            return None if row is None else self._rows.message(row)
-
-        return await self.connector.read(run)
+        return await self._one_message("get_message", seq=seq)
 
     async def deliveries_for(self, seq: int) -> list[DeliveryRecord]:
         async def run(tx: Tx) -> list[DeliveryRecord]:

@@ -135,6 +135,21 @@ class Rows:
         )
 
 
+def message_values(record: MessageRecord) -> dict[str, object]:
+    """The named parameters that store ``record``: its fields, by column name."""
+    return {
+        "seq": record.seq,
+        "source": record.source,
+        "event_id": record.event_id,
+        "type": record.type,
+        "subject": record.subject,
+        "payload_sha256": record.payload_sha256,
+        "accepted_at": record.accepted_at,
+        "body": record.body,
+        "receipt": record.receipt,
+    }
+
+
 def audit_row(row: Row) -> AuditRow:
     """``seq, entry, prev_hash, hash`` as stored."""
     return (int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))

@@ -30,7 +30,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,7 +45,7 @@ from gateway.storage.base import Capabilities, Unsupported
 from gateway.storage.connector import Script, Tx
 from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_sqlite
-from gateway.storage.rows import FRAGMENTS, Row
+from gateway.storage.rows import FRAGMENTS, Row, aware
 from gateway.storage.sql import Query, load_queries
 
 if TYPE_CHECKING:
@@ -60,11 +60,8 @@ CAPABILITIES: Final = Capabilities(listen=False, token_uses=False, shared_admin_
 
 
 def to_micros(when: datetime) -> int:
-    """Aware datetime -> integer microseconds since the epoch. Naive datetimes are refused:
-    guessing a zone is how retry schedules end up eight hours off."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("naive datetime given to the store; all times must be aware UTC")
-    delta = when - _EPOCH
+    """Aware datetime -> integer microseconds since the epoch (ValueError if naive)."""
+    delta = aware(when) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -110,7 +107,7 @@ class SqliteTx(Tx):
         return rows, count
 
 
-def drive(script: Callable[[Tx], Coroutine[Any, Any, T]], tx: SqliteTx) -> T:
+def drive(script: Script[T], tx: SqliteTx) -> T:
     """Run ``script`` to completion on this thread. It awaits only ``tx``, whose methods
     never suspend, so one ``send`` finishes it; a script that does suspend is a bug in the
     core and fails loudly rather than hanging the writer."""

@@ -36,7 +36,7 @@ SHARED_ONLY = {
 
 def names_the_core_asks_for() -> set[str]:
     source = Path(core.__file__).read_text(encoding="utf-8")
-    return set(re.findall(r'tx\.(?:rows|row|value|run)\(\s*"([a-z_]+)"', source))
+    return set(re.findall(r'(?:tx\.(?:rows|row|value|run)|_one_message)\(\s*"([a-z_]+)"', source))
 
 
 def test_parse_and_compile() -> None:
