@@ -66,6 +66,11 @@ class Tx(abc.ABC):
 Script: TypeAlias = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
+async def answers(tx: Tx) -> bool:
+    """The script a driver's ``ping`` runs: does the database answer a query?"""
+    return bool(await tx.value("ping") == 1)
+
+
 class Connector(Protocol):
     """A thin driver: lifecycle, transactions, and what differs between databases."""
 

@@ -61,7 +61,7 @@ from gateway.clock import Clock
 from gateway.delivery.wakeup import EVERYTHING, Wakeup, decode, encode
 from gateway.problems import StoreError
 from gateway.storage.base import Capabilities
-from gateway.storage.connector import Script, Tx
+from gateway.storage.connector import Script, Tx, answers
 from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_async
 from gateway.storage.rows import FRAGMENTS, Row
@@ -224,8 +224,7 @@ class PostgresConnector:
         if not self._accepting:
             return False
         try:
-            async with self._conn() as conn:
-                return bool(await conn.fetchval("SELECT 1") == 1)
+            return await self.read(answers)
         except StoreError:
             return False
 

@@ -42,7 +42,7 @@ import orjson
 from gateway.clock import Clock
 from gateway.problems import StoreError
 from gateway.storage.base import Capabilities, Unsupported
-from gateway.storage.connector import Script, Tx
+from gateway.storage.connector import Script, Tx, answers
 from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_sqlite
 from gateway.storage.rows import FRAGMENTS, Row, aware
@@ -286,7 +286,7 @@ class SqliteConnector:
         if not self._accepting or writer is None or not writer.is_alive():
             return False
         try:
-            return await self.read(_ping)
+            return await self.read(answers)
         except (StoreError, sqlite3.Error):
             return False
 
@@ -438,10 +438,6 @@ class SqliteConnector:
 
     async def listen(self, callback: Callable[[Wakeup], None]) -> None:
         raise Unsupported(self.name, "listen")
-
-
-async def _ping(tx: Tx) -> bool:
-    return bool(await tx.value("ping") == 1)
 
 
 class SqliteStore(StoreCore[SqliteConnector]):
