@@ -122,11 +122,20 @@ def test_drive_refuses_a_script_that_suspends() -> None:
         drive(sleeps, tx)
 
 
-async def test_audit_after_a_refused_write_continues_the_chain(store: AnyStore) -> None:
-    """A script that fails after appending to the chain leaves no entry behind on either
-    store (the savepoint or the transaction rolls back with it)."""
+async def test_a_failing_script_leaves_nothing_behind(store: AnyStore) -> None:
+    """What a script wrote before it raised is rolled back with it (SQLite: its savepoint
+    in the group's transaction; PostgreSQL: its transaction), and the caller gets its own
+    exception back."""
     await store.append_audit(event("one"))
-    with pytest.raises(NotFoundError, match="no delivery"):
-        await store.mark_delivered(99, "zj.nobody", START, None, event("two"))
+
+    async def half(tx: Tx) -> None:
+        await tx.run("insert_audit", seq=2, entry=b"{}", prev_hash="x", hash="y")
+        raise RuntimeError("after the write")
+
+    with pytest.raises(RuntimeError, match="after the write"):
+        await store.connector.write(half)
     assert [r.seq for r in await store.audit_entries(0, 10)] == [1]
-    assert (await store.append_audit(event("three"))).seq == 2
+    assert (await store.append_audit(event("two"))).seq == 2
+    with pytest.raises(NotFoundError, match="no delivery"):
+        await store.mark_delivered(99, "zj.nobody", START, None, event("three"))
+    assert [r.seq for r in await store.audit_entries(0, 10)] == [1, 2]
