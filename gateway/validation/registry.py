@@ -18,6 +18,13 @@ Cross-field rules are data too: a schema's top-level ``x-date-order`` lists chai
 Pointers whose dates must not decrease (injury <= diagnosis <= decision). Missing or
 unparsable values are skipped: absence is the business of ``required``, shape that of
 ``format``.
+
+A document may also say which kind of value a field holds: an identity number's ``id_kind``
+(resident ID, a residence permit, ...) or a code's ``code_edition`` (ICD-10 WHO, national
+clinical 2.0, ...). A schema's top-level ``x-kind-formats`` lists such pairs,
+``{"value": "id_number", "kind": "id_kind", "kind_format": "id-{kind}"}``: in every object of the
+document holding both, the value must satisfy the format the kind names
+(``formats.KIND_FORMATS``), and the message names that kind's rule.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from gateway.validation.formats import (
     FAULTS,
     FORMAT_MESSAGES,
     FORMATS,
+    KIND_FORMATS,
     parse_date,
     parse_date_time,
 )
@@ -48,6 +56,7 @@ DRAFT_07: Final = "http://json-schema.org/draft-07/schema#"
 SCHEMA_ID_PREFIX: Final = "urn:zj-exchange:schema:"
 SCHEMA_SUFFIX: Final = ".schema.json"
 DATE_ORDER_KEYWORD: Final = "x-date-order"
+KIND_FORMATS_KEYWORD: Final = "x-kind-formats"
 ENUM_SHOWN: Final = 10
 
 _MISSING: Final = object()
@@ -123,6 +132,16 @@ class _DateChain:
 
 
 @dataclass(frozen=True, slots=True)
+class _KindRule:
+    """In an object holding ``value`` and ``kind``, ``value`` has the format ``template``
+    names once ``{kind}`` is replaced by the kind."""
+
+    value: str
+    kind: str
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
     """Everything compiled for one document type."""
 
@@ -132,6 +151,29 @@ class _Entry:
     fast: Callable[[Any], Any]
     full: Draft7Validator
     date_order: tuple[_DateChain, ...]
+    kind_rules: tuple[_KindRule, ...] = ()
+
+
+def _kind_violations(
+    rules: tuple[_KindRule, ...], node: object, path: tuple[str | int, ...] = ()
+) -> Iterator[Violation]:
+    """Every object holding a rule's pair whose value does not fit the declared kind."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _kind_violations(rules, item, (*path, i))
+        return
+    if not isinstance(node, dict):
+        return
+    for rule in rules:
+        value, kind = node.get(rule.value), node.get(rule.kind)
+        if isinstance(value, str) and isinstance(kind, str):
+            checker = KIND_FORMATS.get(rule.template.replace("{kind}", kind))
+            fault = "unknown kind" if checker is None else checker[1](value)
+            if fault is not None:
+                yield Violation(to_pointer((*path, rule.value)), f"{fault} ({rule.kind} {kind})")
+    for key, child in node.items():
+        if isinstance(child, dict | list):
+            yield from _kind_violations(rules, child, (*path, key))
 
 
 def _is_before(later: date, earlier: date) -> bool:
@@ -387,6 +429,22 @@ def _date_chains(name: str, schema: dict[str, Any]) -> tuple[_DateChain, ...]:
     return tuple(chains)
 
 
+def _kind_rules(name: str, schema: dict[str, Any]) -> tuple[_KindRule, ...]:
+    raw = schema.get(KIND_FORMATS_KEYWORD, [])
+    where = f"{name}: {KIND_FORMATS_KEYWORD}"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} must be a list of {{value, kind, kind_format}} objects")
+    rules = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) != {"value", "kind", "kind_format"}:
+            raise ConfigError(f"{where}[{i}] must be an object with value, kind and kind_format")
+        template = item["kind_format"]
+        if not all(isinstance(v, str) for v in item.values()) or "{kind}" not in template:
+            raise ConfigError(f"{where}[{i}]: kind_format must be a string holding {{kind}}")
+        rules.append(_KindRule(item["value"], item["kind"], template))
+    return tuple(rules)
+
+
 def _load_one(path: Path, checker: FormatChecker) -> _Entry:
     name = path.name
     doc_type = name[: -len(SCHEMA_SUFFIX)]
@@ -414,12 +472,13 @@ def _load_one(path: Path, checker: FormatChecker) -> _Entry:
             f"{name}: unknown format(s) {', '.join(unknown)}; known: {', '.join(sorted(FORMATS))}"
         )
     chains = _date_chains(name, schema)
+    kind_rules = _kind_rules(name, schema)
     try:
         fast = fastjsonschema.compile(schema, formats=FORMATS, use_default=False)
     except Exception as exc:  # the code generator can fail in many ways; all are config faults
         raise ConfigError(f"{name}: cannot be compiled: {exc.__class__.__name__}: {exc}") from exc
     full = Draft7Validator(schema, format_checker=checker)
-    return _Entry(doc_type, expected_id, schema, fast, full, chains)
+    return _Entry(doc_type, expected_id, schema, fast, full, chains, kind_rules)
 
 
 class SchemaRegistry:
@@ -483,16 +542,18 @@ class SchemaRegistry:
             failed: Exception | None = exc
         else:
             failed = None
-            if not entry.date_order:
+            if not entry.date_order and not entry.kind_rules:
                 return []
             order = _date_order_violations(entry.date_order, data)
-            if not order:
+            if not order and not any(_kind_violations(entry.kind_rules, data)):
                 return []
         found: dict[Violation, None] = {}
         for error in entry.full.iter_errors(data):
             for violation in _violations_for(error):
                 found[violation] = None
         for violation in _date_order_violations(entry.date_order, data):
+            found[violation] = None
+        for violation in _kind_violations(entry.kind_rules, data):
             found[violation] = None
         if not found and failed is not None:
             return _fast_fallback(failed)
