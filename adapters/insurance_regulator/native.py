@@ -122,9 +122,10 @@ def parse_csv(text: str, file: str) -> Parsed:
             file, "row 1", "(header)", "needs an account_reference or a claim_number column"
         )
     known = set(registry().schema(type_)["properties"])
-    for column in header:
+    for number, column in enumerate(header, start=1):
         if column.split(".")[0] not in known:
-            raise AdapterError.one(file, "row 1", column, "unknown column")
+            name = column or f"(column {number}, no name)"
+            raise AdapterError.one(file, "row 1", name, "unknown column")
     parsed = Parsed()
     for row in reader:
         place = f"row {reader.line_num}"
