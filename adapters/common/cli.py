@@ -85,7 +85,7 @@ def parse_files(
     return parsed
 
 
-class _Printer:
+class OutcomePrinter:
     """Prints each outcome as it happens, and progress on long batches."""
 
     def __init__(self, family: str, total: int) -> None:
@@ -119,7 +119,7 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
             args.gateway, _department(key, args.as_dept), key, args.gateway_id, session
         )
         report = await send_parsed(
-            client, parsed, case_id=args.case, on_outcome=_Printer(family.name, total)
+            client, parsed, case_id=args.case, on_outcome=OutcomePrinter(family.name, total)
         )
     print(
         f"{family.name}: {len(report.sent)} sent, {len(report.already)} already sent, "

@@ -15,9 +15,22 @@ def with_id_kind(person: dict[str, Any], key: str = "id_number") -> dict[str, An
 
     The kind is told apart by shape alone, so the document states what the number is and the
     gateway checks the number against that kind's rule (``x-kind-formats``). A number of the
-    wrong length gets no kind: the schema refuses it by its format.
+    wrong length gets no kind: the schema refuses it by its format. A kind the source system
+    declared itself is kept (the gateway then checks the number against it).
     """
     number = person.get(key)
     if isinstance(number, str) and len(number) == ID_NUMBER_LENGTH:
-        person["id_kind"] = identity.kind_of(number)
+        person.setdefault("id_kind", identity.kind_of(number))
     return person
+
+
+def with_id_kinds(node: object) -> None:
+    """``with_id_kind`` on every object of a nested document that holds an ``id_number``."""
+    if isinstance(node, dict):
+        if "id_number" in node:
+            with_id_kind(node)
+        for value in node.values():
+            with_id_kinds(value)
+    elif isinstance(node, list):
+        for value in node:
+            with_id_kinds(value)

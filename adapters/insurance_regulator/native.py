@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.common.errors import AdapterError, Problem
+from adapters.common.people import with_id_kinds
 from adapters.common.records import Outgoing, Parsed, doc_type, registry
 from adapters.common.xml import native_date, native_moment
 
@@ -91,6 +92,7 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
 
 def _row(type_: str, flat: dict[str, str], file: str, place: str) -> Outgoing:
     data = _nest(flat, file, place)
+    with_id_kinds(data)
     violations = registry().validate(type_, data)
     if violations:
         raise AdapterError(

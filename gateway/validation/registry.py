@@ -553,8 +553,11 @@ class SchemaRegistry:
                 found[violation] = None
         for violation in _date_order_violations(entry.date_order, data):
             found[violation] = None
+        # a value its schema format already refuses is reported once, by that format
+        refused = {v.pointer for v in found}
         for violation in _kind_violations(entry.kind_rules, data):
-            found[violation] = None
+            if violation.pointer not in refused:
+                found[violation] = None
         if not found and failed is not None:
             return _fast_fallback(failed)
         return sorted(found, key=lambda v: (v.pointer, v.message))

@@ -63,3 +63,12 @@ def test_a_historic_region_code_is_not_a_place_today(registry: SchemaRegistry) -
     [violation] = registry.validate(DIAGNOSIS, doc)
     assert violation.pointer == "/hospital/region_code"
     assert "not a current region code" in violation.message
+
+
+def test_a_number_its_format_refuses_is_reported_once(registry: SchemaRegistry) -> None:
+    doc = _diagnosis()
+    doc["patient"]["id_number"] = "330784198603140512"  # check character wrong
+    doc["patient"]["id_kind"] = "resident"
+    [violation] = registry.validate(DIAGNOSIS, doc)
+    assert violation.pointer == "/patient/id_number"
+    assert violation.message.endswith("(GB 11643 check character)")
