@@ -59,14 +59,16 @@ def check_char(first17: str) -> str:
     return CHECK_CHARS[total % 11]
 
 
+@cache
+def _kind_by_region() -> dict[str, str]:
+    return {k.region: k.key for k in kinds().values() if k.region.isdigit()}
+
+
 def kind_of(number: str) -> str:
     """The kind an 18-character number's first six characters say (not a validity check)."""
     if number[:1] == "9":
         return "foreign_permanent_residence"
-    for kind in kinds().values():
-        if kind.region == number[:6]:
-            return kind.key
-    return "resident"
+    return _kind_by_region().get(number[:6], "resident")
 
 
 def _region_fault(kind: IdKind, number: str, born: date) -> str | None:
@@ -79,7 +81,7 @@ def _region_fault(kind: IdKind, number: str, born: date) -> str | None:
         return None
     if kind.region != "gb2260":
         return None if part == kind.region else f"region code part must be {kind.region}"
-    if not regions().valid_for_birth(part, f"{born.year:04d}{born.month:02d}"):
+    if not regions().valid_for_birth(part, number[6:12]):
         return "region code part is not a GB/T 2260 code listed at the birth date"
     return None
 

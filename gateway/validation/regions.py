@@ -27,7 +27,8 @@ class Regions:
         return code in self.current
 
     def valid_for_birth(self, code: str, born_yyyymm: str) -> bool:
-        """A current code, or a historic one still listed in the month of birth or later."""
+        """A current code, or a historic one still listed in the month of birth or later
+        (``born_yyyymm`` as in the number: ``YYYYMM``, compared as text)."""
         if code in self.current:
             return True
         last = self.historic.get(code)

@@ -134,11 +134,20 @@ class _DateChain:
 @dataclass(frozen=True, slots=True)
 class _KindRule:
     """In an object holding ``value`` and ``kind``, ``value`` has the format ``template``
-    names once ``{kind}`` is replaced by the kind."""
+    names once ``{kind}`` is replaced by the kind. ``places``: where the schema declares such
+    objects, as property paths with ``*`` for array items (found once, at load)."""
 
     value: str
     kind: str
     template: str
+    places: tuple[tuple[str, ...], ...]
+
+    def fault(self, node: dict[str, Any]) -> str | None:
+        value, kind = node.get(self.value), node.get(self.kind)
+        if not isinstance(value, str) or not isinstance(kind, str):
+            return None
+        checker = KIND_FORMATS.get(self.template.replace("{kind}", kind))
+        return "unknown kind" if checker is None else checker[1](value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,26 +163,62 @@ class _Entry:
     kind_rules: tuple[_KindRule, ...] = ()
 
 
-def _kind_violations(
-    rules: tuple[_KindRule, ...], node: object, path: tuple[str | int, ...] = ()
-) -> Iterator[Violation]:
+DocPath = tuple[str | int, ...]
+
+
+def _at(
+    node: object, place: tuple[str, ...], path: DocPath = ()
+) -> Iterator[tuple[DocPath, dict[str, Any]]]:
+    """The objects of a document at a schema place, with their concrete paths."""
+    if not place:
+        if isinstance(node, dict):
+            yield path, node
+        return
+    head, rest = place[0], place[1:]
+    if head == "*":
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from _at(item, rest, (*path, i))
+    elif isinstance(node, dict) and head in node:
+        yield from _at(node[head], rest, (*path, head))
+
+
+def _kind_violations(rules: tuple[_KindRule, ...], data: object) -> Iterator[Violation]:
     """Every object holding a rule's pair whose value does not fit the declared kind."""
-    if isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _kind_violations(rules, item, (*path, i))
-        return
-    if not isinstance(node, dict):
-        return
     for rule in rules:
-        value, kind = node.get(rule.value), node.get(rule.kind)
-        if isinstance(value, str) and isinstance(kind, str):
-            checker = KIND_FORMATS.get(rule.template.replace("{kind}", kind))
-            fault = "unknown kind" if checker is None else checker[1](value)
-            if fault is not None:
-                yield Violation(to_pointer((*path, rule.value)), f"{fault} ({rule.kind} {kind})")
-    for key, child in node.items():
-        if isinstance(child, dict | list):
-            yield from _kind_violations(rules, child, (*path, key))
+        for place in rule.places:
+            for path, node in _at(data, place):
+                fault = rule.fault(node)
+                if fault is not None:
+                    where = to_pointer((*path, rule.value))
+                    yield Violation(where, f"{fault} ({rule.kind} {node[rule.kind]})")
+
+
+def _kind_places(
+    schema: dict[str, Any], node: object, kind: str, prefix: tuple[str, ...] = (), depth: int = 0
+) -> Iterator[tuple[str, ...]]:
+    """Property paths (``*`` for array items) of the objects whose schema declares ``kind``."""
+    if not isinstance(node, dict) or depth > 32:
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        target: object = schema
+        for token in split_pointer(ref[1:]):
+            target = target.get(token) if isinstance(target, dict) else None
+        yield from _kind_places(schema, target, kind, prefix, depth + 1)
+        return
+    props = node.get("properties")
+    if isinstance(props, dict):
+        if kind in props:
+            yield prefix
+        for name, child in props.items():
+            yield from _kind_places(schema, child, kind, (*prefix, name), depth + 1)
+    yield from _kind_places(schema, node.get("items"), kind, (*prefix, "*"), depth + 1)
+    branches: list[object] = [node.get("then"), node.get("else")]
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches.extend(node.get(key) or [])
+    for branch in branches:
+        yield from _kind_places(schema, branch, kind, prefix, depth + 1)
 
 
 def _is_before(later: date, earlier: date) -> bool:
@@ -441,7 +486,10 @@ def _kind_rules(name: str, schema: dict[str, Any]) -> tuple[_KindRule, ...]:
         template = item["kind_format"]
         if not all(isinstance(v, str) for v in item.values()) or "{kind}" not in template:
             raise ConfigError(f"{where}[{i}]: kind_format must be a string holding {{kind}}")
-        rules.append(_KindRule(item["value"], item["kind"], template))
+        places = tuple(dict.fromkeys(_kind_places(schema, schema, item["kind"])))
+        if not places:
+            raise ConfigError(f"{where}[{i}]: no object of the schema declares {item['kind']}")
+        rules.append(_KindRule(item["value"], item["kind"], template, places))
     return tuple(rules)
 
 
@@ -545,7 +593,7 @@ class SchemaRegistry:
             if not entry.date_order and not entry.kind_rules:
                 return []
             order = _date_order_violations(entry.date_order, data)
-            if not order and not any(_kind_violations(entry.kind_rules, data)):
+            if not order and next(_kind_violations(entry.kind_rules, data), None) is None:
                 return []
         found: dict[Violation, None] = {}
         for error in entry.full.iter_errors(data):
