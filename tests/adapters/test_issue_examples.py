@@ -278,3 +278,25 @@ def test_a_file_whose_reader_fails_unexpectedly_is_that_files_refusal(tmp_path: 
     [error] = parsed.errors
     assert str(error).endswith("field (document): could not be read (ZeroDivisionError)")
     assert "330784" not in str(error)
+
+
+def test_hl7_in_gb18030_as_msh18_declares_it() -> None:
+    text = _oru("所见\\XE590A2\\").decode().replace("|CHN|UTF-8", "|CHN|GB 18030-2000")
+    record = parse_bytes(text.encode("gb18030"), "oru.hl7")
+    assert record.data["patient"]["name"] == "陈志强"
+    assert record.data["findings"] == "所见\\XE590A2\\"  # not GB 18030 bytes: kept as written
+    hexed = text.replace("\\XE590A2\\", "\\XB4ED\\")  # 错 in GB 18030
+    assert parse_bytes(hexed.encode("gb18030"), "oru.hl7").data["findings"] == "所见错"
+
+
+def test_the_insurance_platform_codes_in_the_insurance_edition(tmp_path: Path) -> None:
+    from adapters.medical_insurance import parse_file as settlement_file
+
+    path = _settlement(tmp_path, "s.json", {})
+    tx = json.loads(path.read_text("utf-8"))
+    tx["output"]["diseinfo"][0]["diag_code"] = "S62.600x001"
+    path.write_text(json.dumps(tx, ensure_ascii=False), "utf-8")
+    [record] = settlement_file(path).records
+    first, second = record.data["diagnoses"]
+    assert (first["code"], first["code_edition"]) == ("S62.600x001", "cn_insurance_2.0")
+    assert (second["code"], second["code_edition"]) == ("S61.0", "who")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import health, insurance_regulator, market, medical_insurance, police, zlb
+from adapters import health, hrss, insurance_regulator, market, medical_insurance, police, zlb
 from adapters.common.cli import Family
 from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
@@ -22,7 +22,7 @@ from adapters.common.settings import Institution
 from tests.adapters.conftest import REPO
 
 FAMILIES = [health.FAMILY, police.FAMILY, medical_insurance.FAMILY, insurance_regulator.FAMILY]
-THIN = [market.FAMILY, zlb.FAMILY]
+THIN = [market.FAMILY, zlb.FAMILY, hrss.FAMILY]
 INSTITUTION = Institution("12330784470802315K", "永康市第一人民医院")
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None

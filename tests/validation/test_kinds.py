@@ -3,9 +3,14 @@ must satisfy, and a refusal names that rule and the place, never the value."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from gateway.validation import SchemaRegistry
+import pytest
+
+from gateway.problems import ConfigError
+from gateway.validation import SchemaRegistry, default_schema_dir
 from tests.validation.conftest import EXAMPLES, load_json, type_of
 
 DIAGNOSIS = type_of("medical_diagnosis")
@@ -72,3 +77,16 @@ def test_a_number_its_format_refuses_is_reported_once(registry: SchemaRegistry) 
     [violation] = registry.validate(DIAGNOSIS, doc)
     assert violation.pointer == "/patient/id_number"
     assert violation.message.endswith("(GB 11643 check character)")
+
+
+def test_a_kind_rule_no_object_declares_stops_the_load(tmp_path: Path) -> None:
+    name = "cn.gov.zj.injury.business_licence.v1.schema.json"
+    schema = json.loads((default_schema_dir() / name).read_text("utf-8"))
+    schema["x-kind-formats"] = [
+        {"value": "id_number", "kind": "id_kind", "kind_format": "id-{kind}"}
+    ]
+    (tmp_path / name).write_text(json.dumps(schema), "utf-8")
+    with pytest.raises(
+        ConfigError, match=r"x-kind-formats\[0\]: no object of the schema declares id_kind"
+    ):
+        SchemaRegistry.load(tmp_path)
