@@ -24,7 +24,8 @@ from lxml import etree
 from adapters.common.errors import AdapterError
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_PROLOG = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_PROLOG = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"'>]*)["']""")
+_ENCODING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{0,39}")
 _ENCODING_ATTR = re.compile(r"""encoding\s*=\s*["'][^"']*["']""")
 UTF8_BOM = b"\xef\xbb\xbf"
 #: declared encoding (lower case) -> the codec its bytes are decoded with
@@ -75,7 +76,10 @@ def declared_encoding(raw: bytes) -> str:
     """The encoding the XML declaration names (``UTF-8`` when there is none)."""
     head = raw.removeprefix(UTF8_BOM)
     found = _PROLOG.match(head) if head.startswith(b"<?xml") else None
-    return found.group(1).decode("ascii") if found else "UTF-8"
+    if found is None:
+        return "UTF-8"
+    name = found.group(1).decode("ascii", "replace")
+    return name if _ENCODING_NAME.fullmatch(name) else "(not an encoding name)"
 
 
 def as_utf8(raw: bytes, file: str) -> bytes:
