@@ -15,12 +15,11 @@ import pytest
 
 from adapters.common import AdapterError
 from adapters.common.cli import parse_files
+from adapters.common.records import registry
 from adapters.common.settings import Institution, SettingsError, institution_from
 from adapters.health import FAMILY, parse_bytes
 from adapters.police import parse_bytes as police_bytes
-from gateway.runtime import dev_key_path
 from gateway.testing import running_gateway
-from gateway.validation import SchemaRegistry, default_schema_dir
 from tests.adapters.conftest import BENEFITS, MEDINSURANCE, REPO, pull_verified, sample
 
 HOSPITAL = Institution("12330784470802315K", "永康市第一人民医院")
@@ -49,8 +48,7 @@ def test_national_clinical_codes_pass_adapter_and_gateway(code: str) -> None:
     record = parse_bytes(text.replace("S52.5^", f"{code}^").encode(), "a01.hl7")
     [first, _] = record.data["admission_diagnoses"]
     assert (first["code"], first["code_edition"]) == (code, "cn_clinical_2.0")
-    registry = SchemaRegistry.load(default_schema_dir())
-    assert registry.validate(record.type, record.data) == []
+    assert registry().validate(record.type, record.data) == []  # the gateway's own registry
 
 
 @pytest.mark.parametrize("code", ["86.2200x003", "06.7x02"])
@@ -249,9 +247,10 @@ async def test_an_amount_of_1e30_is_refused_and_the_good_records_are_sent(
     good = _settlement(tmp_path, "good.json", {})
     bad = _settlement(tmp_path, "bad.json", {"medfee_sumamt": "1e30", "setl_id": "YB-BAD"})
     async with running_gateway(tmp_path / "gw", database=database) as gw:
+        key = gw.data_dir / "dev-keys" / f"{MEDINSURANCE}.jwk"  # written at the first start
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "adapters.medical_insurance", "send", str(bad), str(good),
-            "--key", str(dev_key_path(gw.data_dir, MEDINSURANCE)), "--gateway", gw.base_url,
+            "--key", str(key), "--gateway", gw.base_url,
             cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 60)

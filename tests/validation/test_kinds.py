@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gateway.problems import ConfigError
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.validation import SchemaRegistry
 from tests.validation.conftest import EXAMPLES, load_json, type_of
 
 DIAGNOSIS = type_of("medical_diagnosis")
@@ -81,7 +81,7 @@ def test_a_number_its_format_refuses_is_reported_once(registry: SchemaRegistry) 
 
 def test_a_kind_rule_no_object_declares_stops_the_load(tmp_path: Path) -> None:
     name = "cn.gov.zj.injury.business_licence.v1.schema.json"
-    schema = json.loads((default_schema_dir() / name).read_text("utf-8"))
+    schema = json.loads((EXAMPLES.parent / name).read_text("utf-8"))
     schema["x-kind-formats"] = [
         {"value": "id_number", "kind": "id_kind", "kind_format": "id-{kind}"}
     ]
