@@ -18,10 +18,12 @@ TABLE = "data/gb2260.tsv"
 
 @dataclass(frozen=True, slots=True)
 class Regions:
-    """``current``: code -> name; ``historic``: code -> last revision listing it (``YYYYMM``)."""
+    """``current``: code -> name; ``historic``: code -> last revision listing it (``YYYYMM``);
+    ``national``: the central level's registration code (credit codes only)."""
 
     current: dict[str, str]
     historic: dict[str, str]
+    national: frozenset[str] = frozenset()
 
     def is_current(self, code: str) -> bool:
         return code in self.current
@@ -35,13 +37,15 @@ class Regions:
         return last is not None and born_yyyymm <= last
 
     def known(self, code: str) -> bool:
-        return code in self.current or code in self.historic
+        """Current, historic or national: what a credit code's registration part may hold."""
+        return code in self.current or code in self.historic or code in self.national
 
 
 def parse_table(text: str) -> Regions:
     """Rows ``code<TAB>name<TAB>status<TAB>last_listed``; ``#`` lines and the header skipped."""
     current: dict[str, str] = {}
     historic: dict[str, str] = {}
+    national: set[str] = set()
     for line in text.splitlines():
         if not line or line.startswith("#") or line.startswith("code\t"):
             continue
@@ -50,9 +54,11 @@ def parse_table(text: str) -> Regions:
             current[code] = name
         elif status == "historic":
             historic[code] = last
+        elif status == "national":
+            national.add(code)
         else:
             raise ValueError(f"{TABLE}: unknown status {status!r} for {code}")
-    return Regions(current, historic)
+    return Regions(current, historic, frozenset(national))
 
 
 @cache

@@ -82,3 +82,9 @@ def test_the_table_covers_every_province_and_zhejiang_whole() -> None:
     # 1 province, 11 prefecture-level cities, 90 county-level divisions (2021 onwards)
     assert len([c for c in zhejiang if c.endswith("00")]) == 12 and len(zhejiang) == 102
     assert current["330784"] == "永康市"
+
+
+@pytest.mark.parametrize("code", REGIONS["credit_codes_valid"])
+def test_credit_codes_take_national_and_historic_registration_codes(code: str) -> None:
+    assert f.uscc_fault(code) is None
+    assert f.gb2260_fault(code[2:8]) is not None  # not a place today
