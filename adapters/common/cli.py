@@ -15,7 +15,7 @@ institution the adapter runs beside, for native messages that identify it only b
 A fault in one file is that file's refusal: no native file, however malformed, ends the run
 (an unexpected exception is reported as the file's refusal by class name, never with its
 message, which could quote a value). ``serve``
-receives pushed messages with ``adapters.base.Receiver`` (both signatures verified with the
+receives pushed messages with ``adapters.link.Receiver`` (both signatures verified with the
 gateway's JWKS) and writes each document in the family's receiving shape to stdout or, with
 ``--out``, to one file per message in that directory.
 """
@@ -32,16 +32,17 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from adapters.base import Delivered, GatewayClient, Receiver
 from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
 from adapters.common.send import REFUSED, Outcome, send_parsed
 from adapters.common.settings import Institution, SettingsError, institution_from
+from adapters.link import Delivered, GatewayClient, Receiver
+from gateway.configuration import load_config
 from gateway.messages import CloudEvent
+from gateway.packaged import default_config_dir
 from gateway.problems import GatewayError
 from gateway.trust import SigningKey
 
-DEFAULT_GATEWAY_ID = "330000.exchange"
 PROGRESS_ABOVE = 300
 PROGRESS_EVERY = 100
 
@@ -181,6 +182,12 @@ async def _serve(args: argparse.Namespace, family: Family) -> int:
     return 0
 
 
+def default_gateway_id() -> str:
+    """The gateway id of the configuration ``GATEWAY_CONFIG`` names, else of the default
+    configuration shipped with the gateway."""
+    return load_config(default_config_dir()).gateway.id
+
+
 def main(family: Family, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m adapters.{family.name}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,7 +196,12 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
         p.add_argument("--gateway", required=True, help="gateway base URL")
         p.add_argument("--key", required=True, help="the department's private JWK file")
         p.add_argument("--as", dest="as_dept", help="department id (default: from the key id)")
-        p.add_argument("--gateway-id", default=DEFAULT_GATEWAY_ID)
+        p.add_argument(
+            "--gateway-id",
+            default=None,
+            help="the gateway's id (default: gateway.toml of GATEWAY_CONFIG or the default "
+            "configuration)",
+        )
         p.add_argument("--institution", help="credit code (USCC) of the institution served")
         p.add_argument("--institution-name", help="its name, when native messages lack it")
         if name == "send":
@@ -204,6 +216,7 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runner = _send if args.command == "send" else _serve
     try:
+        args.gateway_id = args.gateway_id or default_gateway_id()
         return asyncio.run(runner(args, family))
     except KeyboardInterrupt:
         return 0

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from adapters.base import GatewayClient, SubmitError
 from adapters.common.records import Outgoing, Parsed, event_id_for
+from adapters.link import GatewayClient, SubmitError
 
 SENT, ALREADY, REFUSED = "sent", "already sent", "refused"
 
