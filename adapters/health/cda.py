@@ -242,7 +242,7 @@ def outpatient(c: _Cda) -> dict[str, Any]:
     for loinc, field in SECTIONS.items():
         section = _section(c, body, loinc)
         if section is not None:
-            _put(doc, field, c.text(section, "v3:text", f"section {loinc}/text"))
+            _put(doc, field, _section_text(section))
     doc["diagnoses"] = _diagnoses(c, body, DIAGNOSIS_SECTION)
     doc["doctor"] = _doctor(c)
     return doc
@@ -266,6 +266,17 @@ def _operations(c: _Cda, body: Element) -> list[dict[str, Any]] | None:
         op["date"] = c.ts(proc, "v3:effectiveTime", "procedure/effectiveTime", moment=False)
         operations.append(op)
     return operations
+
+
+def _section_text(section: Element) -> str | None:
+    """A section's narrative ``text``; when a system leaves it empty (``<text/>``), the text
+    values of its entries (``entry/observation/value``, one per line), so nothing is lost."""
+    narrative = section.xpath("v3:text", namespaces=NS)
+    text = "".join(narrative[0].itertext()).strip() if narrative else ""
+    if not text:
+        values = section.xpath("v3:entry/v3:observation/v3:value", namespaces=NS)
+        text = "\n".join(t for v in values if (t := "".join(v.itertext()).strip()))
+    return text or None
 
 
 def _element(c: _Cda, body: Element, spec: dict[str, Any]) -> str | None:

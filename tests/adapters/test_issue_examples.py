@@ -299,3 +299,22 @@ def test_the_insurance_platform_codes_in_the_insurance_edition(tmp_path: Path) -
     first, second = record.data["diagnoses"]
     assert (first["code"], first["code_edition"]) == ("S62.600x001", "cn_insurance_2.0")
     assert (second["code"], second["code_edition"]) == ("S61.0", "who")
+
+
+def test_outpatient_sections_with_empty_text_are_read_from_their_entries() -> None:
+    raw = sample("health", "cda_c0002_outpatient.xml").read_text("utf-8")
+    text = "<text>右手中指被冲床压伤后疼痛流血半小时。</text>"
+    assert text in raw
+    entry = (
+        '<text/><entry><observation classCode="OBS" moodCode="EVN">'
+        '<code code="DE04.01.119.00" displayName="主诉"/>'
+        '<value xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="ST">'
+        "右手中指被冲床压伤后疼痛流血半小时。</value></observation></entry>"
+    )
+    record = parse_bytes(raw.replace(text, entry).encode(), "c0002.xml")
+    assert record.data["chief_complaint"] == "右手中指被冲床压伤后疼痛流血半小时。"
+    with pytest.raises(AdapterError, match="required property 'chief_complaint' is missing"):
+        parse_bytes(raw.replace(text, "<text/>").encode(), "c0002.xml")  # required: refused
+    illness = "<text>患者半小时前工作时右手中指被冲床压伤，伤后局部疼痛、出血、活动受限。</text>"
+    empty = parse_bytes(raw.replace(illness, "<text/>").encode(), "c0002.xml")
+    assert "present_illness" not in empty.data  # optional: absent
