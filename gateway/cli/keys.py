@@ -12,7 +12,7 @@ import orjson
 from gateway.clock import SystemClock
 from gateway.configuration.loader import DEPARTMENT_ID, KEY_NAME
 from gateway.problems import ConfigError
-from gateway.trust import SigningKey, issue_token
+from gateway.trust import ALGORITHMS, SigningKey, issue_token
 
 
 def register(commands: Any) -> None:
@@ -26,7 +26,7 @@ def register(commands: Any) -> None:
     )
     generate.add_argument("department", help="department id, e.g. 330784.health.h001")
     generate.add_argument("--name", default="k1", help="key name; the kid is DEPARTMENT/NAME")
-    generate.add_argument("--alg", choices=("Ed25519", "ES256"), default="Ed25519")
+    generate.add_argument("--alg", choices=ALGORITHMS, default="Ed25519")
     generate.add_argument("--out", type=Path, help="private key file (default: DEPT.NAME.jwk)")
     generate.set_defaults(handler=generate_key)
     token = sub.add_parser(
