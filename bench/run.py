@@ -9,6 +9,7 @@ from gateway.runtime import REPO_ROOT
 
 RUNS = (
     ["bench.validation"],
+    ["bench.crypto"],
     ["bench.store"],
     # the exchange, and the same gateway with every message under one of 50 open cases
     ["bench.exchange", "--cases", "50"],
