@@ -41,17 +41,18 @@ class KeyRing(Protocol):
         """The 16-byte key with ``key_id``, or ``UnknownRecordKeyError``."""
         ...
 
+    def refresh(self) -> bool:
+        """Look at the source again (a rotated file, a KMS); True if the active key changed."""
+        ...
+
 
 class MemoryKeyRing:
     """A key ring held in memory (tests, and the shape a KMS adapter fills in)."""
 
     def __init__(self, keys: dict[str, bytes], active: str) -> None:
-        for key_id, key in keys.items():
-            _check(key_id, key)
-        if active not in keys:
-            raise KeyRingError(f"the active key {active!r} is not in the key ring")
-        self._keys = dict(keys)
-        self._active = active
+        self._keys: dict[str, bytes] = {}
+        self._active = ""
+        self._replace(keys, active)
 
     def active(self) -> tuple[str, bytes]:
         return self._active, self._keys[self._active]
@@ -64,6 +65,16 @@ class MemoryKeyRing:
 
     def ids(self) -> list[str]:
         return sorted(self._keys)
+
+    def refresh(self) -> bool:
+        return False
+
+    def _replace(self, keys: dict[str, bytes], active: str) -> None:
+        for key_id, key in keys.items():
+            _check(key_id, key)
+        if active not in keys:
+            raise KeyRingError(f"the active key {active!r} is not in the key ring")
+        self._keys, self._active = dict(keys), active
 
 
 def _check(key_id: str, key: bytes) -> None:
@@ -78,8 +89,20 @@ class FileKeyRing(MemoryKeyRing):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._stamp = _stamp(path)
         active, keys = _read(path)
         super().__init__(keys, active)
+
+    def refresh(self) -> bool:
+        """Re-read the file if it changed (``rotate`` by another process: the CLI)."""
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return False
+        before = self._active
+        active, keys = _read(self.path)
+        self._replace(keys, active)
+        self._stamp = stamp
+        return active != before
 
     @staticmethod
     def generate(path: Path, key_id: str = "k1") -> FileKeyRing:
@@ -107,6 +130,15 @@ class FileKeyRing(MemoryKeyRing):
         keys = {k: self.get(k) for k in self.ids() if k != key_id}
         replace_private(self.path, _dump(self.active()[0], keys))
         return FileKeyRing(self.path)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What tells a rewritten key file (``replace_private`` makes a new inode)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _dump(active: str, keys: dict[str, bytes]) -> bytes:
