@@ -4,8 +4,10 @@ SM3 end to end (``audit verify``, ``audit checkpoint``, ``audit export``), its r
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -46,15 +48,24 @@ def _args(data_dir: Path, config: Path, database: str | None) -> list[str]:
     return ["--data-dir", str(data_dir), "--config", str(config), *store]
 
 
-async def test_an_sm3_chain_end_to_end(
+async def _history(data: Path, config_dir: Path, database: str | None) -> tuple[Any, Any]:
+    config = load_config(config_dir)
+    async with running_gateway(data, config=config, database=database) as gw:
+        receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
+        return receipt, await gw.runtime.store.audit_rows(0, 100)  # type: ignore[attr-defined]
+
+
+async def _start(data: Path, config_dir: Path, database: str | None) -> None:
+    async with running_gateway(data, config=load_config(config_dir), database=database):
+        pass
+
+
+def test_an_sm3_chain_end_to_end(
     tmp_path: Path, database: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config_dir = _config_dir(tmp_path, "sm3")
     data = tmp_path / "data"
-    config = load_config(config_dir)
-    async with running_gateway(data, config=config, database=database) as gw:
-        receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
-        rows = await gw.runtime.store.audit_rows(0, 100)  # type: ignore[attr-defined]
+    receipt, rows = asyncio.run(_history(data, config_dir, database))
     assert "payload_sha256" not in receipt and len(receipt["payload_sm3"]) == 64
     assert rows[0][2] == GENESES["sm3"]
     assert all(row[3].startswith("sm3:") for row in rows)
@@ -77,10 +88,8 @@ async def test_an_sm3_chain_end_to_end(
     assert lines[-1]["jwk"]["crv"] == "SM2"
 
     # the same store, configured for SHA-256: refused, not a second chain
-    sha_config = load_config(_config_dir(tmp_path, "sha256"))
-    with pytest.raises(ConfigError, match="sm3"):
-        async with running_gateway(data, config=sha_config, database=database):
-            pass
+    with pytest.raises(ConfigError, match="uses sm3"):
+        asyncio.run(_start(data, _config_dir(tmp_path, "sha256"), database))
 
 
 def _b64(segment: str) -> bytes:
