@@ -14,6 +14,7 @@ import gmssl_pyx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from adapters.base import GatewayClient
 from gateway.clock import SystemClock
 from gateway.messages import build_event, verify_all, verify_receipt
 from gateway.messages.jws import b64url_decode, b64url_encode
@@ -118,6 +119,30 @@ async def test_sm2_department_and_sm2_gateway_end_to_end(
         assert _gmssl_verifies(gateway_jwk, delivered["payload"], gateway_sig)
         broken = dict(gateway_sig, signature=origin_sig["signature"])
         assert not _gmssl_verifies(gateway_jwk, delivered["payload"], broken)
+
+
+async def test_the_adapters_client_signs_and_authenticates_with_sm2(
+    tmp_path: Path, database: str | None
+) -> None:
+    key = SigningKey.generate(f"{HOSPITAL}/gm2", "SM2")
+    async with running_gateway(tmp_path, database=database) as gw:
+        admin = {"Authorization": f"Bearer {(gw.data_dir / 'admin-token').read_text().strip()}"}
+        async with gw.session.post(
+            f"{gw.base_url}/admin/v1/departments/{HOSPITAL}/keys",
+            json={"name": "gm2", "jwk": key.public_jwk()},
+            headers=admin,
+        ) as response:
+            assert response.status == 201
+        client = GatewayClient(
+            gw.base_url, HOSPITAL, key, gw.gateway_id, gw.session, clock=gw.runtime.clock
+        )
+        receipt = await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id="gm2-1")
+        status = await client.status("gm2-1")  # a department token signed with SM2
+        assert status["id"] == "gm2-1" and receipt["sequence"] == status["sequence"]
+        jwks = await client.jwks()
+        assert {"kid": key.kid, "crv": "SM2", "alg": "SM2"}.items() <= next(
+            k for k in jwks["keys"] if k["kid"] == key.kid
+        ).items()
 
 
 def test_a_der_signature_is_not_an_sm2_jws_signature() -> None:
