@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from gateway import problem_types as pt
+from gateway.problem_types import ProblemType
 from gateway.problems import GatewayError
 
 
@@ -9,9 +13,7 @@ class AtRestError(GatewayError):
     """Root: a stored record cannot be sealed or opened. A server-side fault (the store or its
     key ring), never the client's: 500 with a detail that names the record id only."""
 
-    slug = "storage-encryption"
-    title = "Stored record cannot be decrypted"
-    status = 500
+    default: ClassVar[ProblemType] = pt.STORAGE_ENCRYPTION
 
 
 class KeyRingError(AtRestError):

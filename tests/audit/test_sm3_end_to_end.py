@@ -16,8 +16,8 @@ from gateway.audit import checkpoints
 from gateway.audit.chain import GENESES
 from gateway.cli import main
 from gateway.configuration import load_config
+from gateway.packaged import default_config_dir
 from gateway.problems import ConfigError
-from gateway.runtime import REPO_ROOT
 from gateway.testing import running_gateway
 from gateway.trust import SigningKey
 from gateway.trust.digests import hexdigest
@@ -29,7 +29,7 @@ HOSPITAL = "330784.health.h001"
 def _config_dir(tmp_path: Path, digest: str) -> Path:
     """The default configuration with an SM2 gateway key and ``digest``."""
     directory = tmp_path / f"config-{digest}"
-    shutil.copytree(REPO_ROOT / "config", directory)
+    shutil.copytree(default_config_dir(), directory)
     key = directory / "gateway.jwk"
     if not (tmp_path / "gateway.jwk").exists():
         SigningKey.generate("330000.exchange/gm1", "SM2").save(tmp_path / "gateway.jwk")
@@ -52,7 +52,7 @@ async def _history(data: Path, config_dir: Path, database: str | None) -> tuple[
     config = load_config(config_dir)
     async with running_gateway(data, config=config, database=database) as gw:
         receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
-        return receipt, await gw.runtime.store.audit_rows(0, 100)  # type: ignore[attr-defined]
+        return receipt, await gw.store.audit_rows(0, 100)  # type: ignore[attr-defined]
 
 
 async def _start(data: Path, config_dir: Path, database: str | None) -> None:

@@ -12,13 +12,13 @@ import pytest
 from gateway.cli import main
 from gateway.clock import SystemClock
 from gateway.messages.jws import b64url_decode
-from gateway.runtime import REPO_ROOT
+from gateway.packaged import default_schema_dir
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
 from tests.trust.test_sm2 import gmssl_verify
 
 DIAGNOSIS = "cn.gov.zj.injury.medical_diagnosis.v1"
 HOSPITAL = "330784.health.h001"
-DOCUMENT = sorted((REPO_ROOT / "schemas/examples/medical_diagnosis/valid").glob("*.json"))[0]
+DOCUMENT = sorted((default_schema_dir() / "examples/medical_diagnosis/valid").glob("*.json"))[0]
 
 
 def test_generate_sign_verify_and_token_with_sm2(

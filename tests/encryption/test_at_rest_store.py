@@ -107,13 +107,13 @@ async def test_rotation_reseals_while_serving_and_old_keys_retire(
     async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
         await _submit(gw, 3)
         FileKeyRing(ring).rotate("2026b")
-        store = gw.runtime.store
-        codec = gw.runtime.store.protection.codec  # type: ignore[attr-defined]
+        store = gw.store
+        codec = gw.store.protection.codec  # type: ignore[attr-defined]
         assert codec.keyring.refresh() is True
         await _submit(gw, 4, first=3)  # new records under 2026b while old ones still name 2026a
         assert await reseal_all(store, batch=2) == 3  # type: ignore[arg-type]
         assert await reseal_all(store, batch=2) == 0  # type: ignore[arg-type]
-        rows = await gw.runtime.store.audit_rows(0, 1)  # type: ignore[attr-defined]
+        rows = await gw.store.audit_rows(0, 1)  # type: ignore[attr-defined]
         assert rows  # the audit chain is untouched by re-sealing
     FileKeyRing(ring).retire("2026a")
     async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
@@ -163,8 +163,8 @@ async def test_turning_encryption_on_seals_the_plaintext_records_in_the_backgrou
                 break
             await asyncio.sleep(0.05)
         assert len((await gw.client(MEDINSURANCE).inbox())["messages"]) == 2
-        assert await reseal_all(gw.runtime.store) == 0  # type: ignore[arg-type]
-        message = await gw.runtime.store.get_message(1)
+        assert await reseal_all(gw.store) == 0  # type: ignore[arg-type]
+        message = await gw.store.get_message(1)
         assert message is not None and message.body.startswith(b"{")
     bodies = await _stored_bodies(tmp_path, database)
     assert [key_id_of(b) for b in bodies] == ["dev-1", "dev-1"]

@@ -12,8 +12,8 @@ from gateway.configuration import load_config
 from gateway.configuration.model import CryptoSettings
 from gateway.encryption import AtRestError, MemoryKeyRing, RecordCodec
 from gateway.encryption.protection import DEV_KEY_FILE, RecordProtection, load_protection
+from gateway.packaged import default_config_dir
 from gateway.problems import ConfigError
-from gateway.runtime import REPO_ROOT
 from gateway.testing import default_config
 
 
@@ -27,7 +27,7 @@ from gateway.testing import default_config
 )
 def test_bad_crypto_settings_name_the_place(tmp_path: Path, line: str, where: str) -> None:
     config = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", config)
+    shutil.copytree(default_config_dir(), config)
     toml = config / "gateway.toml"
     text = toml.read_text(encoding="utf-8").replace('digest = "sha256"\nat_rest = "none"', line)
     toml.write_text(text, encoding="utf-8")

@@ -14,7 +14,7 @@ import gmssl_pyx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from adapters.base import GatewayClient
+from adapters.link import GatewayClient
 from gateway.clock import SystemClock
 from gateway.messages import build_event, verify_all, verify_receipt
 from gateway.messages.jws import b64url_decode, b64url_encode
@@ -82,7 +82,7 @@ async def test_sm2_department_and_sm2_gateway_end_to_end(
             type=DIAGNOSIS,
             data=example("medical_diagnosis"),
             id="sm2-1",
-            time=gw.runtime.clock.now(),
+            time=gw.clock.now(),
         )
         message = _gmssl_signed_message(d, public, f"{HOSPITAL}/gm1", payload)
 
@@ -134,7 +134,7 @@ async def test_the_adapters_client_signs_and_authenticates_with_sm2(
         ) as response:
             assert response.status == 201
         client = GatewayClient(
-            gw.base_url, HOSPITAL, key, gw.gateway_id, gw.session, clock=gw.runtime.clock
+            gw.base_url, HOSPITAL, key, gw.gateway_id, gw.session, clock=gw.clock
         )
         receipt = await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id="gm2-1")
         status = await client.status("gm2-1")  # a department token signed with SM2
