@@ -26,6 +26,8 @@ from tests.exchange.conftest import DIAGNOSIS, example
 
 HOSPITAL = "330784.health.h001"
 MEDINSURANCE = "330784.medinsurance"
+ZLB = "330784.zlb"
+APPLICATION = "cn.gov.zj.injury.application_form.v1"
 PROBLEM = "urn:zj-exchange:problem:"
 DOCUMENT = example("medical_diagnosis", 0)
 NEEDLES = (
@@ -85,6 +87,8 @@ async def test_no_clear_personal_data_in_the_database(
 ) -> None:
     config = _with_crypto(CryptoSettings(at_rest=at_rest))  # type: ignore[arg-type]
     async with running_gateway(tmp_path, config=config, database=database) as gw:
+        form = example("application_form", 2)  # opens a case: its state is stored too
+        await gw.client(ZLB).submit(APPLICATION, form, subject=form["application_number"])
         await _submit(gw, 2)
         page = await gw.client(MEDINSURANCE).inbox()
         body = orjson.dumps(page["messages"][0]["message"])
@@ -92,6 +96,9 @@ async def test_no_clear_personal_data_in_the_database(
         verified = verify_all(body, jwks, datetime.now(UTC), gateway_id=gw.gateway_id)
         assert verified.event.data == DOCUMENT  # the recipient gets the signed plaintext
     found = _clear_in(await _raw_store(tmp_path, database))
+    states = await _stored(tmp_path, database, "SELECT state FROM cases")
+    assert len(states) == 1
+    assert [key_id_of(state) for state in states] == [None if at_rest == "none" else "dev-1"]
     if at_rest == "none":  # the control: the same grep finds them when nothing is sealed
         assert found == list(NEEDLES)
     else:
@@ -172,7 +179,10 @@ async def test_turning_encryption_on_seals_the_plaintext_records_in_the_backgrou
 
 
 async def _stored_bodies(data_dir: Path, database: str | None) -> list[bytes]:
-    query = "SELECT body FROM messages ORDER BY seq"
+    return await _stored(data_dir, database, "SELECT body FROM messages ORDER BY seq")
+
+
+async def _stored(data_dir: Path, database: str | None, query: str) -> list[bytes]:
     if database is None:
         with sqlite3.connect(data_dir / "gateway.sqlite3") as db:
             return [bytes(r[0]) for r in db.execute(query)]
