@@ -4,8 +4,10 @@ driver (``Connector``) that only decides how a script runs (gateway.storage.conn
 What lives here and nowhere else: which rows each operation reads and changes, the state
 transitions of a delivery (pending -> delivered | dead -> pending | discarded) and that each
 is audited in the same transaction as the change it records, the audit chain's linking,
-deduplication on (source, event id), and the optimistic version checks of cases and of the
-shared administration state. What a driver adds: SQLite's writer thread and group commit,
+deduplication on (source, event id), the optimistic version checks of cases and of the
+shared administration state, and what ``[crypto]`` asks of stored data: message bodies and
+case states sealed on the way in and opened on the way out (``gateway.encryption``; the
+record id is the associated data), and the audit chain's digest. What a driver adds: SQLite's writer thread and group commit,
 PostgreSQL's pool, advisory lock, SKIP LOCKED and LISTEN/NOTIFY (in its SQL and its module).
 
 Every time passed in is checked to be aware (``ValueError`` otherwise) before anything is
