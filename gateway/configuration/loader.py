@@ -229,7 +229,7 @@ def _cases(doc: dict[str, Any], place: Place, base: Path) -> CaseSettings:
 def _crypto(doc: dict[str, Any], place: Place, base: Path) -> CryptoSettings:
     here = place.at("crypto")
     table = _table(doc.get("crypto", {}), here)
-    _known_keys(table, {"digest", "at_rest", "key_file"}, here)
+    _known_keys(table, {"digest", "at_rest", "key_file", "refuse_plaintext"}, here)
     digest = _str(table, "digest", here, "sha256")
     if digest not in DIGESTS:
         raise here.at("digest").fail(f"must be one of {', '.join(DIGESTS)}")
@@ -242,6 +242,7 @@ def _crypto(doc: dict[str, Any], place: Place, base: Path) -> CryptoSettings:
         digest=digest_name,
         at_rest=cast(AtRest, at_rest),
         key_file=(base / key_file) if key_file else None,
+        refuse_plaintext=_bool(table, "refuse_plaintext", here, False),
     )
 
 

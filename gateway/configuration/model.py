@@ -110,6 +110,9 @@ class CryptoSettings:
     #: the at-rest key ring (``gateway.encryption.keyring``); a dev ring in the data
     #: directory when None and dev_keys is on
     key_file: Path | None = None
+    #: refuse a plaintext record (once re-sealing has sealed them all); else read it as
+    #: written before encryption was turned on
+    refuse_plaintext: bool = False
 
 
 @dataclass(frozen=True, slots=True)

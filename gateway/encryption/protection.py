@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway.configuration.model import Config
 from gateway.encryption.codec import RecordCodec, is_sealed
-from gateway.encryption.errors import AtRestError
+from gateway.encryption.errors import AtRestError, RecordDecryptError
 from gateway.encryption.keyring import FileKeyRing
 from gateway.problems import ConfigError
 
@@ -25,13 +25,19 @@ DEV_KEY_FILE = "at-rest.keys"
 class RecordProtection:
     """``seal`` / ``open`` for a record id such as ``message/42`` or ``case/C-1``."""
 
-    def __init__(self, codec: RecordCodec | None = None) -> None:
+    def __init__(self, codec: RecordCodec | None = None, *, refuse_plaintext: bool = False) -> None:
         self.codec = codec
+        self.refuse_plaintext = refuse_plaintext and codec is not None
 
     def seal(self, blob: bytes, record_id: str) -> bytes:
         return blob if self.codec is None else self.codec.seal(blob, record_id)
 
     def open(self, blob: bytes, record_id: str) -> bytes:
+        if self.refuse_plaintext and not is_sealed(blob):
+            raise RecordDecryptError(
+                f"the stored record {record_id} is not sealed, and [crypto] refuse_plaintext "
+                "is on: it was written or replaced outside the gateway"
+            )
         if self.codec is not None:
             return self.codec.open(blob, record_id)
         if is_sealed(blob):
@@ -52,8 +58,10 @@ def load_protection(config: Config, data_dir: Path) -> RecordProtection:
     crypto = config.crypto
     if crypto.at_rest == "none":
         return RecordProtection()
+    refuse = crypto.refuse_plaintext
     if crypto.key_file is not None:
-        return RecordProtection(RecordCodec(FileKeyRing(crypto.key_file)))
+        codec = RecordCodec(FileKeyRing(crypto.key_file))
+        return RecordProtection(codec, refuse_plaintext=refuse)
     if not config.gateway.dev_keys:
         raise ConfigError('gateway.toml: crypto.key_file is required for at_rest = "sm4-gcm"')
     path = data_dir / DEV_KEY_FILE
@@ -61,4 +69,4 @@ def load_protection(config: Config, data_dir: Path) -> RecordProtection:
         # another instance may make it at the same moment: then use that one
         with contextlib.suppress(FileExistsError):
             FileKeyRing.generate(path, "dev-1")
-    return RecordProtection(RecordCodec(FileKeyRing(path)))
+    return RecordProtection(RecordCodec(FileKeyRing(path)), refuse_plaintext=refuse)

@@ -7,8 +7,9 @@ is audited in the same transaction as the change it records, the audit chain's l
 deduplication on (source, event id), the optimistic version checks of cases and of the
 shared administration state, and what ``[crypto]`` asks of stored data: message bodies and
 case states sealed on the way in and opened on the way out (``gateway.encryption``; the
-record id is the associated data), and the audit chain's digest. What a driver adds: SQLite's writer thread and group commit,
-PostgreSQL's pool, advisory lock, SKIP LOCKED and LISTEN/NOTIFY (in its SQL and its module).
+record id is the associated data), and the audit chain's digest. What a driver adds:
+SQLite's writer thread and group commit, PostgreSQL's pool, advisory lock, SKIP LOCKED and
+LISTEN/NOTIFY (in its SQL and its module).
 
 Every time passed in is checked to be aware (``ValueError`` otherwise) before anything is
 queued or sent, so both stores refuse a naive datetime at the same point.

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.configuration import load_config
 from gateway.configuration.model import CryptoSettings
-from gateway.encryption import AtRestError, MemoryKeyRing, RecordCodec
+from gateway.encryption import AtRestError, MemoryKeyRing, RecordCodec, RecordDecryptError
 from gateway.encryption.protection import DEV_KEY_FILE, RecordProtection, load_protection
 from gateway.packaged import default_config_dir
 from gateway.problems import ConfigError
@@ -60,3 +60,18 @@ def test_a_sealed_record_without_the_key_ring_is_a_clear_error() -> None:
         RecordProtection().open(sealed, "case/C-9")
     assert RecordProtection().open(b"{}", "case/C-9") == b"{}"
     assert RecordProtection().seal(b"{}", "case/C-9") == b"{}"
+
+
+def test_refuse_plaintext_once_everything_is_sealed(tmp_path: Path) -> None:
+    config = dataclasses.replace(
+        default_config(), crypto=CryptoSettings(at_rest="sm4-gcm", refuse_plaintext=True)
+    )
+    protection = load_protection(config, tmp_path)
+    sealed = protection.seal(b'{"a":1}', "message/3")
+    assert protection.open(sealed, "message/3") == b'{"a":1}'
+    with pytest.raises(RecordDecryptError, match="message/3 is not sealed"):
+        protection.open(b'{"a":1}', "message/3")
+    lenient = load_protection(
+        dataclasses.replace(config, crypto=CryptoSettings("sha256", "sm4-gcm")), tmp_path
+    )
+    assert lenient.open(b'{"a":1}', "message/3") == b'{"a":1}'
