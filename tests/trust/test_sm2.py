@@ -17,12 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from gateway.messages.jws import (
     b64url_encode,
+    canonical_alg,
     sign_compact,
     sign_segments,
     verify_compact,
     verify_segments,
 )
-from gateway.problems import KeyMaterialError, SignatureError
+from gateway.problems import AlgorithmRefusedError, KeyMaterialError, SignatureError
 from gateway.trust import KeyRecord, SigningKey
 from gateway.trust.digests import hexdigest
 from gateway.trust.keys import alg_for_jwk
@@ -164,3 +165,10 @@ def test_sm2_jwk_round_trip_record_and_key_file(tmp_path: Path) -> None:
 def test_sm3_vectors_of_gmt_0004() -> None:
     for vector in VECTORS["sm3"]["vectors"]:
         assert hexdigest("sm3", vector["message_ascii"].encode("ascii")) == vector["digest"]
+
+
+def test_the_allow_list_knows_sm2_by_its_exact_name_only() -> None:
+    assert canonical_alg("SM2") == "SM2"
+    for name in ("sm2", "SM2withSM3", "SM3", "SM2-SM3", "ES256K"):
+        with pytest.raises(AlgorithmRefusedError):
+            canonical_alg(name)
