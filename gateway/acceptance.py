@@ -125,12 +125,13 @@ class Acceptor:
         recipients = tuple(
             (dept, ctx.config.departments[dept].delivery.mode) for dept in decision.recipients
         )
+        digest = ctx.config.crypto.digest
 
         def build(seq: int) -> tuple[bytes, bytes]:
             signed, signature = countersign(
                 message, ctx.gateway_key, ctx.config.gateway.id, now, seq, list(decision.recipients)
             )
-            return signed, make_receipt(message, signature)
+            return signed, make_receipt(message, signature, ctx.config.crypto.digest)
 
         outcome = await self._store.accept(
             AcceptRequest(
@@ -149,7 +150,7 @@ class Acceptor:
                     target=f"{event.source}/{event.id}",
                     detail={
                         "type": event.type,
-                        "sha256": message.payload_sha256,
+                        digest: message.payload_digest(digest),
                         "recipients": list(decision.recipients),
                         "routes": list(decision.matched),
                     },

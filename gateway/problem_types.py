@@ -70,6 +70,9 @@ NOT_FOUND = _define("not-found", 404, "Not found", "资源不存在")
 CONFLICT = _define("conflict", 409, "Conflict", "冲突")
 UNROUTABLE = _define("unroutable", 422, "No recipient for this message", "消息无可投递的接收方")
 STORE_UNAVAILABLE = _define("store-unavailable", 503, "Store unavailable", "存储暂不可用")
+STORAGE_ENCRYPTION = _define(
+    "storage-encryption", 500, "Stored record cannot be decrypted", "存储记录无法解密"
+)
 
 # --- HTTP (the request itself) --------------------------------------------------------------
 

@@ -218,6 +218,16 @@ class Store(Protocol):
         sequence order (commit order on both stores): what the case layer's catch-up reads."""
         ...
 
+    # at rest (gateway.encryption.rotation)
+    async def reseal_messages(self, after_seq: int, limit: int) -> tuple[int | None, int]:
+        """Seal again under the active at-rest key the bodies after ``after_seq`` that are
+        plaintext or under an older key: (last seq looked at or None at the end, count)."""
+        ...
+
+    async def reseal_cases(self, after_id: str, limit: int) -> tuple[str | None, int]:
+        """As ``reseal_messages`` for case states, in case id order."""
+        ...
+
     # capability ``listen``
     async def listen(self, callback: Callable[[Wakeup], None]) -> None:
         """Call ``callback`` whenever another instance commits newly due deliveries, from

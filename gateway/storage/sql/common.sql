@@ -95,3 +95,18 @@ WHERE m.seq > :after AND m.accepted_at >= :since ORDER BY m.seq LIMIT :limit;
 
 -- ping --
 SELECT 1;
+
+-- reseal_messages_after --
+-- Message bodies in sequence order, for re-sealing under the active at-rest key.
+SELECT seq, body FROM messages WHERE seq > :after ORDER BY seq LIMIT :limit;
+
+-- reseal_message --
+UPDATE messages SET body = :body WHERE seq = :seq AND body = :old;
+
+-- reseal_cases_after --
+-- Case states in case id order, for re-sealing under the active at-rest key.
+SELECT case_id, version, state FROM cases WHERE case_id > :after ORDER BY case_id LIMIT :limit;
+
+-- reseal_case --
+-- Same version only: a case written since was sealed by that write.
+UPDATE cases SET state = :state WHERE case_id = :case_id AND version = :version;
