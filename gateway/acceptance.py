@@ -65,7 +65,9 @@ class Acceptor:
     async def accept(self, body: bytes) -> Accepted:
         ctx = self._context()
         now = self._clock.now()
-        message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
+        message = SignedMessage.parse(
+            body, max_bytes=ctx.config.gateway.max_message_bytes, rules=ctx.config.events
+        )
         sender = message.verify_origin(ctx.keys, now)
         event = message.event
         self._check_sender(ctx, sender, event.type)

@@ -471,7 +471,7 @@ def _new_key(
     if not isinstance(spec, dict) or not isinstance(spec.get("jwk"), dict):
         raise MessageError('send {"name": ..., "jwk": {...public JWK...}}', slug="invalid-body")
     name = spec.get("name")
-    if not isinstance(name, str) or not KEY_NAME.match(name):
+    if not isinstance(name, str) or not KEY_NAME.fullmatch(name):
         raise MessageError("name: letters, digits, '.', '_' or '-'", slug="invalid-body")
     kid = f"{dept_id}/{name}"
     if request.app[RUNTIME].context.keys.get(kid) is not None:

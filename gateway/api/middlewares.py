@@ -18,10 +18,11 @@ from aiohttp.typedefs import Handler
 
 from gateway.api.keys import RUNTIME
 from gateway.api.responses import problem_response
+from gateway.masking import holds_personal_data
 from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 _HTTP_SLUGS = {
     404: ("not-found", "Not found"),
@@ -34,7 +35,8 @@ _HTTP_SLUGS = {
 @web.middleware
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    usable = _REQUEST_ID.fullmatch(given) is not None and not holds_personal_data(given)
+    rid = given if usable else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
     started = time.perf_counter()

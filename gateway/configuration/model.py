@@ -86,6 +86,28 @@ class GatewaySettings:
     token_lifetime: timedelta = timedelta(minutes=5)
 
 
+#: CloudEvents extensions a deployment accepts unless ``[events] extensions`` says otherwise:
+#: the distributed-tracing extension (CloudEvents 1.0, extensions/distributed-tracing.md).
+DEFAULT_EXTENSIONS = frozenset({"traceparent", "tracestate"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    """``[events]`` in gateway.toml: what the CloudEvents envelope may carry besides its core
+    attributes (CloudEvents 1.0 section 3.1 "Context Attributes", "Extension Context
+    Attributes").
+
+    The specification says names SHOULD NOT exceed 20 characters (not MUST NOT), so the
+    bound on names is this deployment's, not 20. ``extensions`` is the allow-list of
+    extension names; ``None`` (only for reading back stored messages) allows any name.
+    """
+
+    max_name_length: int = 64  # characters in an attribute name
+    max_extensions: int = 8  # extension attributes in one event
+    max_extension_bytes: int = 4096  # UTF-8 bytes of all extension names and values together
+    extensions: frozenset[str] | None = DEFAULT_EXTENSIONS
+
+
 @dataclass(frozen=True, slots=True)
 class CaseSettings:
     """``[cases]`` in gateway.toml: the case layer's definition and its signing key."""
@@ -104,6 +126,7 @@ class Config:
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     directory: Path | None = None
     cases: CaseSettings = field(default_factory=CaseSettings)
+    events: EventSettings = field(default_factory=EventSettings)
 
     def department(self, dept_id: str) -> Department | None:
         return self.departments.get(dept_id)

@@ -56,9 +56,7 @@ ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256")
 PublicKey = OKPKey | ECKey
 
 #: ``<owner>/<key-name>``; the owner is a department id or the gateway id
-KID = re.compile(
-    r"^(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
-)
+KID = re.compile(r"(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 
 # kty/crv pairs we accept, and the algorithm each implies.
 _KEY_TYPES: dict[tuple[str, str], Algorithm] = {
@@ -75,7 +73,7 @@ _ALG_NAMES: dict[Algorithm, frozenset[str]] = {
 
 def split_kid(kid: str) -> tuple[str, str]:
     """``(owner, key-name)`` of a kid, or ``UnknownKeyError`` if it has not that shape."""
-    m = KID.match(kid)
+    m = KID.fullmatch(kid)
     if m is None:
         raise UnknownKeyError(
             "the kid must be '<department-id>/<key-name>'", extra={"kid": kid[:200]}
@@ -196,7 +194,7 @@ class SigningKey:
         if "d" not in jwk:
             raise KeyFileError(f"{p}: a public key; the private key (member 'd') is needed")
         kid = jwk.get("kid")
-        if not isinstance(kid, str) or KID.match(kid) is None:
+        if not isinstance(kid, str) or KID.fullmatch(kid) is None:
             raise KeyFileError(f"{p}: the JWK needs a kid of the form '<department-id>/<name>'")
         try:
             key = _import(jwk, alg)
