@@ -2,8 +2,9 @@
 
 Order matters. Cheap, unauthenticated checks first (size, strict parse, algorithm allow-list),
 then the origin signature, so nothing below learns anything from an unauthenticated caller;
-then what the sender may do, the document itself, deduplication and routing; and only then
-one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
+then what the sender may do, deduplication (before the clock rule: a resend of a stored
+message gets its original receipt however late it comes), the time, the document itself and
+routing; and only then one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
 is stored before all checks pass.
 """
 
@@ -71,11 +72,14 @@ class Acceptor:
         sender = message.verify_origin(ctx.keys, now)
         event = message.event
         self._check_sender(ctx, sender, event.type)
-        self._check_time(ctx, event.time, now)
-        self._check_document(ctx, event.type, event.dataschema, event.data)
+        # A duplicate before the clock rule: a sender whose answer was lost in an outage longer
+        # than the skew window resends the same signed bytes and must get its receipt, for as
+        # long as the message is stored, not "refused" for a message that was delivered.
         existing = await self._store.find_message(event.source, event.id)
         if existing is not None:
             return self._duplicate(existing, message.payload_sha256)
+        self._check_time(ctx, event.time, now)
+        self._check_document(ctx, event.type, event.dataschema, event.data)
         decision = ctx.router.decide(_routable_view(event))
         if not decision.recipients:
             raise RoutingError(
