@@ -4,8 +4,8 @@ Order matters. Cheap, unauthenticated checks first (size, strict parse, algorith
 then the origin signature, so nothing below learns anything from an unauthenticated caller;
 then what the sender may do, deduplication (before the clock rule: a resend of a stored
 message gets its original receipt however late it comes), the time, the document itself and
-routing; and only then one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
-is stored before all checks pass.
+routing; and only then one store transaction. Every refusal raises a ``GatewayError`` with
+its problem slug; nothing is stored before all checks pass.
 """
 
 from __future__ import annotations

@@ -126,6 +126,13 @@ class Metrics:
             "Accepted messages the case layer could not apply (logged; the message stands).",
             registry=r,
         )
+        self.http_refused = Counter(
+            "zjx_http_refused",
+            "Requests refused below the app (unparsable HTTP, timeouts, too many connections),"
+            " by problem type slug.",
+            ["reason"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",

@@ -19,6 +19,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.api import RUNTIME, create_app
+from gateway.api.keys import TRANSPORT
+from gateway.api.transport import GatewaySite, count_refusals
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
 from gateway.runtime import REPO_ROOT, Options, Runtime, dev_key_path
@@ -96,7 +98,7 @@ async def running_gateway(
     app = create_app(options)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = GatewaySite(runner, "127.0.0.1", 0, limits=app[TRANSPORT], refused=count_refusals(app))
     await site.start()
     port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as session:

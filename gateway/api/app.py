@@ -24,8 +24,8 @@ from gateway.api.admin import (
     AdminTokens,
     adopt_shared_state,
 )
-from gateway.api.keys import RUNTIME
-from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
+from gateway.api.keys import RUNTIME, TRANSPORT
+from gateway.api.middlewares import metrics, plain_parameters, problems, read_body, request_id
 from gateway.cases.service import CaseService
 from gateway.delivery import Dispatcher, Notifier, Pusher
 from gateway.files import replace_private
@@ -54,8 +54,9 @@ def create_app(options: Options | None = None) -> web.Application:
     config, schemas, gateway_key = load_static(options)
     app = web.Application(
         client_max_size=config.gateway.max_message_bytes + BODY_SLACK,
-        middlewares=[request_id, metrics, problems, plain_parameters],
+        middlewares=[request_id, metrics, problems, read_body, plain_parameters],
     )
+    app[TRANSPORT] = config.http
     admin_state = AdminState.load(options.data_dir / "admin-state.json")
     context = admin_state.apply(build_context(config, schemas, options.data_dir, gateway_key))
     app[ADMIN_STATE] = admin_state

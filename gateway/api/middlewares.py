@@ -8,15 +8,18 @@ its id, and a refused parameter is a problem like any other.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.api.keys import RUNTIME
+from gateway.api.keys import RUNTIME, TRANSPORT
 from gateway.api.responses import problem_response
 from gateway.masking import holds_personal_data
 from gateway.problems import GatewayError, MessageError, Violation
@@ -69,6 +72,17 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except GatewayError as exc:
         return problem_response(exc, request.path)
+    except (RequestPayloadError, HttpProcessingError):
+        # the body arrived but could not be decoded (a corrupt gzip stream, a bad chunk)
+        error = MessageError(
+            "the body could not be decoded (corrupt gzip data or chunked encoding)",
+            slug="undecodable-body",
+            title="Undecodable body",
+        )
+        return problem_response(error, request.path)
+    except ConnectionResetError:
+        log.info("http.client_gone")  # nobody is left to answer
+        return problem_response(MessageError("the client went away", slug="client-gone"))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -79,6 +93,28 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
         return problem_response(internal, request.path)
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@web.middleware
+async def read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's body within the transport's body timeout, before the handler (which
+    then reads the cached bytes): a client that dribbles its body is answered 408, not held
+    for ever. Bodies are bounded by the app's ``client_max_size`` (413)."""
+    if request.method in BODY_METHODS and request.body_exists:
+        timeout = request.app[TRANSPORT].body_timeout
+        try:
+            await asyncio.wait_for(request.read(), timeout)
+        except TimeoutError:
+            raise MessageError(
+                f"the body must arrive within {timeout:g} s",
+                slug="request-timeout",
+                status=408,
+                title="Request timeout",
+            ) from None
+    return await handler(request)
 
 
 @web.middleware

@@ -26,6 +26,7 @@ from gateway.configuration.model import (
     KeyConfig,
     RetryPolicy,
     Route,
+    TransportLimits,
 )
 from gateway.problems import ConfigError
 
@@ -246,6 +247,27 @@ def _events(doc: dict[str, Any], place: Place) -> EventSettings:
     )
 
 
+def _http(doc: dict[str, Any], place: Place) -> TransportLimits:
+    here = place.at("http")
+    table = _table(doc.get("http", {}), here)
+    default = TransportLimits()
+    seconds = ("head_timeout", "body_timeout", "idle_timeout", "write_timeout")
+    counts = (
+        "connections_per_peer",
+        "max_line_size",
+        "max_headers",
+        "streams_per_department",
+        "page_bytes",
+    )
+    _known_keys(table, {*seconds, *counts}, here)
+    values: dict[str, Any] = {
+        k: _duration(table, k, here, timedelta(seconds=getattr(default, k))).total_seconds()
+        for k in seconds
+    }
+    values.update({k: _int(table, k, here, getattr(default, k)) for k in counts})
+    return TransportLimits(**values)
+
+
 def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
@@ -379,7 +401,7 @@ def load_config(directory: Path) -> Config:
     gateway_path = directory / "gateway.toml"
     gateway_doc = _read_toml(gateway_path)
     place = Place(str(gateway_path))
-    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases", "events"}, place)
+    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases", "events", "http"}, place)
     settings = _gateway(gateway_doc, place, directory)
     departments_path = directory / "departments.toml"
     departments = parse_departments(_read_toml(departments_path), str(departments_path))
@@ -394,4 +416,5 @@ def load_config(directory: Path) -> Config:
         directory=directory,
         cases=_cases(gateway_doc, place, directory),
         events=_events(gateway_doc, place),
+        http=_http(gateway_doc, place),
     )

@@ -109,6 +109,21 @@ class EventSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """``[http]`` in gateway.toml: what one connection may cost (seconds, counts, bytes)."""
+
+    head_timeout: float = 10.0  # request line and headers, from their first byte
+    body_timeout: float = 30.0  # the whole body, from the moment the gateway reads it
+    idle_timeout: float = 30.0  # a keep-alive connection with no request
+    connections_per_peer: int = 64  # open connections from one IP address
+    max_line_size: int = 8190  # request line (URL) and each header line, bytes
+    max_headers: int = 100
+    streams_per_department: int = 4  # concurrent SSE streams of one department
+    write_timeout: float = 30.0  # one write to a stream (a client that stops reading)
+    page_bytes: int = 1_048_576  # messages in one inbox or stream page, bytes
+
+
+@dataclass(frozen=True, slots=True)
 class CaseSettings:
     """``[cases]`` in gateway.toml: the case layer's definition and its signing key."""
 
@@ -127,6 +142,7 @@ class Config:
     directory: Path | None = None
     cases: CaseSettings = field(default_factory=CaseSettings)
     events: EventSettings = field(default_factory=EventSettings)
+    http: TransportLimits = field(default_factory=TransportLimits)
 
     def department(self, dept_id: str) -> Department | None:
         return self.departments.get(dept_id)
