@@ -12,6 +12,8 @@ RUNS = (
     ["bench.store"],
     # the exchange, and the same gateway with every message under one of 50 open cases
     ["bench.exchange", "--cases", "50"],
+    # memory with never-reading SSE clients, against its stated bound per stream
+    ["bench.streams"],
 )
 
 for run in RUNS:

@@ -133,6 +133,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.streams_ended = Counter(
+            "zjx_streams_ended",
+            "SSE inbox streams ended, by reason (client-gone, write-timeout, shutdown).",
+            ["reason"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",

@@ -80,9 +80,17 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
             title="Undecodable body",
         )
         return problem_response(error, request.path)
-    except ConnectionResetError:
-        log.info("http.client_gone")  # nobody is left to answer
-        return problem_response(MessageError("the client went away", slug="client-gone"))
+    except ConnectionError:
+        # The client closed the connection before its answer: a normal end, not a failure
+        # (nginx's 499 "client closed request"; nobody receives this response).
+        log.info("http.client_gone")
+        gone = MessageError(
+            "the client closed the connection before the answer",
+            slug="client-closed-request",
+            status=499,
+            title="Client closed request",
+        )
+        return problem_response(gone, request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

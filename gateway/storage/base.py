@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 from gateway.audit.chain import AuditEvent
 
+#: the default bound on the bodies of one inbox page, bytes (``[http] page_bytes``)
+INBOX_BYTES = 1_048_576
+
 
 class DeliveryState(enum.StrEnum):
     PENDING = "pending"  # push: waiting for an attempt; pull: waiting in the inbox
@@ -126,7 +129,15 @@ class Store(Protocol):
     async def discard(self, seq: int, recipient: str, audit: AuditEvent) -> bool: ...
 
     # pull delivery
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]: ...
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
+        """A pulling recipient's pending messages after ``after_seq`` in sequence order: at
+        most ``limit`` of them and at most ``max_bytes`` of bodies, so a page is bounded in
+        memory whatever the messages weigh; a first message larger than the bound makes a
+        page of its own, so a reader always advances."""
+        ...
+
     async def ack(
         self, recipient: str, seqs: Sequence[int], at: datetime, audit: AuditEvent
     ) -> int: ...

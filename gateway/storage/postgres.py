@@ -62,6 +62,7 @@ from gateway.clock import Clock
 from gateway.problems import NotFoundError, StoreError
 from gateway.storage.base import (
     CASE_SELECT,
+    INBOX_BYTES,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -126,12 +127,19 @@ _LIST_DEAD: Final = (
     " WHERE d.state = 'dead' AND ($1::text IS NULL OR d.recipient = $1::text)"
     " ORDER BY d.seq, d.recipient LIMIT $2"
 )
+# As SQLite's: sizes summed without the bodies (``length`` of a TOASTed bytea reads its
+# header only), then the page's bodies read once in index order.
 _INBOX: Final = (
-    "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
-    " m.body, m.receipt"
-    " FROM deliveries d JOIN messages m USING (seq)"
-    " WHERE d.recipient = $1 AND d.mode = 'pull' AND d.state = 'pending'"
-    " AND d.seq > $2 ORDER BY d.seq LIMIT $3"
+    "WITH head AS (SELECT d.seq, length(m.body) AS size FROM deliveries d"
+    " JOIN messages m USING (seq)"
+    " WHERE d.recipient = $1 AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > $2"
+    " ORDER BY d.seq LIMIT $3),"
+    " sized AS (SELECT seq, SUM(size) OVER (ORDER BY seq) AS upto,"
+    " ROW_NUMBER() OVER (ORDER BY seq) AS n FROM head)"
+    " SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
+    " m.body, m.receipt FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.recipient = $1 AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > $2"
+    " AND d.seq <= (SELECT MAX(seq) FROM sized WHERE upto <= $4 OR n = 1) ORDER BY d.seq"
 )
 
 # The audit lock, then a message number, in one round trip. The MATERIALIZED CTE is an
@@ -721,14 +729,11 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ pull delivery
 
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
         async with self._conn() as conn:
-            rows = await conn.fetch(
-                _INBOX,
-                recipient,
-                after_seq,
-                limit,
-            )
+            rows = await conn.fetch(_INBOX, recipient, after_seq, limit, max_bytes)
         return [_message(r) for r in rows]
 
     async def ack(

@@ -37,6 +37,7 @@ from gateway.clock import Clock
 from gateway.problems import NotFoundError, StoreError
 from gateway.storage.base import (
     CASE_SELECT,
+    INBOX_BYTES,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -72,6 +73,24 @@ def from_micros(value: int) -> datetime:
 
 def _opt_from_micros(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
+
+
+# A pull recipient's page: at most ``limit`` messages and at most ``max_bytes`` of bodies
+# (the first message whatever its size). The sizes come from the record headers
+# (``length`` of a blob reads no overflow page) and are summed over seq and size alone; the
+# bodies are read once, in index order, with nothing sorted that holds them.
+_INBOX_PAGE = (
+    "WITH head AS (SELECT d.seq, length(m.body) AS size FROM deliveries d"
+    " JOIN messages m USING (seq)"
+    " WHERE d.recipient = ? AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > ?"
+    " ORDER BY d.seq LIMIT ?),"
+    " sized AS (SELECT seq, SUM(size) OVER (ORDER BY seq) AS upto,"
+    " ROW_NUMBER() OVER (ORDER BY seq) AS n FROM head)"
+    " SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
+    " m.accepted_at, m.body, m.receipt FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.recipient = ? AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > ?"
+    " AND d.seq <= (SELECT MAX(seq) FROM sized WHERE upto <= ? OR n = 1) ORDER BY d.seq"
+)
 
 
 def _message(row: Sequence[Any]) -> MessageRecord:
@@ -692,15 +711,13 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ pull delivery
 
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
         def run(conn: sqlite3.Connection) -> list[MessageRecord]:
             rows = conn.execute(
-                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at,"
-                " m.body, m.receipt FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.recipient = ? AND d.mode = 'pull' AND d.state = 'pending'"
-                " AND d.seq > ? ORDER BY d.seq LIMIT ?",
-                (recipient, after_seq, limit),
+                _INBOX_PAGE,
+                (recipient, after_seq, limit, recipient, after_seq, max_bytes),
             ).fetchall()
             return [_message(r) for r in rows]
 

@@ -323,6 +323,26 @@ async def test_inbox_and_ack(store: AnyStore) -> None:
     assert actions.count("inbox.acked") == 1
 
 
+async def test_inbox_page_is_bounded_in_bytes(store: AnyStore) -> None:
+    """A page stops at ``max_bytes`` of bodies (issue 12: a stream held 500 large messages);
+    a message larger than the bound alone still makes a page, so a reader always advances."""
+
+    def sized(n: int) -> Callable[[int], tuple[bytes, bytes]]:
+        return lambda seq: (b"x" * n, b"{}")
+
+    for i, size in enumerate((400, 400, 400, 5000, 10)):
+        await store.accept(request(f"b{i}", recipients=[PULL_B], build=sized(size)))
+    pages = [
+        [m.seq for m in await store.inbox("zj.medicare", after, 100, max_bytes=1000)]
+        for after in (0, 3, 4)
+    ]
+    assert pages == [[1, 2], [4], [5]]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100, max_bytes=1200)] == [1, 2, 3]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100, max_bytes=1)] == [1]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 2, max_bytes=10**9)] == [1, 2]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100)] == [1, 2, 3, 4, 5]
+
+
 async def test_ack_many(store: AnyStore) -> None:
     await asyncio.gather(*(store.accept(request(f"e{i}", recipients=[PULL_B])) for i in range(700)))
     assert await store.ack("zj.medicare", list(range(1, 1001)), START, event("inbox.acked")) == 700
