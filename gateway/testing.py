@@ -24,6 +24,7 @@ from gateway.api.transport import GatewaySite, count_refusals
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
 from gateway.runtime import REPO_ROOT, Options, Runtime, dev_key_path
+from gateway.storage.base import Store
 from gateway.trust import SigningKey
 
 if TYPE_CHECKING:  # adapters build on gateway; import only for typing
@@ -52,6 +53,18 @@ class GatewayHandle:
     @property
     def runtime(self) -> Runtime:
         return self.app[RUNTIME]
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    @property
+    def config(self) -> Config:
+        return self.runtime.config
 
     @property
     def gateway_id(self) -> str:

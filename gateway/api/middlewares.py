@@ -104,6 +104,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: content codings aiohttp decodes (RFC 9110 section 8.4.1); brotli is refused by its parser
+CONTENT_CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 
 
 @web.middleware
@@ -112,6 +114,15 @@ async def read_body(request: web.Request, handler: Handler) -> web.StreamRespons
     then reads the cached bytes): a client that dribbles its body is answered 408, not held
     for ever. Bodies are bounded by the app's ``client_max_size`` (413)."""
     if request.method in BODY_METHODS and request.body_exists:
+        coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding not in CONTENT_CODINGS:
+            # aiohttp would hand the coded bytes on as they are (RFC 9110 section 8.4.1: 415)
+            raise MessageError(
+                "send the body uncompressed or gzip-compressed",
+                slug="unsupported-content-encoding",
+                status=415,
+                title="Unsupported content encoding",
+            )
         timeout = request.app[TRANSPORT].body_timeout
         try:
             await asyncio.wait_for(request.read(), timeout)

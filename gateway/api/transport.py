@@ -22,13 +22,20 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.http_exceptions import (
+    BadHttpMessage,
+    ContentEncodingError,
+    HttpProcessingError,
+    LineTooLong,
+)
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
 from gateway.configuration.model import TransportLimits
 from gateway.problems import MessageError
 
 log = structlog.get_logger("gateway.transport")
+#: room on a request line beside its target: "OPTIONS ", " HTTP/1.1" and CRLF
+_METHOD_AND_VERSION = 24
 
 __all__ = ["GatewayRequestHandler", "GatewaySite", "TransportLimits"]
 
@@ -102,6 +109,7 @@ class GatewayRequestHandler(RequestHandler):
         self._peer: str | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_line_seen = False
+        self._head_bytes = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -135,10 +143,14 @@ class GatewayRequestHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         between_requests = self._current_request is None and not self._messages
         if between_requests and self._head_timer is None:
-            self._head_line_seen = False
+            self._head_line_seen, self._head_bytes = False, 0
             self._head_timer = self._loop.call_later(self._limits.head_timeout, self._head_too_slow)
-        if between_requests and b"\n" in data:
-            self._head_line_seen = True
+        if between_requests and not self._head_line_seen:
+            # the request line ended within its bound (the target plus method and version)
+            newline = data.find(b"\n")
+            bound = self._limits.max_line_size + _METHOD_AND_VERSION
+            self._head_line_seen = newline != -1 and self._head_bytes + newline <= bound
+            self._head_bytes += len(data)
         before = self._request_count
         super().data_received(data)
         if self._request_count > before:
@@ -162,8 +174,17 @@ class GatewayRequestHandler(RequestHandler):
             f"the request line and headers must arrive within {self._limits.head_timeout:g} s",
         )
         self.transport.write(problem_bytes(error))
-        self.force_close()
-        self.transport.close()
+        self.force_close()  # closes the transport once what was written is sent
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """aiohttp's log of a failure outside the handler. A body that could not be read or
+        decoded (the handler has answered it already) or a client gone is one line at info;
+        anything else keeps aiohttp's log, traceback included."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, RequestPayloadError | HttpProcessingError | ConnectionError):
+            log.info("http.body_abandoned", error=type(exc).__name__)
+            return
+        super().log_exception(*args, **kw)
 
     def handle_error(
         self,

@@ -27,6 +27,7 @@ from joserfc.jwk import ECKey, OKPKey
 
 from gateway.clock import utc_iso
 from gateway.files import create_private, replace_private
+from gateway.masking import mask_text
 from gateway.problems import (
     ConflictError,
     KeyExpiredError,
@@ -71,12 +72,19 @@ _ALG_NAMES: dict[Algorithm, frozenset[str]] = {
 }
 
 
+def shown_kid(kid: str) -> str:
+    """A kid from outside as an answer or a log line may show it: at most 200 characters,
+    with anything shaped like personal data masked (a kid is an identifier the gateway logs
+    untouched once it is known; an unknown one is whatever the caller wrote)."""
+    return mask_text(kid[:200])
+
+
 def split_kid(kid: str) -> tuple[str, str]:
     """``(owner, key-name)`` of a kid, or ``UnknownKeyError`` if it has not that shape."""
     m = KID.fullmatch(kid)
     if m is None:
         raise UnknownKeyError(
-            "the kid must be '<department-id>/<key-name>'", extra={"kid": kid[:200]}
+            "the kid must be '<department-id>/<key-name>'", extra={"kid": shown_kid(kid)}
         )
     return m["owner"], m["name"]
 
@@ -340,9 +348,8 @@ class KeyRegistry:
     def resolve(self, kid: str, at: datetime) -> KeyRecord:
         record = self._records.get(kid)
         if record is None:
-            raise UnknownKeyError(
-                f"no key with kid {kid[:200]} is registered", extra={"kid": kid[:200]}
-            )
+            shown = shown_kid(kid)
+            raise UnknownKeyError(f"no key with kid {shown} is registered", extra={"kid": shown})
         record.check_usable(at)
         return record
 
