@@ -105,6 +105,12 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
+        self.endpoint_gone = Gauge(
+            "zjx_endpoint_gone",
+            "1 while the recipient's push endpoint is disabled after HTTP 410 (until enabled).",
+            ["recipient"],
+            registry=r,
+        )
         # Fed by the case layer (gateway/cases).
         self.cases_open = Gauge(
             "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r

@@ -9,6 +9,7 @@ the request path: a request reads ``runtime.context`` once and uses that snapsho
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,8 +65,21 @@ class Options:
     )
     run_dispatcher: bool = True
     clock: Clock = field(default_factory=SystemClock)
+    # This instance among those on one store: names its delivery claims. Stable across
+    # restarts (GATEWAY_INSTANCE, else host name and port), so a restarted instance takes up
+    # at once what its previous run had claimed; random when the port is (tests on port 0).
+    instance: str = field(default_factory=lambda: os.environ.get("GATEWAY_INSTANCE", ""))
     # Tests and the demo hand in a configuration built in memory instead of a directory.
     config: Config | None = None
+
+
+def instance_identity(options: Options) -> str:
+    """``options.instance``, else ``<host name>:<port>``, else (port 0) a random id."""
+    if options.instance:
+        return options.instance
+    if options.port:
+        return f"{socket.gethostname()}:{options.port}"
+    return uuid.uuid4().hex[:12]
 
 
 def load_gateway_key(config: Config, data_dir: Path) -> SigningKey:

@@ -23,6 +23,7 @@ from gateway.api.keys import TRANSPORT
 from gateway.api.transport import GatewaySite, count_refusals
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
+from gateway.delivery import Dispatcher
 from gateway.runtime import REPO_ROOT, Options, Runtime, dev_key_path
 from gateway.storage.base import Store
 from gateway.trust import SigningKey
@@ -65,6 +66,13 @@ class GatewayHandle:
     @property
     def config(self) -> Config:
         return self.runtime.config
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        dispatcher = self.runtime.dispatcher
+        if dispatcher is None:
+            raise RuntimeError("the gateway has no dispatcher yet")
+        return dispatcher
 
     @property
     def gateway_id(self) -> str:

@@ -44,6 +44,7 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
+from gateway.storage.base import GoneEndpoint
 from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord
 
@@ -238,6 +239,7 @@ async def list_departments(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     runtime = request.app[RUNTIME]
     now = runtime.clock.now()
+    gone = await runtime.store.gone_endpoints()
     return json_response(
         {
             "departments": [
@@ -247,6 +249,7 @@ async def list_departments(request: web.Request) -> web.Response:
                     "name_zh": d.name_zh,
                     "enabled": d.enabled,
                     "delivery": d.delivery.mode,
+                    "endpoint_gone": _gone_view(gone.get(d.id)),
                     "sends": sorted(d.sends),
                     "receives": sorted(d.receives),
                     "keys": [
@@ -262,6 +265,10 @@ async def list_departments(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+def _gone_view(gone: GoneEndpoint | None) -> dict[str, str] | None:
+    return None if gone is None else {"at": utc_iso(gone.at), "reason": gone.reason}
 
 
 def _department_id(request: web.Request) -> str:
@@ -291,6 +298,11 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
     else:
         disabled.add(dept_id)
     await _swap_context(request)
+    if enabled and await request.app[RUNTIME].store.clear_gone(dept_id):
+        # an endpoint disabled after a 410 is the administrator's to enable again
+        await _audit(request, who, "endpoint.enabled", dept_id)
+        request.app[RUNTIME].metrics.endpoint_gone.labels(dept_id).set(0)
+        request.app[RUNTIME].notifier.wake_dispatcher()
     await _audit(request, who, f"department.{'enabled' if enabled else 'disabled'}", dept_id)
     return json_response({"department": dept_id, "enabled": enabled})
 

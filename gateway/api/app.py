@@ -35,6 +35,7 @@ from gateway.runtime import (
     Options,
     Runtime,
     build_context,
+    instance_identity,
     load_case_definition,
     load_case_key,
     load_static,
@@ -90,6 +91,7 @@ def create_app(options: Options | None = None) -> web.Application:
                 options.clock,
                 config.gateway.token_lifetime,
             ),
+            instance=instance_identity(options),
         )
         definition = load_case_definition(runtime.config)
         if definition is not None:

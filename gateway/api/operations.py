@@ -63,9 +63,11 @@ async def refresh_gauges(app: web.Application) -> None:
     runtime = app[RUNTIME]
     now = runtime.clock.now()
     stats = await runtime.store.stats(now)
+    gone = await runtime.store.gone_endpoints()
     metrics = runtime.metrics
     for recipient in runtime.config.departments:
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0
         metrics.oldest_pending.labels(recipient).set(max(age, 0.0))
+        metrics.endpoint_gone.labels(recipient).set(1 if recipient in gone else 0)

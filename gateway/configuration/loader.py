@@ -35,6 +35,8 @@ KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TYPE_NAME = re.compile(r"cn\.gov\.zj\.[a-z0-9_.]+\.v\d+")
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+#: push attempts in flight to one recipient, per instance
+MAX_CONCURRENCY = 256
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -99,10 +101,24 @@ def _bool(table: dict[str, Any], key: str, place: Place, default: bool) -> bool:
     return value
 
 
-def _int(table: dict[str, Any], key: str, place: Place, default: int, minimum: int = 1) -> int:
+#: the largest whole number a setting may hold: a signed 32-bit integer, so every number read
+#: from a file or an administrator's JSON fits every store and every timer
+MAX_SETTING = 2**31 - 1
+#: the longest duration a setting may hold (ten years)
+MAX_DURATION = timedelta(days=3650)
+
+
+def _int(
+    table: dict[str, Any],
+    key: str,
+    place: Place,
+    default: int,
+    minimum: int = 1,
+    maximum: int = MAX_SETTING,
+) -> int:
     value = table.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise place.at(key).fail(f"must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise place.at(key).fail(f"must be an integer from {minimum} to {maximum}")
     return value
 
 
@@ -118,7 +134,10 @@ def parse_duration(text: Any, place: Place) -> timedelta:
     match = DURATION.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise place.fail('must be a duration such as "500ms", "5s", "30m", "6h" or "3d"')
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise place.fail(f"must be at most {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
 
 
 def _duration(table: dict[str, Any], key: str, place: Place, default: timedelta) -> timedelta:
@@ -283,7 +302,7 @@ def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
         mode=mode,
         endpoint=endpoint,
         timeout_seconds=timeout,
-        concurrency=_int(table, "concurrency", place, 4),
+        concurrency=_int(table, "concurrency", place, 4, maximum=MAX_CONCURRENCY),
     )
 
 

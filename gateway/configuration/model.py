@@ -115,7 +115,7 @@ class TransportLimits:
     head_timeout: float = 10.0  # request line and headers, from their first byte
     body_timeout: float = 30.0  # the whole body, from the moment the gateway reads it
     idle_timeout: float = 30.0  # a keep-alive connection with no request
-    connections_per_peer: int = 64  # open connections from one IP address
+    connections_per_peer: int = 256  # open connections from one IP address
     max_line_size: int = 8190  # request line (URL) and each header line, bytes
     max_headers: int = 100
     streams_per_department: int = 4  # concurrent SSE streams of one department

@@ -10,7 +10,7 @@ gateway's signature is the one stored.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -88,6 +88,15 @@ class ClaimedDelivery:
     message: MessageRecord
 
 
+@dataclass(frozen=True, slots=True)
+class GoneEndpoint:
+    """A push endpoint disabled after HTTP 410 (DESIGN section 7), until an administrator
+    enables its department."""
+
+    at: datetime
+    reason: str
+
+
 @dataclass(slots=True)
 class StoreStats:
     pending_by_recipient: dict[str, int] = field(default_factory=dict)
@@ -110,9 +119,35 @@ class Store(Protocol):
 
     # push delivery
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
-    ) -> list[ClaimedDelivery]: ...
-    async def next_due(self) -> datetime | None: ...
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
+    ) -> list[ClaimedDelivery]:
+        """Lease to ``owner`` for ``lease_seconds``, per recipient of ``capacity``, at most
+        that many of its due push deliveries (oldest due first) whose lease is free or has
+        run out. Recipients not in ``capacity`` are not looked at."""
+        ...
+
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
+        """When the earliest pending push delivery of ``recipients`` falls due."""
+        ...
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        """Extend every lease ``owner`` holds on a pending delivery to ``until``."""
+        ...
+
+    async def release_claims(self, owner: str) -> int:
+        """Give up every lease ``owner`` holds (shutdown, and start under the same identity);
+        the deliveries are due again as they were."""
+        ...
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        """Give up one lease, the delivery untouched (it could not start after all)."""
+        ...
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]: ...
+    async def mark_gone(
+        self, recipient: str, at: datetime, reason: str, audit: AuditEvent
+    ) -> None: ...
+    async def clear_gone(self, recipient: str) -> bool: ...
     async def mark_delivered(
         self, seq: int, recipient: str, at: datetime, receipt: bytes | None, audit: AuditEvent
     ) -> None: ...

@@ -49,7 +49,7 @@ import contextlib
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -70,6 +70,7 @@ from gateway.storage.base import (
     ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
+    GoneEndpoint,
     MessageRecord,
     StoreStats,
     case_from_row,
@@ -109,15 +110,15 @@ _DELIVERIES_FOR: Final = (
     " d.delivered_at, d.receipt, m.accepted_at"
     " FROM deliveries d JOIN messages m USING (seq) WHERE d.seq = $1 ORDER BY d.recipient"
 )
-_CLAIM: Final = (
-    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at, d.last_error,"
-    " d.delivered_at, d.receipt, m.accepted_at,"
-    " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256, m.accepted_at,"
-    " m.body, m.receipt"
+_CLAIM_FOR: Final = (
+    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
+    " d.last_error, d.delivered_at, d.receipt, m.accepted_at,"
+    " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
+    " m.accepted_at, m.body, m.receipt"
     " FROM deliveries d JOIN messages m USING (seq)"
-    " WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= $1"
-    " AND (d.lease_until IS NULL OR d.lease_until <= $1)"
-    " ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT $2"
+    " WHERE d.recipient = $1 AND d.state = 'pending' AND d.mode = 'push'"
+    " AND d.next_attempt_at <= $2 AND (d.lease_until IS NULL OR d.lease_until <= $2)"
+    " ORDER BY d.next_attempt_at, d.seq LIMIT $3"
     " FOR UPDATE OF d SKIP LOCKED"
 )
 _LIST_DEAD: Final = (
@@ -593,21 +594,18 @@ class PostgresStore:
     # ------------------------------------------------------------------ push delivery
 
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due push deliveries, oldest first. Rows another instance
-        is claiming right now are skipped (SKIP LOCKED), rows it holds a live lease on are
-        not due; a lease that has run out makes the delivery claimable again."""
-        if limit <= 0:
-            return []
+        """As ``SqliteStore.claim_due``; rows another instance is claiming right now are
+        skipped (SKIP LOCKED), rows it holds a live lease on are not due."""
         now = _aware(now)
         until = now + timedelta(seconds=lease_seconds)
+        if not any(free > 0 for free in capacity.values()):
+            return []
+        rows: list[Any] = []
         async with self._tx() as conn:
-            rows = await conn.fetch(
-                _CLAIM,
-                now,
-                limit,
-            )
+            for recipient, free in sorted(capacity.items()):
+                rows += await conn.fetch(_CLAIM_FOR, recipient, now, free)
             if rows:
                 await conn.execute(
                     "UPDATE deliveries SET lease_owner = $1, lease_until = $2"
@@ -623,13 +621,67 @@ class PostgresStore:
             for r in rows
         ]
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
         async with self._conn() as conn:
             value = await conn.fetchval(
                 "SELECT MIN(next_attempt_at) FROM deliveries"
-                " WHERE state = 'pending' AND mode = 'push'"
+                " WHERE state = 'pending' AND mode = 'push' AND recipient = ANY($1::text[])",
+                sorted(recipients),
             )
         return _opt_utc(value)
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "UPDATE deliveries SET lease_until = $1"
+                " WHERE lease_owner = $2 AND state = 'pending'",
+                _aware(until),
+                owner,
+            )
+        return _rowcount(status)
+
+    async def release_claims(self, owner: str) -> int:
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = $1 AND state = 'pending'",
+                owner,
+            )
+        return _rowcount(status)
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        async with self._conn() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = $1 AND recipient = $2 AND lease_owner = $3",
+                seq,
+                recipient,
+                owner,
+            )
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT recipient, gone_at, reason FROM endpoint_state")
+        return {r[0]: GoneEndpoint(_utc(r[1]), r[2]) for r in rows}
+
+    async def mark_gone(self, recipient: str, at: datetime, reason: str, audit: AuditEvent) -> None:
+        async with self._tx() as conn:
+            status = await conn.execute(
+                "INSERT INTO endpoint_state (recipient, gone_at, reason) VALUES ($1, $2, $3)"
+                " ON CONFLICT (recipient) DO NOTHING",
+                recipient,
+                _aware(at),
+                reason,
+            )
+            if _rowcount(status):
+                await _append_audit(conn, audit)
+
+    async def clear_gone(self, recipient: str) -> bool:
+        async with self._conn() as conn:
+            status = await conn.execute(
+                "DELETE FROM endpoint_state WHERE recipient = $1", recipient
+            )
+        return _rowcount(status) > 0
 
     async def mark_delivered(
         self, seq: int, recipient: str, at: datetime, receipt: bytes | None, audit: AuditEvent

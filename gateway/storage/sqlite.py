@@ -23,7 +23,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +45,7 @@ from gateway.storage.base import (
     ClaimedDelivery,
     DeliveryRecord,
     DeliveryState,
+    GoneEndpoint,
     MessageRecord,
     StoreStats,
     case_from_row,
@@ -90,6 +91,20 @@ _INBOX_PAGE = (
     " m.accepted_at, m.body, m.receipt FROM deliveries d JOIN messages m USING (seq)"
     " WHERE d.recipient = ? AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > ?"
     " AND d.seq <= (SELECT MAX(seq) FROM sized WHERE upto <= ? OR n = 1) ORDER BY d.seq"
+)
+
+
+# Due push deliveries of one recipient without a live lease, oldest first, with their
+# messages (index deliveries_push_due).
+_CLAIM_FOR = (
+    "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
+    " d.last_error, d.delivered_at, d.receipt, m.accepted_at,"
+    " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
+    " m.accepted_at, m.body, m.receipt"
+    " FROM deliveries d JOIN messages m USING (seq)"
+    " WHERE d.recipient = ? AND d.state = 'pending' AND d.mode = 'push'"
+    " AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)"
+    " ORDER BY d.next_attempt_at, d.seq LIMIT ?"
 )
 
 
@@ -552,25 +567,18 @@ class SqliteStore:
     # ------------------------------------------------------------------ push delivery
 
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due push deliveries, oldest first. A lease that has run out
-        (its holder crashed) makes the delivery claimable again: at least once, never lost."""
+        """Lease, per recipient in ``capacity``, at most its count of due push deliveries,
+        oldest first. A lease that has run out (its holder crashed) makes the delivery
+        claimable again: at least once, never lost."""
         now_us = to_micros(now)
         until_us = to_micros(now + timedelta(seconds=lease_seconds))
 
         def run(conn: sqlite3.Connection) -> list[ClaimedDelivery]:
-            rows = conn.execute(
-                "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
-                " d.last_error, d.delivered_at, d.receipt, m.accepted_at,"
-                " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at, m.body, m.receipt"
-                " FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= ?"
-                " AND (d.lease_until IS NULL OR d.lease_until <= ?)"
-                " ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT ?",
-                (now_us, now_us, limit),
-            ).fetchall()
+            rows: list[Any] = []
+            for recipient, free in sorted(capacity.items()):
+                rows += conn.execute(_CLAIM_FOR, (recipient, now_us, now_us, free)).fetchall()
             conn.executemany(
                 "UPDATE deliveries SET lease_owner = ?, lease_until = ?"
                 " WHERE seq = ? AND recipient = ?",
@@ -580,19 +588,85 @@ class SqliteStore:
                 ClaimedDelivery(delivery=_delivery(r[:10]), message=_message(r[10:])) for r in rows
             ]
 
-        if limit <= 0:
+        if not any(free > 0 for free in capacity.values()):
             return []
         return await self._write(run)
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
+        wanted = orjson.dumps(sorted(recipients)).decode()
+
         def run(conn: sqlite3.Connection) -> datetime | None:
             row = conn.execute(
                 "SELECT MIN(next_attempt_at) FROM deliveries"
                 " WHERE state = 'pending' AND mode = 'push'"
+                " AND recipient IN (SELECT value FROM json_each(?))",
+                (wanted,),
             ).fetchone()
             return _opt_from_micros(row[0])
 
         return await self._read(run)
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        until_us = to_micros(until)
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND state = 'pending'",
+                (until_us, owner),
+            ).rowcount
+
+        return await self._write(run)
+
+    async def release_claims(self, owner: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_owner = ? AND state = 'pending'",
+                (owner,),
+            ).rowcount
+
+        return await self._write(run)
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL"
+                " WHERE seq = ? AND recipient = ? AND lease_owner = ?",
+                (seq, recipient, owner),
+            )
+
+        await self._write(run)
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]:
+        def run(conn: sqlite3.Connection) -> dict[str, GoneEndpoint]:
+            rows = conn.execute("SELECT recipient, gone_at, reason FROM endpoint_state")
+            return {r[0]: GoneEndpoint(from_micros(r[1]), r[2]) for r in rows}
+
+        return await self._read(run)
+
+    async def mark_gone(self, recipient: str, at: datetime, reason: str, audit: AuditEvent) -> None:
+        at_us = to_micros(at)
+
+        def run(conn: sqlite3.Connection) -> None:
+            changed = conn.execute(
+                "INSERT INTO endpoint_state (recipient, gone_at, reason) VALUES (?, ?, ?)"
+                " ON CONFLICT (recipient) DO NOTHING",
+                (recipient, at_us, reason),
+            ).rowcount
+            if changed:
+                _append_audit(conn, audit)
+
+        await self._write(run)
+
+    async def clear_gone(self, recipient: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return bool(
+                conn.execute(
+                    "DELETE FROM endpoint_state WHERE recipient = ?", (recipient,)
+                ).rowcount
+            )
+
+        return await self._write(run)
 
     @staticmethod
     def _require(conn: sqlite3.Connection, seq: int, recipient: str) -> str:
