@@ -32,11 +32,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.exchange import free_port, wait_ready
+from bench.exchange import REPO_ROOT, free_port, wait_ready
+from gateway.assembly import dev_key_path
 from gateway.audit.chain import AuditEvent
 from gateway.clock import SystemClock
 from gateway.configuration import load_config
-from gateway.runtime import REPO_ROOT, dev_key_path
 from gateway.storage.base import AcceptRequest
 from gateway.storage.sqlite import SqliteStore
 from gateway.trust import SigningKey, issue_token

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.problems import GatewayError
+
 OTHER = "other"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -18,13 +20,29 @@ _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300
 
 
 class Metrics:
+    """Every metric of one gateway instance, on its own registry."""
+
     def __init__(self, types: Iterable[str] = (), departments: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._types = frozenset(types)
         self._departments = frozenset(departments)
-        r = self.registry
+        self._messages(self.registry)
+        self._deliveries(self.registry)
+        self._cases(self.registry)
+        self._transport(self.registry)
+        self.http_requests = Counter(
+            "zjx_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+
+    def _messages(self, r: CollectorRegistry) -> None:
+        """The way in (gateway/intake.py)."""
         self.messages_received = Counter(
-            "zjx_messages_received", "Messages submitted to POST /v1/messages.", registry=r
+            "zjx_messages_received",
+            "Messages submitted: POST /v1/messages and the hosted case service's own.",
+            registry=r,
         )
         self.messages_accepted = Counter(
             "zjx_messages_accepted",
@@ -62,6 +80,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def _deliveries(self, r: CollectorRegistry) -> None:
+        """Delivery (gateway/delivery) and the gauges read from the store at scrape time."""
         self.delivery_attempts = Counter(
             "zjx_delivery_attempts",
             "Push delivery attempts, by recipient and outcome.",
@@ -111,7 +132,9 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
-        # Fed by the case layer (gateway/cases).
+
+    def _cases(self, r: CollectorRegistry) -> None:
+        """Fed by the case layer (gateway/cases)."""
         self.cases_open = Gauge(
             "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r
         )
@@ -132,6 +155,8 @@ class Metrics:
             "Accepted messages the case layer could not apply (logged; the message stands).",
             registry=r,
         )
+
+    def _transport(self, r: CollectorRegistry) -> None:
         self.http_refused = Counter(
             "zjx_http_refused",
             "Requests refused below the app (unparsable HTTP, timeouts, too many connections),"
@@ -145,12 +170,16 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self.http_requests = Counter(
-            "zjx_http_requests",
-            "HTTP requests by route and status class.",
-            ["route", "status"],
-            registry=r,
-        )
+
+    def count_refusal(self, error: GatewayError) -> None:
+        """A refused message: by problem type, and as a signature or document failure when
+        its problem type says so (``ProblemType.counted_as``, gateway/problem_types.py)."""
+        problem = error.problem
+        self.messages_rejected.labels(problem.slug).inc()
+        if problem.counted_as == "signature":
+            self.signature_failures.labels(problem.slug).inc()
+        elif problem.counted_as == "document":
+            self.validation_failures.labels(self.type_label(error.extra.get("document_type"))).inc()
 
     def type_label(self, value: object) -> str:
         return value if isinstance(value, str) and value in self._types else OTHER

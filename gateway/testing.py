@@ -18,23 +18,38 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from gateway.api import RUNTIME, create_app
-from gateway.api.keys import TRANSPORT
+from gateway.api import create_app
+from gateway.api.appkeys import (
+    CASES,
+    CLOCK,
+    CURRENT,
+    DISPATCHER,
+    INTAKE,
+    METRICS,
+    NOTIFIER,
+    STORE,
+    TRANSPORT,
+)
 from gateway.api.transport import GatewaySite, count_refusals
+from gateway.assembly import dev_key_path
+from gateway.cases import CaseService
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
-from gateway.delivery import Dispatcher
-from gateway.runtime import REPO_ROOT, Options, Runtime, dev_key_path
+from gateway.delivery import Dispatcher, Notifier
+from gateway.intake import Intake
+from gateway.metrics import Metrics
+from gateway.options import Options
+from gateway.packaged import default_config_dir
 from gateway.storage.base import Store
 from gateway.trust import SigningKey
 
 if TYPE_CHECKING:  # adapters build on gateway; import only for typing
-    from adapters.base import GatewayClient
+    from adapters.link import GatewayClient
 
 
 def default_config(push: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Config:
     """The default configuration, with ``push`` = {department: endpoint URL} switched to push."""
-    config = load_config(config_dir or REPO_ROOT / "config")
+    config = load_config(config_dir or default_config_dir())
     departments = dict(config.departments)
     for dept, endpoint in (push or {}).items():
         departments[dept] = dataclasses.replace(
@@ -51,38 +66,49 @@ class GatewayHandle:
     data_dir: Path
     session: aiohttp.ClientSession
 
-    @property
-    def runtime(self) -> Runtime:
-        return self.app[RUNTIME]
+    # the running gateway's services, for tests that look behind the HTTP interface
 
     @property
     def store(self) -> Store:
-        return self.runtime.store
+        return self.app[STORE]
 
     @property
     def clock(self) -> Clock:
-        return self.runtime.clock
+        return self.app[CLOCK]
 
     @property
-    def config(self) -> Config:
-        return self.runtime.config
+    def metrics(self) -> Metrics:
+        return self.app[METRICS]
+
+    @property
+    def intake(self) -> Intake:
+        return self.app[INTAKE]
+
+    @property
+    def cases(self) -> CaseService | None:
+        return self.app[CASES]
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.app[NOTIFIER]
 
     @property
     def dispatcher(self) -> Dispatcher:
-        dispatcher = self.runtime.dispatcher
-        if dispatcher is None:
-            raise RuntimeError("the gateway has no dispatcher yet")
-        return dispatcher
+        return self.app[DISPATCHER]
+
+    @property
+    def config(self) -> Config:
+        return self.app[CURRENT].config
 
     @property
     def gateway_id(self) -> str:
-        return self.runtime.config.gateway.id
+        return self.config.gateway.id
 
     def key(self, department: str) -> SigningKey:
         return SigningKey.load(dev_key_path(self.data_dir, department))
 
     def client(self, department: str) -> GatewayClient:
-        from adapters.base import GatewayClient
+        from adapters.link import GatewayClient
 
         return GatewayClient(
             self.base_url,
@@ -92,7 +118,7 @@ class GatewayHandle:
             self.session,
             attempts=2,
             backoff=0.01,
-            clock=self.runtime.clock,
+            clock=self.clock,
         )
 
 

@@ -13,11 +13,13 @@ import orjson
 import structlog
 from aiohttp import web
 
+from gateway.api.appkeys import CLOCK, METRICS, NOTIFIER, STORE, TRANSPORT
 from gateway.api.auth import department
-from gateway.api.keys import RUNTIME, TRANSPORT
+from gateway.api.openapi import DEPARTMENT_AUTH, answers
 from gateway.api.params import MAX_SEQUENCE, query_number, whole_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
+from gateway.problem_types import INVALID_ACK, TOO_MANY_STREAMS
 from gateway.problems import MessageError, Violation
 from gateway.storage.base import MessageRecord
 
@@ -30,24 +32,25 @@ LIVENESS_SECONDS = 0.5
 
 
 @routes.get("/v1/inbox")
+@answers(DEPARTMENT_AUTH)
 async def inbox(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     recipient = await department(request)
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, maximum=MAX_PAGE) or 100
-    records = await runtime.store.inbox(recipient, after, limit, request.app[TRANSPORT].page_bytes)
+    page_bytes = request.app[TRANSPORT].page_bytes
+    records = await request.app[STORE].inbox(recipient, after, limit, page_bytes)
     items = [{"sequence": r.seq, "message": orjson.Fragment(r.body)} for r in records]
     cursor = records[-1].seq if records else after
     return json_response({"messages": items, "next": cursor})
 
 
 @routes.post("/v1/inbox/ack")
+@answers(DEPARTMENT_AUTH, INVALID_ACK)
 async def ack(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     recipient = await department(request)
     sequences = _sequences(await request.read())
-    now = runtime.clock.now()
-    count = await runtime.store.ack(
+    now = request.app[CLOCK].now()
+    count = await request.app[STORE].ack(
         recipient,
         sequences,
         now,
@@ -59,7 +62,8 @@ async def ack(request: web.Request) -> web.Response:
             {"sequences": sequences[:100], "count": len(sequences)},
         ),
     )
-    runtime.metrics.deliveries.labels(runtime.metrics.dept_label(recipient), "pull").inc(count)
+    metrics = request.app[METRICS]
+    metrics.deliveries.labels(metrics.dept_label(recipient), "pull").inc(count)
     return json_response({"acknowledged": count})
 
 
@@ -78,7 +82,7 @@ def _sequences(body: bytes) -> list[int]:
         raise MessageError(
             f'send {{"sequences": [...]}} with 1 to {MAX_PAGE} sequence numbers'
             f" (whole numbers from 1 to {MAX_SEQUENCE})",
-            slug="invalid-ack",
+            problem=INVALID_ACK,
             violations=[Violation("/sequences", "must be a non-empty list of sequence numbers")],
         )
     return values
@@ -91,6 +95,7 @@ def _is_sequence(value: object) -> bool:
 
 
 @routes.get("/v1/inbox/stream")
+@answers(DEPARTMENT_AUTH, TOO_MANY_STREAMS)
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received).
 
@@ -100,27 +105,26 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ``write_timeout`` seconds: a client that stops reading has its connection aborted (its
     buffers freed) and resumes with ``Last-Event-ID`` like any other. A client that goes
     away ends its stream normally: logged at info, never counted as an error."""
-    runtime, limits = request.app[RUNTIME], request.app[TRANSPORT]
+    store, notifier = request.app[STORE], request.app[NOTIFIER]
+    limits = request.app[TRANSPORT]
     recipient = await department(request)
     after = _stream_start(request)
-    if runtime.notifier.streams(recipient) >= limits.streams_per_department:
+    if notifier.streams(recipient) >= limits.streams_per_department:
         raise MessageError(
             f"at most {limits.streams_per_department} streams per department are open at once;"
             " close one, or read GET /v1/inbox",
-            slug="too-many-streams",
-            status=429,
-            title="Too many streams",
+            problem=TOO_MANY_STREAMS,
         )
-    wake = runtime.notifier.subscribe(recipient)  # counted from here: no await since the check
+    wake = notifier.subscribe(recipient)  # counted from here: no await since the check
     response = web.StreamResponse(headers=_SSE_HEADERS)
     writer = _Writer(response, limits.write_timeout)
     reason = "shutdown"
     try:
         await response.prepare(request)
         await writer.write(b"retry: 2000\n\n")
-        while not runtime.notifier.closing:
+        while not notifier.closing:
             wake.clear()
-            records = await runtime.store.inbox(recipient, after, MAX_PAGE, limits.page_bytes)
+            records = await store.inbox(recipient, after, MAX_PAGE, limits.page_bytes)
             if records:  # a page, bounded in count and bytes: look for the next at once
                 after = await _send_page(writer, records, after)
                 continue
@@ -133,8 +137,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         if request.transport is not None:
             request.transport.abort()  # drop what it did not read; nothing more is written
     finally:
-        runtime.notifier.unsubscribe(recipient, wake)
-    runtime.metrics.streams_ended.labels(reason).inc()
+        notifier.unsubscribe(recipient, wake)
+    request.app[METRICS].streams_ended.labels(reason).inc()
     log.info("stream.ended", reason=reason, recipient=recipient, seq=after)
     return response
 

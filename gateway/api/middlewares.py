@@ -19,19 +19,31 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.api.keys import RUNTIME, TRANSPORT
+from gateway.api.appkeys import METRICS, TRANSPORT
 from gateway.api.responses import problem_response
 from gateway.masking import holds_personal_data
+from gateway.problem_types import (
+    BODY_TOO_LARGE,
+    CLIENT_CLOSED_REQUEST,
+    HTTP_ERROR,
+    INVALID_PARAMETER,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    REQUEST_TIMEOUT,
+    UNDECODABLE_BODY,
+    UNSUPPORTED_CONTENT_ENCODING,
+    UNSUPPORTED_MEDIA_TYPE,
+)
 from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
-_HTTP_SLUGS = {
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    413: ("body-too-large", "Body too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+_HTTP_PROBLEMS = {
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    413: BODY_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -58,11 +70,9 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
 @web.middleware
 async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
-    runtime = request.app.get(RUNTIME)
-    if runtime is not None:
-        runtime.metrics.http_requests.labels(
-            _route_name(request), f"{response.status // 100}xx"
-        ).inc()
+    counters = request.app.get(METRICS)
+    if counters is not None:
+        counters.http_requests.labels(_route_name(request), f"{response.status // 100}xx").inc()
     return response
 
 
@@ -76,8 +86,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         # the body arrived but could not be decoded (a corrupt gzip stream, a bad chunk)
         error = MessageError(
             "the body could not be decoded (corrupt gzip data or chunked encoding)",
-            slug="undecodable-body",
-            title="Undecodable body",
+            UNDECODABLE_BODY,
         )
         return problem_response(error, request.path)
     except ConnectionError:
@@ -85,17 +94,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         # (nginx's 499 "client closed request"; nobody receives this response).
         log.info("http.client_gone")
         gone = MessageError(
-            "the client closed the connection before the answer",
-            slug="client-closed-request",
-            status=499,
-            title="Client closed request",
+            "the client closed the connection before the answer", CLIENT_CLOSED_REQUEST
         )
         return problem_response(gone, request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        slug, title = _HTTP_SLUGS.get(exc.status, ("http-error", exc.reason))
-        error = MessageError(_http_detail(exc), slug=slug, status=exc.status, title=title)
+        error = MessageError(_http_detail(exc), _HTTP_PROBLEMS.get(exc.status, HTTP_ERROR))
+        error.status = exc.status  # aiohttp's, for the generic type too
         return problem_response(error, request.path)
     except Exception:
         log.exception("http.unhandled")
@@ -118,20 +124,14 @@ async def read_body(request: web.Request, handler: Handler) -> web.StreamRespons
         if coding not in CONTENT_CODINGS:
             # aiohttp would hand the coded bytes on as they are (RFC 9110 section 8.4.1: 415)
             raise MessageError(
-                "send the body uncompressed or gzip-compressed",
-                slug="unsupported-content-encoding",
-                status=415,
-                title="Unsupported content encoding",
+                "send the body uncompressed or gzip-compressed", UNSUPPORTED_CONTENT_ENCODING
             )
         timeout = request.app[TRANSPORT].body_timeout
         try:
             await asyncio.wait_for(request.read(), timeout)
         except TimeoutError:
             raise MessageError(
-                f"the body must arrive within {timeout:g} s",
-                slug="request-timeout",
-                status=408,
-                title="Request timeout",
+                f"the body must arrive within {timeout:g} s", REQUEST_TIMEOUT
             ) from None
     return await handler(request)
 
@@ -151,8 +151,7 @@ async def plain_parameters(request: web.Request, handler: Handler) -> web.Stream
             raise MessageError(
                 f"{where} parameter {name if _plain(name) else '(name)'!r} holds control "
                 "characters; identifiers are plain text",
-                slug="invalid-parameter",
-                title="Invalid parameter",
+                problem=INVALID_PARAMETER,
                 violations=[Violation(f"/{where}/{name if _plain(name) else ''}", "not plain")],
             )
     return await handler(request)

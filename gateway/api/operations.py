@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.keys import RUNTIME
+from gateway.api.appkeys import CLOCK, CURRENT, METRICS, STORE
+from gateway.api.openapi import document
 from gateway.api.responses import json_response
 
 routes = web.RouteTableDef()
-OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
 @routes.get("/healthz")
@@ -22,10 +20,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     checks = {
-        "store": await runtime.store.ping(),
-        "configuration": bool(runtime.config.departments),
+        "store": await request.app[STORE].ping(),
+        "configuration": bool(request.app[CURRENT].config.departments),
     }
     ready = all(checks.values())
     return json_response(
@@ -36,23 +33,22 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/.well-known/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     return json_response(
-        runtime.context.keys.jwks(runtime.clock.now()),
+        request.app[CURRENT].context.keys.jwks(request.app[CLOCK].now()),
         headers={"Cache-Control": "public, max-age=300"},
     )
 
 
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+    """The description of every operation, with the problem types each answers with."""
+    return json_response(document(request.app.router))
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     await refresh_gauges(request.app)
-    body = generate_latest(runtime.metrics.registry)
+    body = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -60,12 +56,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def refresh_gauges(app: web.Application) -> None:
     """Gauges read from the store at scrape time, so they are right with several instances."""
-    runtime = app[RUNTIME]
-    now = runtime.clock.now()
-    stats = await runtime.store.stats(now)
-    gone = await runtime.store.gone_endpoints()
-    metrics = runtime.metrics
-    for recipient in runtime.config.departments:
+    now = app[CLOCK].now()
+    stats = await app[STORE].stats(now)
+    gone = await app[STORE].gone_endpoints()
+    metrics = app[METRICS]
+    for recipient in app[CURRENT].config.departments:
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0

@@ -30,8 +30,9 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 
+from gateway import problem_types as pt
 from gateway.configuration.model import TransportLimits
-from gateway.problems import MessageError
+from gateway.problems import GatewayError, MessageError
 
 log = structlog.get_logger("gateway.transport")
 #: room on a request line beside its target: "OPTIONS ", " HTTP/1.1" and CRLF
@@ -40,39 +41,25 @@ _METHOD_AND_VERSION = 24
 __all__ = ["GatewayRequestHandler", "GatewaySite", "TransportLimits"]
 
 
-def refusal(status: int, slug: str, title: str, detail: str) -> MessageError:
-    return MessageError(detail, slug=slug, status=status, title=title)
-
-
 def classify(exc: BaseException | None, head_line_seen: bool) -> MessageError:
     """The problem for a parser error; its text (which quotes the input) is never used."""
     if isinstance(exc, LineTooLong) and not head_line_seen:
-        return refusal(414, "uri-too-long", "URI too long", "the request line is too long")
+        return MessageError("the request line is too long", pt.URI_TOO_LONG)
     if isinstance(exc, LineTooLong) or "Too many headers" in str(exc):
-        return refusal(
-            431,
-            "headers-too-large",
-            "Request header fields too large",
-            "the request's headers are too many or too long",
-        )
+        return MessageError("the request's headers are too many or too long", pt.HEADERS_TOO_LARGE)
     if isinstance(exc, ContentEncodingError):
-        return refusal(
-            415,
-            "unsupported-content-encoding",
-            "Unsupported content encoding",
-            "send the body uncompressed or gzip-compressed",
+        return MessageError(
+            "send the body uncompressed or gzip-compressed", pt.UNSUPPORTED_CONTENT_ENCODING
         )
-    return refusal(
-        400,
-        "malformed-request",
-        "Malformed HTTP request",
+    return MessageError(
         "the request is not valid HTTP/1.1 (RFC 9112); check the request line and headers",
+        pt.MALFORMED_REQUEST,
     )
 
 
 def problem_bytes(error: MessageError, *, close: bool = True) -> bytes:
     """A whole HTTP/1.1 response carrying ``error``, for answers outside any request."""
-    body = orjson.dumps(error.problem())
+    body = orjson.dumps(error.problem_body())
     head = (
         f"HTTP/1.1 {error.status} {error.title}\r\n"
         "Content-Type: application/problem+json\r\n"
@@ -117,11 +104,9 @@ class GatewayRequestHandler(RequestHandler):
         if self._peers[host] >= self._limits.connections_per_peer:
             self._refused("too-many-connections")
             log.warning("http.refused", reason="too-many-connections")
-            error = refusal(
-                429,
-                "too-many-connections",
-                "Too many connections",
+            error = MessageError(
                 f"at most {self._limits.connections_per_peer} connections from one address",
+                pt.TOO_MANY_CONNECTIONS,
             )
             assert isinstance(transport, asyncio.WriteTransport)
             transport.write(problem_bytes(error))
@@ -167,11 +152,9 @@ class GatewayRequestHandler(RequestHandler):
             return
         self._refused("head-timeout")
         log.warning("http.refused", reason="head-timeout")
-        error = refusal(
-            408,
-            "request-timeout",
-            "Request timeout",
+        error = MessageError(
             f"the request line and headers must arrive within {self._limits.head_timeout:g} s",
+            pt.REQUEST_TIMEOUT,
         )
         self.transport.write(problem_bytes(error))
         self.force_close()  # closes the transport once what was written is sent
@@ -196,20 +179,16 @@ class GatewayRequestHandler(RequestHandler):
         """Parser errors (and anything else aiohttp answers itself) as problems."""
         if request.writer.output_size > 0:
             raise ConnectionError("the response had begun; the connection is closed instead")
+        error: GatewayError
         if isinstance(exc, BadHttpMessage) or status < 500:
             error = classify(exc, self._head_line_seen)
             log.warning("http.refused", reason=error.slug, status=error.status)
         else:
-            error = MessageError(
-                "the gateway failed; the request id identifies it in the logs",
-                slug="internal",
-                status=500,
-                title="Internal error",
-            )
+            error = GatewayError("the gateway failed; the request id identifies it in the logs")
             log.error("http.failed", error=type(exc).__name__)
         self._refused(error.slug)
         response = web.Response(
-            body=orjson.dumps(error.problem()),
+            body=orjson.dumps(error.problem_body()),
             status=error.status,
             content_type="application/problem+json",
         )
@@ -219,12 +198,12 @@ class GatewayRequestHandler(RequestHandler):
 
 def count_refusals(app: web.Application) -> Callable[[str], None]:
     """A ``refused`` callback that counts in the app's metrics, once they exist."""
-    from gateway.api.keys import RUNTIME
+    from gateway.api.appkeys import METRICS
 
     def refused(reason: str) -> None:
-        runtime = app.get(RUNTIME)
-        if runtime is not None:
-            runtime.metrics.http_refused.labels(reason).inc()
+        metrics = app.get(METRICS)
+        if metrics is not None:
+            metrics.http_refused.labels(reason).inc()
 
     return refused
 

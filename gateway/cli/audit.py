@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 
+from gateway.assembly import EPOCH, dev_key_path, load_gateway_key
 from gateway.audit import checkpoints
 from gateway.audit.verify import Row, verify_rows
 from gateway.clock import SystemClock
 from gateway.configuration import load_config
+from gateway.options import Options
 from gateway.problems import ConfigError
-from gateway.runtime import EPOCH, Options, dev_key_path, load_gateway_key
 from gateway.storage.factory import open_store
 from gateway.trust import KeyRecord, SigningKey
 
@@ -55,11 +56,11 @@ async def _rows(args: argparse.Namespace, after: int = 0) -> AsyncIterator[Row]:
     sqlite_file = args.data_dir / "gateway.sqlite3"
     if args.database is None and not sqlite_file.exists():
         raise ConfigError(f"{sqlite_file}: no gateway store here")
-    store: Any = open_store(args.database or sqlite_file, SystemClock())
+    store = open_store(args.database or sqlite_file, SystemClock())
     await store.open()
     try:
         while True:
-            page: list[Row] = await store.audit_rows(after, PAGE)
+            page = await store.audit_rows(after, PAGE)
             for row in page:
                 yield row
             if len(page) < PAGE:

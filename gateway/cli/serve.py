@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from gateway.logs import configure_logging
-from gateway.runtime import Options
+from gateway.options import Options
 
 SHUTDOWN_SECONDS = 10.0
 
@@ -73,7 +73,7 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     (problems for unparsable HTTP, read timeouts, connections per peer). On a signal: stop
     listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
     closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
-    from gateway.api.keys import TRANSPORT
+    from gateway.api.appkeys import TRANSPORT
     from gateway.api.transport import GatewaySite, count_refusals
 
     runner = web.AppRunner(

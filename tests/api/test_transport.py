@@ -38,7 +38,7 @@ async def test_connections_per_peer_are_bounded(tmp_path: Path, database: str | 
         assert b"Content-Type: application/problem+json" in head
         problem = orjson.loads(body)
         assert problem["type"] == "urn:zj-exchange:problem:too-many-connections"
-        refused = gw.runtime.metrics.registry.get_sample_value(
+        refused = gw.metrics.registry.get_sample_value(
             "zjx_http_refused_total", {"reason": "too-many-connections"}
         )
         assert refused == 1

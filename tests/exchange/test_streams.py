@@ -57,7 +57,7 @@ async def gateway(tmp_path: Path, database: str | None) -> AsyncIterator[Gateway
 
 async def backlog(gw: GatewayHandle, count: int, size: int = LARGE) -> None:
     """``count`` stored messages of ``size`` bytes waiting in ASSESSMENT's inbox."""
-    store, now = gw.runtime.store, gw.runtime.clock.now()
+    store, now = gw.store, gw.clock.now()
     for i in range(count):
         body = b'{"pad":"' + b"x" * (size - 10) + b'"}'
         await store.accept(
@@ -102,14 +102,12 @@ async def stream_status(gw: GatewayHandle) -> tuple[int, dict[str, object]]:
 
 
 def ended(gw: GatewayHandle, reason: str) -> float:
-    value = gw.runtime.metrics.registry.get_sample_value(
-        "zjx_streams_ended_total", {"reason": reason}
-    )
+    value = gw.metrics.registry.get_sample_value("zjx_streams_ended_total", {"reason": reason})
     return value or 0.0
 
 
 def errors_counted(gw: GatewayHandle) -> float:
-    registry = gw.runtime.metrics.registry
+    registry = gw.metrics.registry
     return sum(
         sample.value
         for metric in registry.collect()
@@ -144,7 +142,7 @@ async def test_streams_per_department_are_capped(tmp_path: Path, database: str |
         assert problem["type"] == "urn:zj-exchange:problem:too-many-streams"
         assert problem["status"] == 429 and "2 streams" in str(problem["detail"])
         first.close()
-        await until(lambda: gw.runtime.notifier.streams(ASSESSMENT) == 1)
+        await until(lambda: gw.notifier.streams(ASSESSMENT) == 1)
         third = await open_stream(gw)  # a place came free
         for sock in (second, third):
             sock.close()
@@ -156,7 +154,7 @@ async def test_a_client_that_stops_reading_is_cut_off(tmp_path: Path, database: 
             await backlog(gw, 40)  # 10 MiB: more than the socket buffers on the path hold
             stalled = await open_stream(gw)
             await until(lambda: ended(gw, "write-timeout") == 1)
-            assert gw.runtime.notifier.streams(ASSESSMENT) == 0
+            assert gw.notifier.streams(ASSESSMENT) == 0
             assert errors_counted(gw) == 0
             stalled.close()
             # the recipient comes back and resumes: everything is still there
@@ -178,7 +176,7 @@ async def test_a_client_gone_mid_write_is_a_normal_end(
             gone.close()  # RST while the gateway still has megabytes to write
             await until(lambda: ended(gw, "client-gone") == 1)
             assert errors_counted(gw) == 0
-            assert gw.runtime.notifier.streams(ASSESSMENT) == 0
+            assert gw.notifier.streams(ASSESSMENT) == 0
             async with gw.session.get(f"{gw.base_url}/healthz") as health:
                 assert health.status == 200
     lines = log.getvalue()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.delivery import Notifier
-from gateway.storage.wakeup import EVERYTHING, MAX_PAYLOAD, Wakeup, decode, encode
+from gateway.delivery.wakeup import EVERYTHING, MAX_PAYLOAD, Wakeup, decode, encode
 
 # PostgreSQL refuses a NOTIFY payload of this many bytes or more.
 POSTGRES_LIMIT = 8000
@@ -74,11 +74,11 @@ async def test_notifier_wakes_what_the_notification_names() -> None:
     notifier = Notifier()
     medicare, police = notifier.subscribe("zj.medicare"), notifier.subscribe("zj.police")
 
-    notifier.notified(Wakeup(False, ("zj.medicare", "zj.unknown")))
+    notifier.wake(Wakeup(False, ("zj.medicare", "zj.unknown")))
     assert medicare.is_set() and not police.is_set()
     await notifier.wait_dispatch(0.01)  # would return at once had the dispatcher been woken
     medicare.clear()
 
-    notifier.notified(EVERYTHING)
+    notifier.wake(EVERYTHING)
     assert medicare.is_set() and police.is_set()
     await asyncio.wait_for(notifier.wait_dispatch(5), 1)
