@@ -16,6 +16,8 @@ RUNS = (
     ["bench.exchange", "--cases", "50"],
     # memory with never-reading SSE clients, against its stated bound per stream
     ["bench.streams"],
+    # what a metrics scrape costs the store at 1,000 and at 1,000,000 pending
+    ["bench.scrape"],
 )
 
 for run in RUNS:

@@ -46,7 +46,9 @@ class Metrics:
         )
         self.messages_accepted = Counter(
             "zjx_messages_accepted",
-            "Messages accepted (202), by type and source.",
+            "New messages accepted (not repeats), by type and source: departments' over"
+            " POST /v1/messages and the hosted case service's own (source 330784.onething);"
+            " never more than zjx_messages_received.",
             ["type", "source"],
             registry=r,
         )

@@ -41,7 +41,7 @@ log = structlog.get_logger("gateway.delivery")
 
 GONE_REASON = "endpoint answered HTTP 410 Gone"
 #: how long a stopping dispatcher lets attempts in flight finish before cancelling them
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 2.0
 
 
 class Dispatcher:

@@ -259,6 +259,28 @@ async def test_gone_endpoint_is_kept_until_cleared(store: AnyStore) -> None:
     assert await store.gone_endpoints() == {}
 
 
+async def test_counts_follow_every_transition(store: AnyStore) -> None:
+    """Pending and dead per recipient are kept by the transitions themselves (issue 12: a
+    scrape reads them instead of counting every row), and agree with the rows."""
+    for i in range(4):
+        await store.accept(request(f"c{i}", recipients=[PUSH, PULL_B]))
+    await store.accept(request("c0", recipients=[PUSH, PULL_B]))  # a repeat counts nothing
+    now = START + timedelta(seconds=1)
+    await store.mark_delivered(1, "zj.hrss", now, None, event("delivery.delivered"))
+    await store.mark_delivered(1, "zj.hrss", now, None, event("delivery.delivered"))
+    await store.mark_dead(2, "zj.hrss", 3, "gave up", event("delivery.dead"))
+    await store.mark_dead(3, "zj.hrss", 3, "gave up", event("delivery.dead"))
+    await store.replay(2, "zj.hrss", now, event("delivery.replayed"))
+    await store.discard(3, "zj.hrss", event("delivery.discarded"))
+    await store.ack("zj.medicare", [1, 2, 99], now, event("inbox.acked"))
+    stats = await store.stats(now)
+    assert stats.pending_by_recipient == {"zj.hrss": 2, "zj.medicare": 2}
+    assert stats.dead == 0
+    assert stats.oldest_pending_by_recipient == {"zj.hrss": START, "zj.medicare": START}
+    await store.mark_dead(4, "zj.hrss", 1, "gone", event("delivery.dead"))
+    assert (await store.stats(now)).dead == 1
+
+
 async def test_retry_dead_replay_discard(store: AnyStore) -> None:
     await store.accept(request("e1"))
     now = START
