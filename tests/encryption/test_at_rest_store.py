@@ -68,11 +68,25 @@ async def _raw_store(data_dir: Path, database: str | None) -> bytes:
         return _sqlite_files(data_dir)
     conn = await asyncpg.connect(database)
     try:
-        rows = await conn.fetch("SELECT body FROM messages UNION ALL SELECT state FROM cases")
-        audit = await conn.fetch("SELECT entry FROM audit_log")
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+        dumps = []
+        for (table,) in tables:  # every column of every table, bytea as its raw bytes
+            columns = await conn.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = $1",
+                table,
+            )
+            for name, kind in columns:
+                cast = f'"{name}"' if kind == "bytea" else f"convert_to(\"{name}\"::text, 'UTF8')"
+                rows = await conn.fetch(f'SELECT {cast} FROM "{table}"')
+                dumps += [bytes(r[0]) for r in rows if r[0] is not None]
     finally:
         await conn.close()
-    return b"\n".join(bytes(r[0]) for r in [*rows, *audit])
+    assert len(tables) >= 5  # messages, deliveries, audit_log, cases, ... all looked at
+    return b"\n".join(dumps)
 
 
 async def _submit(gw: GatewayHandle, count: int, first: int = 0) -> None:
