@@ -109,6 +109,10 @@ async def test_no_clear_personal_data_in_the_database(
         jwks = KeyRegistry.from_jwks(await gw.client(HOSPITAL).jwks())
         verified = verify_all(body, jwks, datetime.now(UTC), gateway_id=gw.gateway_id)
         assert verified.event.data == DOCUMENT  # the recipient gets the signed plaintext
+        running = await _raw_store(tmp_path, database)  # SQLite: the WAL as well, still open
+        if database is None:
+            assert (tmp_path / "gateway.sqlite3-wal").stat().st_size > 0
+    assert _clear_in(running) == ([] if at_rest == "sm4-gcm" else list(NEEDLES))
     found = _clear_in(await _raw_store(tmp_path, database))
     states = await _stored(tmp_path, database, "SELECT state FROM cases")
     assert len(states) == 1
