@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from gateway.configuration.model import Config, CryptoSettings
-from gateway.encryption import FileKeyRing
+from gateway.encryption import FileKeyRing, RecordDecryptError
 from gateway.encryption.codec import key_id_of
 from gateway.encryption.rotation import reseal_all
 from gateway.messages import verify_all
@@ -207,5 +207,39 @@ async def _stored(data_dir: Path, database: str | None, query: str) -> list[byte
     conn = await asyncpg.connect(database)
     try:
         return [bytes(r[0]) for r in await conn.fetch(query)]
+    finally:
+        await conn.close()
+
+
+async def test_swapped_or_truncated_records_are_refused_by_name(
+    tmp_path: Path, database: str | None
+) -> None:
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm"))
+    async with running_gateway(tmp_path, config=config, database=database) as gw:
+        await _submit(gw, 2)
+        first, second = await _stored_bodies(tmp_path, database)
+        await _execute(tmp_path, database, 1, second)  # message 2's ciphertext under seq 1
+        await _execute(tmp_path, database, 2, first[:-5])  # and message 2 cut short
+        for seq in (1, 2):
+            with pytest.raises(RecordDecryptError) as caught:
+                await gw.store.get_message(seq)
+            assert f"message/{seq} " in caught.value.detail
+            assert _clear_in(caught.value.detail.encode()) == []
+        token = gw.client(MEDINSURANCE)._auth()
+        async with gw.session.get(f"{gw.base_url}/v1/inbox", headers=token) as response:
+            problem = await response.json(content_type=None)
+        assert (response.status, problem["type"]) == (500, PROBLEM + "storage-encryption")
+        assert "message/1" in problem["detail"] and _clear_in(orjson.dumps(problem)) == []
+
+
+async def _execute(data_dir: Path, database: str | None, seq: int, body: bytes) -> None:
+    """Replace a stored body behind the gateway's back (someone with the database)."""
+    if database is None:
+        with sqlite3.connect(data_dir / "gateway.sqlite3") as db:
+            db.execute("UPDATE messages SET body = ? WHERE seq = ?", (body, seq))
+        return
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("UPDATE messages SET body = $1 WHERE seq = $2", body, seq)
     finally:
         await conn.close()
