@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 import pytest
 
+from gateway.cli import main
 from gateway.configuration.model import Config, CryptoSettings
 from gateway.encryption import FileKeyRing, RecordDecryptError
 from gateway.encryption.codec import key_id_of
@@ -243,3 +244,26 @@ async def _execute(data_dir: Path, database: str | None, seq: int, body: bytes) 
         await conn.execute("UPDATE messages SET body = $1 WHERE seq = $2", body, seq)
     finally:
         await conn.close()
+
+
+async def test_a_key_that_records_still_name_is_not_retired(
+    tmp_path: Path, database: str | None
+) -> None:
+    """``gateway keys at-rest retire`` before the re-sealing pass has moved every record would
+    make those records unreadable for good: it looks in the store and refuses, naming how many."""
+    ring = tmp_path / "at-rest.keys"
+    FileKeyRing.generate(ring, "2026a")
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm", key_file=ring))
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        await _submit(gw, 2)
+    FileKeyRing(ring).rotate("2026b")
+    where = ["--data-dir", str(tmp_path / "d")] + (
+        [] if database is None else ["--database", database]
+    )
+    retire = ["keys", "at-rest", "retire", str(ring), "--id", "2026a", *where]
+    assert await asyncio.to_thread(main, retire) == 2
+    assert FileKeyRing(ring).ids() == ["2026a", "2026b"]  # the key is still there
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        assert await reseal_all(gw.store) == 2  # type: ignore[arg-type]
+    assert await asyncio.to_thread(main, retire) == 0
+    assert FileKeyRing(ring).ids() == ["2026b"]
