@@ -269,3 +269,32 @@ async def test_a_key_that_records_still_name_is_not_retired(
     assert [key_id_of(body) for body in bodies] == ["2026b", "2026b"]
     assert await asyncio.to_thread(main, retire) == 0
     assert FileKeyRing(ring).ids() == ["2026b"]
+
+
+async def test_rotation_under_load_keeps_every_record_readable(
+    tmp_path: Path, database: str | None
+) -> None:
+    """Messages and a case are written while the re-sealing pass runs after a rotation:
+    none is lost or left unreadable, and a second pass leaves everything under the new key."""
+    ring = tmp_path / "at-rest.keys"
+    FileKeyRing.generate(ring, "2026a")
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm", key_file=ring))
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        form = example("application_form", 2)
+        await gw.client(ZLB).submit(APPLICATION, form, subject=form["application_number"])
+        await _submit(gw, 4)
+        FileKeyRing(ring).rotate("2026b")
+        codec = gw.store.protection.codec  # type: ignore[attr-defined]
+        assert codec.keyring.refresh() is True
+        await asyncio.gather(_submit(gw, 6, first=4), reseal_all(gw.store, batch=1))  # type: ignore[arg-type]
+        await reseal_all(gw.store)  # type: ignore[arg-type]
+        page = await gw.client(MEDINSURANCE).inbox()
+        assert len(page["messages"]) == 10  # every diagnosis, written before or during
+        bodies = await _stored_bodies(tmp_path / "d", database)
+        assert len(bodies) >= 11  # 11 submitted, and what the case layer sent on its own
+        for seq in range(1, len(bodies) + 1):
+            message = await gw.store.get_message(seq)
+            assert message is not None and message.body.startswith(b"{")
+    states = await _stored(tmp_path / "d", database, "SELECT state FROM cases")
+    assert len(states) == 1
+    assert {key_id_of(blob) for blob in [*bodies, *states]} == {"2026b"}
