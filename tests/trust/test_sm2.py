@@ -230,3 +230,22 @@ def test_malleated_signatures_and_unreduced_coordinates_are_refused() -> None:
     assert SM2Key.import_key({**point, "x": b64url_encode(x.to_bytes(32, "big"))})
     with pytest.raises(KeyMaterialError, match="not a point"):
         SM2Key.import_key({**point, "x": b64url_encode((x + p).to_bytes(32, "big"))})
+
+
+def test_a_key_relabelled_to_the_other_curve_is_refused() -> None:
+    """An SM2 point sent as crv P-256, or a P-256 point sent as crv SM2, is no key at all."""
+    sm2 = SigningKey.generate("330784.zlb/a", "SM2")
+    es256 = SigningKey.generate("330784.zlb/b", "ES256")
+    for source, crv, reason in ((sm2, "P-256", "not on the curve"), (es256, "SM2", "not a point")):
+        jwk = {k: v for k, v in source.public_jwk().items() if k not in ("alg", "kid")}
+        with pytest.raises(KeyMaterialError, match=reason):
+            KeyRecord(source.kid, "330784.zlb", {**jwk, "crv": crv}, EPOCH)
+
+
+def test_r_plus_s_equal_to_n_never_verifies() -> None:
+    """GM/T 0003.2 7.1 B5: t = (r + s) mod n = 0 is a failure, not a degenerate success."""
+    key = SM2Key.generate_key()
+    signature = key.sign(b"m")
+    n = int(parameters()["curve"]["n"], 16)
+    r = int.from_bytes(signature[:32], "big")
+    assert not key.verify(b"m", signature[:32] + (n - r).to_bytes(32, "big"))
