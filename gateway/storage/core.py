@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from gateway.audit.chain import AuditEvent, digest_of, genesis
+from gateway.encryption.codec import is_sealed, key_id_of
 from gateway.encryption.protection import RecordProtection
 from gateway.problems import ConfigError, NotFoundError, StoreError
 from gateway.storage.base import (
@@ -42,6 +43,7 @@ from gateway.storage.base import (
 )
 from gateway.storage.connector import Connector, Tx
 from gateway.storage.rows import (
+    Row,
     Rows,
     audit_record,
     audit_row,
@@ -573,6 +575,23 @@ class StoreCore(Generic[C]):
         count = await self.connector.write(write) if changes else 0
         return (str(rows[-1][0]) if len(rows) == limit else None), count
 
+    async def sealed_under(self, batch: int = 500) -> dict[str | None, int]:
+        """How many message bodies and case states name each at-rest key id (None: not
+        sealed), read in pages: what ``gateway keys at-rest retire`` checks first."""
+        counts: dict[str | None, int] = {}
+        after_seq: int = 0
+        while len(rows := await self._page("reseal_messages_after", after_seq, batch)) > 0:
+            _count_keys(counts, [bytes(body) for _, body in rows])
+            after_seq = int(rows[-1][0])
+        after_id: str = ""
+        while len(rows := await self._page("reseal_cases_after", after_id, batch)) > 0:
+            _count_keys(counts, [bytes(state) for _, _, state in rows])
+            after_id = str(rows[-1][0])
+        return counts
+
+    async def _page(self, query: str, after: object, limit: int) -> list[Row]:
+        return await self.connector.read(lambda tx: tx.rows(query, after=after, limit=limit))
+
     def _reseal(self, blob: bytes, record_id: str) -> bytes:
         return self.protection.seal(self.protection.open(blob, record_id), record_id)
 
@@ -635,6 +654,12 @@ class StoreCore(Generic[C]):
             return changed == 1
 
         return await self.connector.write(run)
+
+
+def _count_keys(counts: dict[str | None, int], blobs: list[bytes]) -> None:
+    for blob in blobs:
+        key_id = key_id_of(blob) if is_sealed(blob) else None
+        counts[key_id] = counts.get(key_id, 0) + 1
 
 
 def _chain_digest(first_prev_hash: str) -> str:
