@@ -26,6 +26,8 @@ from gateway.api.admin import (
 )
 from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
+from gateway.api.operations import CHAIN_WATCH
+from gateway.audit.watch import ChainWatch
 from gateway.cases.service import CaseService
 from gateway.delivery import Dispatcher, Notifier, Pusher
 from gateway.files import replace_private
@@ -59,6 +61,7 @@ def create_app(options: Options | None = None) -> web.Application:
     admin_state = AdminState.load(options.data_dir / "admin-state.json")
     context = admin_state.apply(build_context(config, schemas, options.data_dir, gateway_key))
     app[ADMIN_STATE] = admin_state
+    app[CHAIN_WATCH] = ChainWatch()
     app[ADMIN_LOCK] = asyncio.Lock()
     app[ADMIN_TOKENS] = AdminTokens(options.data_dir / "admin-tokens.json")
     bootstrap = app[ADMIN_TOKENS].ensure_bootstrap()

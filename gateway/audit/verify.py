@@ -48,9 +48,12 @@ def _embedded_seq(entry: bytes) -> object:
     return decoded.get("seq") if isinstance(decoded, dict) else None
 
 
-def verify_rows(rows: Sequence[Row]) -> Verdict:
-    """Check seq contiguity from 1, every prev link and every hash; stop at the first fault."""
-    expected_seq, prev, count = 1, GENESIS, 0
+def verify_rows(rows: Sequence[Row], after_seq: int = 0, prev: str = GENESIS) -> Verdict:
+    """Check seq contiguity from 1, every prev link and every hash; stop at the first fault.
+
+    ``after_seq`` and ``prev`` continue a verification that already reached entry
+    ``after_seq`` with hash ``prev`` (``gateway.audit.watch`` checks only what is new)."""
+    expected_seq, count = after_seq + 1, 0
     for index, (seq, entry, prev_hash, digest) in enumerate(rows):
         if seq != expected_seq:
             return Verdict(count, prev, expected_seq, MISSING, f"entry {expected_seq} is missing")
