@@ -166,7 +166,7 @@ def test_dashboard_layout_and_queries() -> None:
     cells: set[tuple[int, int]] = set()
     for panel in dashboard["panels"]:
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
         area = {
             (x, y)
             for x in range(grid["x"], grid["x"] + grid["w"])

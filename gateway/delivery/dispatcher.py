@@ -130,21 +130,28 @@ class Dispatcher:
     async def _record(self, item: ClaimedDelivery, result: PushResult) -> None:
         recipient = item.delivery.recipient
         now = self._clock.now()
-        breaker = self.breakers.get(recipient)
-        before = breaker.state(now)
         outcome = "delivered" if result.delivered else ("gone" if result.gone else "failed")
         self._metrics.delivery_attempts.labels(self._metrics.dept_label(recipient), outcome).inc()
         if not result.delivered:
             _log_failed_attempt(item, result)
+        self._track_breaker(recipient, result, now)
         if result.delivered:
-            breaker.success()
             await self._delivered(item, now, result.receipt)
         elif result.gone:
             self.gone.add(recipient)
             await self._dead(item, item.delivery.attempts + 1, "endpoint answered HTTP 410 Gone")
         else:
-            breaker.failure(now)
             await self._failed(item, now, result.error or "failed")
+
+    def _track_breaker(self, recipient: str, result: PushResult, now: datetime) -> None:
+        """Feed the breaker (no await in here, so concurrent attempts see each change once)
+        and log a change of state with the gauge following it."""
+        breaker = self.breakers.get(recipient)
+        before = breaker.state(now)
+        if result.delivered:
+            breaker.success()
+        elif not result.gone:
+            breaker.failure(now)
         after = breaker.state(now)
         if after is not before:
             reopens = breaker.reopens_at()
