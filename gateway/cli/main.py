@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import audit, demo, documents, keys, serve
+from gateway.cli import admin, audit, demo, documents, keys, serve
 from gateway.problems import GatewayError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     documents.register(commands)
     audit.register(commands)
     demo.register(commands)
+    admin.register(commands)
     return parser
 
 
