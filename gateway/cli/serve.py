@@ -61,17 +61,37 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
+    try:
+        asyncio.run(_serve(create_app(options), options))
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    return 0
+
+
+async def _serve(app: web.Application, options: Options) -> None:
+    """Run until SIGINT or SIGTERM; say where it listens once the socket is bound (with
+    ``--port 0`` the port the system chose)."""
     # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
     # the dispatcher, the HTTP session and the store (which flushes pending commits).
-    web.run_app(
-        create_app(options),
-        host=options.host,
-        port=options.port,
-        shutdown_timeout=10,
-        access_log=None,
-        print=None,
-    )
-    return 0
+    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        for url in _urls(runner.addresses):
+            structlog.get_logger("gateway.serve").info("gateway.listening", url=url)
+            print(f"zj-exchange gateway listening on {url}", flush=True)
+        await asyncio.Event().wait()  # GracefulExit (raised by the signal handler) ends it
+    finally:
+        await runner.cleanup()
+
+
+def _urls(addresses: list[Any]) -> list[str]:
+    urls = []
+    for address in addresses:
+        host, port = address[0], address[1]
+        urls.append(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    return urls
 
 
 def _install_uvloop() -> None:
