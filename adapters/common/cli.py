@@ -84,7 +84,7 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
         file=sys.stderr,
     )
     for event_id in report.sent:
-        print(event_id)
+        print(f"{event_id}\t{report.origins.get(event_id, '')}")  # id, then file and row
     return 0 if refused == 0 else 1
 
 

@@ -14,6 +14,8 @@ class SendReport:
     sent: list[str] = field(default_factory=list)  # event ids accepted now
     already: list[str] = field(default_factory=list)  # event ids accepted before
     refused: list[str] = field(default_factory=list)  # messages (file, place, field, why)
+    # event id -> "file: place" (the row or record it came from), for every id sent or already
+    origins: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +36,7 @@ async def send_parsed(
         # cases (an ID record, a licence) must not be taken for a repeat of the first
         key = record.key if case_id is None else f"{record.key}\n{case_id}"
         event_id = event_id_for(client.department, record.type, key)
+        report.origins[event_id] = f"{record.file}: {record.place}"
         try:
             receipt = await client.submit(
                 record.type, record.data, event_id=event_id, subject=case_id or record.subject
