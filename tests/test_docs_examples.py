@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+
+from gateway.messages import SignedMessage
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parent.parent
@@ -79,7 +82,7 @@ def _make_recipe(target: str) -> list[str]:
     return recipe
 
 
-def run_blocks(blocks: list[str], url: str, data: Path, workdir: Path) -> str:
+def run_blocks(blocks: list[str], url: str, data: Path, workdir: Path, **extra_env: str) -> str:
     """Run the blocks as one bash script where a reader at the repository root would."""
     workdir.mkdir()
     for name, target in ((".venv", VENV), ("schemas", REPO / "schemas"), ("data", data)):
@@ -89,6 +92,7 @@ def run_blocks(blocks: list[str], url: str, data: Path, workdir: Path) -> str:
     script = "\n".join(blocks)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_URL"] = url
+    env.update(extra_env)
     started = time.monotonic()
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
@@ -137,3 +141,33 @@ def test_readme_examples_run_as_written(gateway: tuple[str, Path], tmp_path: Pat
     assert set(receipt["recipients"]) >= {"330784.hrss.recognition"}
     assert f'"id":"{receipt["id"]}"' in out  # the status answer for the submitted message
     assert "created" in out and "night-operator" in out  # an operator token was created
+
+
+def test_onboarding_in_chinese_has_the_same_commands() -> None:
+    english = shell_blocks((REPO / "docs/onboarding.md").read_text(encoding="utf-8"))
+    chinese = shell_blocks((REPO / "docs/onboarding.zh-CN.md").read_text(encoding="utf-8"))
+    assert chinese == english and len(english) >= 8
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_onboarding_runs_as_written(gateway: tuple[str, Path], tmp_path: Path) -> None:
+    """A new hospital: key, registration, route, first message and its status, a decision
+    pulled and acknowledged, then one pushed to its receiving adapter."""
+    url, data = gateway
+    blocks = shell_blocks((REPO / "docs/onboarding.md").read_text(encoding="utf-8"))
+    work = tmp_path / "work"
+    out = run_blocks(blocks, url, data, work, ADAPTER_PORT=str(_free_port()))
+    event_id, origin = (work / "sent.txt").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert origin == "adapters/health/samples/diagnosis_certificate.json: (document)"
+    assert f'"id":"{event_id}"' in out and '"source":"330784.health.h002"' in out
+    assert '"acknowledged":1' in out.replace(" ", "")
+    (pushed,) = (data / "inbound" / "330784.health.h002").glob("*.json")
+    pulled = orjson.loads((work / "inbox.json").read_bytes())["messages"][0]["message"]
+    assert SignedMessage.parse(orjson.dumps(pulled)).event.source == "330784.hrss.recognition"
+    assert orjson.loads(pushed.read_bytes())  # the adapter wrote the pushed decision
