@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
-    try:
+    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
         asyncio.run(_serve(create_app(options), options))
-    except (web.GracefulExit, KeyboardInterrupt):
-        pass
     return 0
 
 
