@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -347,26 +348,67 @@ def parse_routes(
     return tuple(routes)
 
 
-def load_config(directory: Path) -> Config:
-    """Load ``gateway.toml``, ``departments.toml`` and ``routes.toml`` from ``directory``."""
+@dataclass(frozen=True, slots=True)
+class GatewayFile:
+    """What ``gateway.toml`` holds."""
+
+    settings: GatewaySettings
+    retry: RetryPolicy
+    breaker: BreakerPolicy
+    cases: CaseSettings
+
+
+def load_gateway_file(directory: Path) -> GatewayFile:
+    path = directory / "gateway.toml"
+    doc = _read_toml(path)
+    place = Place(str(path))
+    _known_keys(doc, {"gateway", "retry", "breaker", "cases"}, place)
+    return GatewayFile(
+        settings=_gateway(doc, place, directory),
+        retry=_retry(doc, place),
+        breaker=_breaker(doc, place),
+        cases=_cases(doc, place, directory),
+    )
+
+
+def load_departments_file(directory: Path) -> dict[str, Department]:
+    path = directory / "departments.toml"
+    return parse_departments(_read_toml(path), str(path))
+
+
+def load_routes_file(directory: Path, departments: dict[str, Department]) -> tuple[Route, ...]:
+    path = directory / "routes.toml"
+    return parse_routes(_read_toml(path), str(path), departments)
+
+
+def config_directory(directory: Path) -> Path:
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: configuration directory not found")
-    gateway_path = directory / "gateway.toml"
-    gateway_doc = _read_toml(gateway_path)
-    place = Place(str(gateway_path))
-    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases"}, place)
-    settings = _gateway(gateway_doc, place, directory)
-    departments_path = directory / "departments.toml"
-    departments = parse_departments(_read_toml(departments_path), str(departments_path))
-    routes_path = directory / "routes.toml"
-    routes = parse_routes(_read_toml(routes_path), str(routes_path), departments)
+    return directory
+
+
+def assemble(
+    directory: Path,
+    gateway: GatewayFile,
+    departments: dict[str, Department],
+    routes: tuple[Route, ...],
+) -> Config:
     return Config(
-        gateway=settings,
+        gateway=gateway.settings,
         departments=departments,
         routes=routes,
-        retry=_retry(gateway_doc, place),
-        breaker=_breaker(gateway_doc, place),
+        retry=gateway.retry,
+        breaker=gateway.breaker,
         directory=directory,
-        cases=_cases(gateway_doc, place, directory),
+        cases=gateway.cases,
     )
+
+
+def load_config(directory: Path) -> Config:
+    """Load ``gateway.toml``, ``departments.toml`` and ``routes.toml`` from ``directory``;
+    ``ConfigError`` at the first error (``gateway.configuration.check`` collects them all)."""
+    directory = config_directory(directory)
+    gateway = load_gateway_file(directory)
+    departments = load_departments_file(directory)
+    return assemble(directory, gateway, departments, load_routes_file(directory, departments))
