@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.keys import RUNTIME
+from gateway.api.appkeys import CASES, CHAIN_WATCH, CLOCK, CURRENT, DISPATCHER, METRICS, STORE
 from gateway.api.responses import json_response
-from gateway.audit.watch import ChainWatch
 from gateway.delivery.breaker import State
-from gateway.runtime import Runtime
 
 routes = web.RouteTableDef()
-CHAIN_WATCH = web.AppKey("chain_watch", ChainWatch)
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
@@ -27,10 +23,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     checks = {
-        "store": await runtime.store.ping(),
-        "configuration": bool(runtime.config.departments),
+        "store": await request.app[STORE].ping(),
+        "configuration": bool(request.app[CURRENT].config.departments),
     }
     ready = all(checks.values())
     return json_response(
@@ -41,9 +36,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/.well-known/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     return json_response(
-        runtime.context.keys.jwks(runtime.clock.now()),
+        request.app[CURRENT].context.keys.jwks(request.app[CLOCK].now()),
         headers={"Cache-Control": "public, max-age=300"},
     )
 
@@ -55,40 +49,35 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     await refresh_gauges(request.app)
-    body = generate_latest(runtime.metrics.registry)
+    body = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 
 
 async def refresh_gauges(app: web.Application) -> None:
-    """Gauges read from the store at scrape time, so they are right with several instances."""
-    runtime = app[RUNTIME]
-    now = runtime.clock.now()
-    metrics = runtime.metrics
-    up = await runtime.store.ping()
+    """Gauges read at scrape time (from the store, so they are right with several instances):
+    the store's reachability, the audit chain (what was written since the last scrape), open
+    cases by deadline flag, breakers, and the backlog per recipient."""
+    now = app[CLOCK].now()
+    store, metrics = app[STORE], app[METRICS]
+    up = await store.ping()
     metrics.store_up.set(1 if up else 0)
     if not up:
         return  # the gauges below come from the store: they keep their last values
-    await app[CHAIN_WATCH].check(runtime.store, metrics)
-    if runtime.cases is not None:
-        flags = [view.flag for view in await runtime.cases.open_views(limit=10_000)]
+    await app[CHAIN_WATCH].check(store, metrics)
+    cases = app[CASES]
+    if cases is not None:
+        flags = [view.flag for view in await cases.open_views(limit=10_000)]
         for flag in ("near", "overdue"):
             metrics.cases_by_deadline.labels(flag).set(flags.count(flag))
-    stats = await runtime.store.stats(now)
-    for recipient in runtime.config.departments:
-        metrics.breaker_open.labels(recipient).set(_breaker_open(runtime, recipient, now))
+    stats = await store.stats(now)
+    breakers = app[DISPATCHER].breakers.states(now) if DISPATCHER in app else {}
+    for recipient in app[CURRENT].config.departments:
+        open_ = breakers.get(recipient, State.CLOSED) is not State.CLOSED
+        metrics.breaker_open.labels(recipient).set(1 if open_ else 0)
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0
         metrics.oldest_pending.labels(recipient).set(max(age, 0.0))
-
-
-def _breaker_open(runtime: Runtime, recipient: str, now: datetime) -> int:
-    """1 while this instance's breaker for the recipient is open or half-open."""
-    if runtime.dispatcher is None:
-        return 0
-    state = runtime.dispatcher.breakers.states(now).get(recipient, State.CLOSED)
-    return 0 if state is State.CLOSED else 1

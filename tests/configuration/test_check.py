@@ -8,9 +8,9 @@ from pathlib import Path
 
 from gateway.configuration import load_config
 from gateway.configuration.check import check_directory
-from gateway.runtime import REPO_ROOT
+from gateway.packaged import default_config_dir
 
-SHIPPED = REPO_ROOT / "config"
+SHIPPED = default_config_dir()
 
 
 def _copy(tmp_path: Path) -> Path:

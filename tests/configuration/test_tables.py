@@ -8,9 +8,9 @@ from gateway.configuration import load_config
 from gateway.configuration.loader import parse_departments, parse_routes
 from gateway.configuration.model import DeliverySettings, Department
 from gateway.configuration.tables import department_table, route_table, seconds
-from gateway.runtime import REPO_ROOT
+from gateway.packaged import default_config_dir
 
-CONFIG = load_config(REPO_ROOT / "config")
+CONFIG = load_config(default_config_dir())
 
 
 def test_every_shipped_department_round_trips() -> None:

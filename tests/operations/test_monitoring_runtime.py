@@ -30,7 +30,7 @@ async def test_process_store_and_audit_gauges(tmp_path: Path, database: str | No
         await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
         async with gw.session.get(f"{gw.base_url}/metrics") as response:
             text = await response.text()
-        entries = await gw.runtime.store.audit_entries(0, 1000)
+        entries = await gw.store.audit_entries(0, 1000)
     assert _sample(text, "process_resident_memory_bytes") > 1_000_000
     assert _sample(text, "process_cpu_seconds_total") > 0
     assert _sample(text, "zjx_store_up") == 1
@@ -67,7 +67,7 @@ async def test_failed_pushes_and_breaker_changes_are_logged(
         async with running_gateway(
             tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
-            dispatcher = gw.runtime.dispatcher
+            dispatcher = gw.dispatcher
             assert dispatcher is not None
             client = gw.client(HOSPITAL)
             for index in range(6):
