@@ -164,7 +164,7 @@ def test_onboarding_runs_as_written(gateway: tuple[str, Path], tmp_path: Path) -
     work = tmp_path / "work"
     out = run_blocks(blocks, url, data, work, ADAPTER_PORT=str(_free_port()))
     event_id, origin = (work / "sent.txt").read_text(encoding="utf-8").splitlines()[0].split("\t")
-    assert origin == "adapters/health/samples/diagnosis_certificate.json: (document)"
+    assert origin == "adapters/health/samples/diagnosis_certificate.json: document 1"
     assert f'"id":"{event_id}"' in out and '"source":"330784.health.h002"' in out
     assert '"acknowledged":1' in out.replace(" ", "")
     (pushed,) = (data / "inbound" / "330784.health.h002").glob("*.json")

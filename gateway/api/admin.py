@@ -34,6 +34,7 @@ from gateway.configuration.loader import (
     parse_duration,
     parse_routes,
 )
+from gateway.configuration.tables import route_table
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problem_types import (
     DEPARTMENT_EXISTS,
@@ -139,7 +140,7 @@ async def list_departments(request: web.Request) -> web.Response:
     )
 
 
-def _department_id(request: web.Request) -> str:
+def department_id(request: web.Request) -> str:
     dept_id = request.match_info["dept"]
     if dept_id not in _context(request).config.departments:
         raise NotFoundError(f"no department {dept_id}", problem=DEPARTMENT_NOT_FOUND)
@@ -159,7 +160,7 @@ async def enable_department(request: web.Request) -> web.Response:
 async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
     """A disabled department's messages are refused and it is no one's recipient."""
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     action = f"department.{'enabled' if enabled else 'disabled'}"
     await request.app[ADMINISTRATION].change(
         who, lambda state: state.with_enabled(dept_id, enabled), action, dept_id
@@ -173,7 +174,7 @@ async def add_department(request: web.Request) -> web.Response:
     receives, delivery). Its keys are added with the keys call; it is enabled at once."""
     who = require(request, ADMIN_ONLY)
     context = _context(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     if body.get("keys"):
         raise MessageError(
             "add keys with POST /admin/v1/departments/{id}/keys", problem=INVALID_BODY
@@ -212,7 +213,7 @@ def _existing_kid(request: web.Request, dept_id: str) -> str:
 async def revoke_key(request: web.Request) -> web.Response:
     """Revocation applies to the next request, department tokens included."""
     who = require(request, ADMIN_ONLY)
-    kid = _existing_kid(request, _department_id(request))
+    kid = _existing_kid(request, department_id(request))
     now = request.app[CLOCK].now()
     await request.app[ADMINISTRATION].change(
         who, lambda state: state.with_revoked(kid, now), "key.revoked", kid
@@ -242,9 +243,9 @@ def _new_key(
 @routes.post("/admin/v1/departments/{dept}/keys")
 async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     now = request.app[CLOCK].now()
-    kid, record = _new_key(request, dept_id, await _json_body(request), now)
+    kid, record = _new_key(request, dept_id, await json_body(request), now)
     await request.app[ADMINISTRATION].change(
         who, lambda state: state.with_key(kid, record), "key.added", kid
     )
@@ -255,9 +256,9 @@ async def add_key(request: web.Request) -> web.Response:
 async def rotate_key(request: web.Request) -> web.Response:
     """The new key is valid at once; the old one until the overlap window ends."""
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     old = _existing_kid(request, dept_id)
-    body = await _json_body(request)
+    body = await json_body(request)
     overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
     now = request.app[CLOCK].now()
     kid, record = _new_key(request, dept_id, body.get("new"), now)
@@ -276,21 +277,9 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 @routes.get("/admin/v1/routes")
 async def list_routes(request: web.Request) -> web.Response:
+    """The route table in force as its routes.toml tables: what PUT takes back."""
     require(request, READ_ROLES)
-    return json_response(
-        {
-            "routes": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "to": list(r.to),
-                    "to_pointer": r.to_pointer,
-                    "when": {c.pointer: list(c.values) for c in r.when},
-                }
-                for r in _context(request).config.routes
-            ]
-        }
-    )
+    return json_response({"routes": [route_table(r) for r in _context(request).config.routes]})
 
 
 @routes.post("/admin/v1/routes/dry-run")
@@ -323,7 +312,7 @@ def _event_of(document: object) -> dict[str, object]:
 async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         parsed = parse_routes(body, "request body", dict(_context(request).config.departments))
     except ConfigError as exc:
@@ -394,7 +383,7 @@ async def audit_entries(request: web.Request) -> web.Response:
     )
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     document = strict_loads(await request.read())
     if not isinstance(document, dict):
         raise MessageError("the body must be a JSON object", problem=INVALID_BODY)

@@ -83,7 +83,7 @@ async def _build(
     app[METRICS] = metrics
     app[CHAIN_WATCH] = ChainWatch()
     app[ADMINISTRATION] = administration
-    app[ADMIN_TOKENS] = _admin_tokens(options)
+    app[ADMIN_TOKENS] = _admin_tokens(options, administration)
     app[DEPARTMENT_TOKENS] = TokenVerifier(
         current, config.gateway.id, clock, config.gateway.token_lifetime
     )
@@ -105,8 +105,8 @@ async def _case_service(
     return service
 
 
-def _admin_tokens(options: Options) -> AdminTokens:
-    tokens, made = bootstrap(options.data_dir)
+def _admin_tokens(options: Options, administration: Administration) -> AdminTokens:
+    tokens, made = bootstrap(options.data_dir, lambda: administration.state)
     if made:
         log.warning(
             "admin.bootstrap_token_created",

@@ -41,9 +41,6 @@ Build = Callable[[argparse.Namespace], "Call"]
 class AdminClientError(GatewayError):
     """The command could not talk to the gateway (unreachable, no token, unreadable file)."""
 
-    slug = "admin-client"
-    title = "Admin command failed"
-
 
 @dataclass(frozen=True, slots=True)
 class Call:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(app: web.Application, options: Options) -> None:
     """Run until SIGINT or SIGTERM; say where it listens once the socket is bound (with
-    ``--port 0`` the port the system chose)."""
+    ``--port 0`` the port the system chose); SIGHUP re-reads the configuration."""
     # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
     # the dispatcher, the HTTP session and the store (which flushes pending commits).
     runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=10)
@@ -77,12 +78,37 @@ async def _serve(app: web.Application, options: Options) -> None:
     try:
         site = web.TCPSite(runner, options.host, options.port)
         await site.start()
+        _reload_on_sighup(app)
         for url in _urls(runner.addresses):
             structlog.get_logger("gateway.serve").info("gateway.listening", url=url)
             print(f"zj-exchange gateway listening on {url}", flush=True)
         await asyncio.Event().wait()  # GracefulExit (raised by the signal handler) ends it
     finally:
         await runner.cleanup()
+
+
+def _reload_on_sighup(app: web.Application) -> None:
+    """SIGHUP: the same reload as ``POST /admin/v1/reload`` (its outcome is logged: either
+    ``config.reloaded`` or ``config.reload_refused`` with every error). One at a time: a
+    signal during a reload is taken after it."""
+    from gateway.api.maintenance import reload_configuration
+
+    lock = asyncio.Lock()
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        async with lock:
+            try:
+                await reload_configuration(app, "signal:SIGHUP")
+            except Exception:  # the store away while auditing it: logged, the gateway runs on
+                structlog.get_logger("gateway.config").exception("config.reload_failed")
+
+    def on_signal() -> None:
+        task = asyncio.get_running_loop().create_task(reload(), name="reload")
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_signal)
 
 
 def _urls(addresses: list[Any]) -> list[str]:
