@@ -356,6 +356,8 @@ def run(args: argparse.Namespace) -> int:
         )
         for error in problem.get("errors", []):
             print(f"  {error.get('pointer', '')}: {error.get('detail', '')}", file=sys.stderr)
+        for error in problem.get("config_errors", []):  # a refused reload: every file's
+            print(f"  {error}", file=sys.stderr)
         return 1
     sys.stdout.write(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0

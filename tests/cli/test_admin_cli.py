@@ -113,3 +113,42 @@ def test_no_gateway_or_no_token_is_a_one_line_error(
     assert main(["admin", "--url", url, "--token-file", str(missing), "routes", "get"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no admin token") and str(missing) in err
+
+
+async def test_get_output_round_trips_into_put_and_the_other_groups_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with running_gateway(tmp_path / "gw") as gw:
+        admin = Admin(gw, capsys)
+        status, table, _ = await admin("departments", "get", "330784.market")
+        assert status == 0 and table["id"] == "330784.market"
+        saved = tmp_path / "market.json"
+        saved.write_text(json.dumps(table))
+        assert (await admin("departments", "put", "330784.market", str(saved)))[:2] == (0, table)
+        status, routes, _ = await admin("routes", "get")
+        (tmp_path / "routes.json").write_text(json.dumps(routes))
+        status, put, _ = await admin(
+            "routes", "put", str(tmp_path / "routes.json"), "--note", "same"
+        )
+        assert status == 0 and put["version"] == 1
+        status, versions, _ = await admin("routes", "versions")
+        assert versions["active"] == 1 and versions["versions"][1]["note"] == "same"
+        assert (await admin("routes", "rollback", "0"))[1] == {"active": 0}
+        status, made, _ = await admin("tokens", "create", "reader", "--role", "auditor")
+        assert status == 0 and made["role"] == "auditor"
+        status, listed, _ = await admin("tokens", "list")
+        assert {t["name"] for t in listed["tokens"]} == {"bootstrap", "reader"}
+        status, _, err = await admin("dead-letters", "list", token=made["token"])
+        assert status == 0
+        status, _, err = await admin("tokens", "list", token=made["token"])
+        assert status == 1 and err.startswith("error: 403 ")
+        assert (await admin("tokens", "revoke", "reader"))[1] == {"name": "reader", "revoked": True}
+        status, ran, _ = await admin("retention", "run")
+        assert status == 0 and ran["purged"] == 0
+        status, cases, _ = await admin("cases", "list")
+        assert status == 0 and cases["cases"] == []
+        status, delivery, _ = await admin(
+            "departments", "delivery", "330784.market", "--mode", "push",
+            "--endpoint", "https://market.example/inbound",
+        )  # fmt: skip
+        assert status == 0 and delivery["endpoint"] == "https://market.example/inbound"
