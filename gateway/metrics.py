@@ -28,7 +28,7 @@ _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300
 
 
 class Metrics:
-    """The gateway's metric families on a registry of their own.
+    """Every metric of one gateway instance, on its own registry.
 
     ``departments`` is either a fixed collection or a callable giving the departments in
     force now, so a department added through the admin API or a configuration reload is
@@ -47,14 +47,54 @@ class Metrics:
         else:
             fixed = frozenset(departments)
             self._departments = lambda: fixed
-        r = self.registry
+        self._messages(self.registry)
+        self._deliveries(self.registry)
+        self._cases(self.registry)
+        self._service(self.registry)
+        self.http_requests = Counter(
+            "zjx_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+
+    def _service(self, r: CollectorRegistry) -> None:
+        """The process, the store, the audit chain and the cases' deadlines, as monitoring
+        alerts on them (deploy/alerts.yml)."""
         # process_* (CPU, memory, file descriptors, start time) from /proc, and the Python
         # runtime's own (python_info, python_gc_*), as prometheus-client's default registry has
         ProcessCollector(registry=r)
         r.register(PLATFORM_COLLECTOR)
         r.register(GC_COLLECTOR)
+        self.cases_by_deadline = Gauge(
+            "zjx_cases_deadline",
+            "Open cases by deadline flag: near (within the definition's warn_before) or "
+            "overdue (past the deadline).",
+            ["flag"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "zjx_store_up",
+            "1 when the store answered its last ping (read at every scrape), else 0.",
+            registry=r,
+        )
+        self.audit_chain_intact = Gauge(
+            "zjx_audit_chain_intact",
+            "1 while every audit entry verified so far links and hashes correctly, else 0.",
+            registry=r,
+        )
+        self.audit_verified = Gauge(
+            "zjx_audit_verified_entries",
+            "Audit entries this instance has verified (hash and link), from the first on.",
+            registry=r,
+        )
+
+    def _messages(self, r: CollectorRegistry) -> None:
+        """The way in (gateway/intake.py)."""
         self.messages_received = Counter(
-            "zjx_messages_received", "Messages submitted to POST /v1/messages.", registry=r
+            "zjx_messages_received",
+            "Messages submitted: POST /v1/messages and the hosted case service's own.",
+            registry=r,
         )
         self.messages_accepted = Counter(
             "zjx_messages_accepted",
@@ -92,6 +132,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def _deliveries(self, r: CollectorRegistry) -> None:
+        """Delivery (gateway/delivery) and the gauges read from the store at scrape time."""
         self.delivery_attempts = Counter(
             "zjx_delivery_attempts",
             "Push delivery attempts, by recipient and outcome.",
@@ -135,7 +178,9 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
-        # Fed by the case layer (gateway/cases).
+
+    def _cases(self, r: CollectorRegistry) -> None:
+        """Fed by the case layer (gateway/cases)."""
         self.cases_open = Gauge(
             "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r
         )
@@ -154,34 +199,6 @@ class Metrics:
         self.case_errors = Counter(
             "zjx_case_errors",
             "Accepted messages the case layer could not apply (logged; the message stands).",
-            registry=r,
-        )
-        self.cases_by_deadline = Gauge(
-            "zjx_cases_deadline",
-            "Open cases by deadline flag: near (within the definition's warn_before) or "
-            "overdue (past the deadline).",
-            ["flag"],
-            registry=r,
-        )
-        self.store_up = Gauge(
-            "zjx_store_up",
-            "1 when the store answered its last ping (read at every scrape), else 0.",
-            registry=r,
-        )
-        self.audit_chain_intact = Gauge(
-            "zjx_audit_chain_intact",
-            "1 while every audit entry verified so far links and hashes correctly, else 0.",
-            registry=r,
-        )
-        self.audit_verified = Gauge(
-            "zjx_audit_verified_entries",
-            "Audit entries this instance has verified (hash and link), from the first on.",
-            registry=r,
-        )
-        self.http_requests = Counter(
-            "zjx_http_requests",
-            "HTTP requests by route and status class.",
-            ["route", "status"],
             registry=r,
         )
 

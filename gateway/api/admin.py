@@ -24,6 +24,7 @@ from gateway.administration import (
 )
 from gateway.api.appkeys import ADMIN_TOKENS, ADMINISTRATION, CLOCK, CURRENT, STORE
 from gateway.api.auth import bearer
+from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, SIGNED_MESSAGE, STRICT_JSON, answers
 from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
@@ -37,11 +38,13 @@ from gateway.configuration.loader import (
 from gateway.configuration.tables import route_table
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problem_types import (
+    DEAD_LETTER_NOT_FOUND,
     DEPARTMENT_EXISTS,
     DEPARTMENT_NOT_FOUND,
     INVALID_BODY,
     INVALID_DEPARTMENT,
     INVALID_DRY_RUN,
+    INVALID_KEY,
     INVALID_ROUTES,
     KEY_EXISTS,
     KEY_NOT_FOUND,
@@ -57,6 +60,8 @@ from gateway.problems import (
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
+#: a key in a request body: strict JSON, name and JWK, not taken, usable
+KEY_BODY = (*STRICT_JSON, INVALID_BODY, KEY_EXISTS, INVALID_KEY)
 
 
 def require(request: web.Request, roles: frozenset[str]) -> AdminToken:
@@ -72,6 +77,7 @@ def _context(request: web.Request) -> AcceptanceContext:
 
 
 @routes.get("/admin/v1/dead-letters")
+@answers(ADMIN_AUTH)
 async def list_dead(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     records = await request.app[STORE].list_dead(request.query.get("recipient"), 500)
@@ -92,6 +98,7 @@ async def list_dead(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/dead-letters/{seq:\\d+}/{recipient}/replay")
+@answers(ADMIN_AUTH, DEAD_LETTER_NOT_FOUND)
 async def replay(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
@@ -100,6 +107,7 @@ async def replay(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/dead-letters/{seq:\\d+}/{recipient}/discard")
+@answers(ADMIN_AUTH, DEAD_LETTER_NOT_FOUND)
 async def discard(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
@@ -111,6 +119,7 @@ async def discard(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/departments")
+@answers(ADMIN_AUTH)
 async def list_departments(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     context, now = _context(request), request.app[CLOCK].now()
@@ -148,11 +157,13 @@ def department_id(request: web.Request) -> str:
 
 
 @routes.post("/admin/v1/departments/{dept}/disable")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND)
 async def disable_department(request: web.Request) -> web.Response:
     return await _set_enabled(request, enabled=False)
 
 
 @routes.post("/admin/v1/departments/{dept}/enable")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND)
 async def enable_department(request: web.Request) -> web.Response:
     return await _set_enabled(request, enabled=True)
 
@@ -169,6 +180,7 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
 
 
 @routes.post("/admin/v1/departments")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DEPARTMENT, DEPARTMENT_EXISTS)
 async def add_department(request: web.Request) -> web.Response:
     """A new department, given as its departments.toml table in JSON (id, name, sends,
     receives, delivery). Its keys are added with the keys call; it is enabled at once."""
@@ -210,6 +222,7 @@ def _existing_kid(request: web.Request, dept_id: str) -> str:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/revoke")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def revoke_key(request: web.Request) -> web.Response:
     """Revocation applies to the next request, department tokens included."""
     who = require(request, ADMIN_ONLY)
@@ -241,6 +254,7 @@ def _new_key(
 
 
 @routes.post("/admin/v1/departments/{dept}/keys")
+@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND)
 async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = department_id(request)
@@ -253,13 +267,17 @@ async def add_key(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/rotate")
+@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def rotate_key(request: web.Request) -> web.Response:
     """The new key is valid at once; the old one until the overlap window ends."""
     who = require(request, ADMIN_ONLY)
     dept_id = department_id(request)
     old = _existing_kid(request, dept_id)
     body = await json_body(request)
-    overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    try:
+        overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    except ConfigError as exc:  # the client's input, not the configuration: never a 500
+        raise MessageError(exc.detail, problem=INVALID_BODY) from None
     now = request.app[CLOCK].now()
     kid, record = _new_key(request, dept_id, body.get("new"), now)
     await request.app[ADMINISTRATION].change(
@@ -276,6 +294,7 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/routes")
+@answers(ADMIN_AUTH)
 async def list_routes(request: web.Request) -> web.Response:
     """The route table in force as its routes.toml tables: what PUT takes back."""
     require(request, READ_ROLES)
@@ -283,6 +302,7 @@ async def list_routes(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/routes/dry-run")
+@answers(ADMIN_AUTH, SIGNED_MESSAGE, INVALID_DRY_RUN)
 async def dry_run(request: web.Request) -> web.Response:
     """Which recipients would this event (or signed message) reach, and why."""
     require(request, READ_ROLES)
@@ -309,6 +329,7 @@ def _event_of(document: object) -> dict[str, object]:
 
 
 @routes.put("/admin/v1/routes")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_ROUTES)
 async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
@@ -330,6 +351,7 @@ async def replace_routes(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/routes/versions")
+@answers(ADMIN_AUTH)
 async def route_versions(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     state = request.app[ADMINISTRATION].state
@@ -339,6 +361,7 @@ async def route_versions(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/routes/versions/{version:\\d+}/rollback")
+@answers(ADMIN_CHANGE, ROUTE_VERSION_NOT_FOUND)
 async def rollback_routes(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     version = path_number(request, "version")
@@ -358,6 +381,7 @@ async def rollback_routes(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/audit")
+@answers(ADMIN_AUTH)
 async def audit_entries(request: web.Request) -> web.Response:
     require(request, AUDIT_ROLES)
     after = query_number(request, "after", 0)

@@ -65,7 +65,10 @@ async def test_a_department_round_trips_and_its_delivery_changes(
 ) -> None:
     endpoint = FlakyEndpoint()
     endpoint.up = True
-    async with serve(endpoint.app()) as url, running_gateway(tmp_path, database=database) as gw:
+    async with (
+        serve(endpoint.app()) as url,
+        running_gateway(tmp_path, database=database, run_dispatcher=False) as gw,
+    ):
         admin = Api(gw)
         status, table = await admin("GET", f"/departments/{RECOGNITION}")
         assert status == 200 and table["delivery"]["mode"] == "pull"
