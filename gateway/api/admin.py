@@ -7,10 +7,10 @@ in, audited.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from gateway.acceptance import AcceptanceContext
@@ -29,6 +29,7 @@ from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.configuration.loader import (
+    DEPARTMENT_ID,
     KEY_NAME,
     Place,
     parse_departments,
@@ -45,6 +46,7 @@ from gateway.problem_types import (
     INVALID_DEPARTMENT,
     INVALID_DRY_RUN,
     INVALID_KEY,
+    INVALID_PARAMETER,
     INVALID_ROUTES,
     KEY_EXISTS,
     KEY_NOT_FOUND,
@@ -56,10 +58,13 @@ from gateway.problems import (
     DocumentError,
     MessageError,
     NotFoundError,
+    Violation,
 )
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
+MAX_NOTE = 200  # characters of a route version's note
+AUDIT_ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+){1,8}\Z")
 #: a key in a request body: strict JSON, name and JWK, not taken, usable
 KEY_BODY = (*STRICT_JSON, INVALID_BODY, KEY_EXISTS, INVALID_KEY)
 
@@ -80,7 +85,10 @@ def _context(request: web.Request) -> AcceptanceContext:
 @answers(ADMIN_AUTH)
 async def list_dead(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    records = await request.app[STORE].list_dead(request.query.get("recipient"), 500)
+    recipient = request.query.get("recipient")
+    if recipient is not None:
+        _check_query("recipient", recipient, DEPARTMENT_ID, "a department id")
+    records = await request.app[STORE].list_dead(recipient, 500)
     return json_response(
         {
             "dead_letters": [
@@ -152,7 +160,7 @@ async def list_departments(request: web.Request) -> web.Response:
 def department_id(request: web.Request) -> str:
     dept_id = request.match_info["dept"]
     if dept_id not in _context(request).config.departments:
-        raise NotFoundError(f"no department {dept_id}", problem=DEPARTMENT_NOT_FOUND)
+        raise NotFoundError("no department with this id", problem=DEPARTMENT_NOT_FOUND)
     return dept_id
 
 
@@ -187,16 +195,19 @@ async def add_department(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     context = _context(request)
     body = await json_body(request)
-    if body.get("keys"):
-        raise MessageError(
-            "add keys with POST /admin/v1/departments/{id}/keys", problem=INVALID_BODY
-        )
+    for member in ("keys", "enabled"):  # each has calls of its own
+        if member in body:
+            raise DocumentError(
+                f"{member!r} is not part of a department table here: add keys with POST "
+                "/admin/v1/departments/{id}/keys, disable with .../disable",
+                problem=INVALID_DEPARTMENT,
+            )
     try:
         (department,) = parse_departments({"departments": [body]}, "request body").values()
     except ConfigError as exc:
         raise DocumentError(exc.detail, problem=INVALID_DEPARTMENT) from None
     if department.id in context.config.departments:
-        raise ConflictError(f"department {department.id} exists", problem=DEPARTMENT_EXISTS)
+        raise ConflictError("a department with this id exists", problem=DEPARTMENT_EXISTS)
     unknown = sorted((department.sends | department.receives) - set(context.schemas.types()))
     if unknown:
         raise DocumentError(
@@ -217,7 +228,7 @@ async def add_department(request: web.Request) -> web.Response:
 def _existing_kid(request: web.Request, dept_id: str) -> str:
     kid = f"{dept_id}/{request.match_info['name']}"
     if _context(request).keys.get(kid) is None:
-        raise NotFoundError(f"no key {kid}", problem=KEY_NOT_FOUND)
+        raise NotFoundError("the department has no key with this name", problem=KEY_NOT_FOUND)
     return kid
 
 
@@ -245,7 +256,7 @@ def _new_key(
     kid = f"{dept_id}/{name}"
     if _context(request).keys.get(kid) is not None:
         raise ConflictError(
-            f"the key {kid} already exists; keys are never replaced", problem=KEY_EXISTS
+            "the department has a key with this name; keys are never replaced", problem=KEY_EXISTS
         )
     jwk: dict[str, Any] = {**spec["jwk"], "kid": kid}
     KeyRecord(kid, dept_id, jwk, not_before)  # validates: public only, Ed25519 or P-256
@@ -306,13 +317,16 @@ async def list_routes(request: web.Request) -> web.Response:
 async def dry_run(request: web.Request) -> web.Response:
     """Which recipients would this event (or signed message) reach, and why."""
     require(request, READ_ROLES)
-    event = _event_of(strict_loads(await request.read()))
+    body = await request.read()
+    event = _event_of(body, strict_loads(body))
     return json_response(_context(request).router.decide(event).explain())
 
 
-def _event_of(document: object) -> dict[str, object]:
+def _event_of(body: bytes, document: object) -> dict[str, object]:
+    """The event to route: a signed message's (read from the bytes as sent, as acceptance
+    reads them), or the CloudEvent given."""
     if isinstance(document, dict) and "payload" in document and "signatures" in document:
-        parsed = SignedMessage.parse(orjson.dumps(document)).event
+        parsed = SignedMessage.parse(body).event
         return {
             "id": parsed.id,
             "source": parsed.source,
@@ -334,12 +348,17 @@ async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
     body = await json_body(request)
+    note = body.get("note", "")
+    if "routes" not in body or not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise DocumentError(
+            f'send {{"routes": [...], "note": "..."}} with a note of at most {MAX_NOTE} characters',
+            problem=INVALID_ROUTES,
+        )
     try:
         parsed = parse_routes(body, "request body", dict(_context(request).config.departments))
     except ConfigError as exc:
         raise DocumentError(exc.detail, problem=INVALID_ROUTES) from None
-    routes_, at = body.get("routes", []), utc_iso(request.app[CLOCK].now())
-    note = str(body.get("note", ""))[:200]
+    routes_, at = body["routes"], utc_iso(request.app[CLOCK].now())
     state = await request.app[ADMINISTRATION].change(
         who,
         lambda state: state.with_routes(routes_, f"admin:{who.name}", at, note),
@@ -368,7 +387,9 @@ async def rollback_routes(request: web.Request) -> web.Response:
 
     def change(state: AdminState) -> AdminState:
         if version > len(state.route_versions):
-            raise NotFoundError(f"no route version {version}", problem=ROUTE_VERSION_NOT_FOUND)
+            raise NotFoundError(
+                "no route version with this number", problem=ROUTE_VERSION_NOT_FOUND
+            )
         return state.with_active_routes(version)
 
     await request.app[ADMINISTRATION].change(
@@ -387,6 +408,8 @@ async def audit_entries(request: web.Request) -> web.Response:
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, minimum=1, maximum=1000)
     action = request.query.get("action")
+    if action is not None:
+        _check_query("action", action, AUDIT_ACTION, "an audit action such as key.revoked")
     records = await request.app[STORE].audit_entries(after, limit)
     return json_response(
         {
@@ -405,6 +428,17 @@ async def audit_entries(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+def _check_query(name: str, value: str, pattern: re.Pattern[str], what: str) -> None:
+    """A query parameter of the shape the OpenAPI description states; 400 naming it, never
+    echoing the value."""
+    if pattern.match(value) is None:
+        raise MessageError(
+            f"query parameter {name!r} must be {what}",
+            problem=INVALID_PARAMETER,
+            violations=[Violation(f"/query/{name}", f"not {what}")],
+        )
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from aiohttp import web
 from gateway.administration import ADMIN_ONLY, READ_ROLES
 from gateway.api.admin import department_id, json_body, require
 from gateway.api.appkeys import ADMINISTRATION, CLOCK, CURRENT
+from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, STRICT_JSON, answers
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.configuration.loader import parse_departments
 from gateway.configuration.model import Department
 from gateway.configuration.tables import delivery_table, department_table
-from gateway.problem_types import INVALID_DEPARTMENT
+from gateway.problem_types import DEPARTMENT_NOT_FOUND, INVALID_BODY, INVALID_DEPARTMENT
 from gateway.problems import ConfigError, DocumentError, GatewayError
 from gateway.trust import KeyRecord
 
@@ -33,6 +34,7 @@ NOT_IN_TABLE = ("keys", "enabled")
 
 
 @routes.get("/admin/v1/departments/{dept}")
+@answers(ADMIN_AUTH, DEPARTMENT_NOT_FOUND)
 async def get_department(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     dept = request.app[CURRENT].config.departments[department_id(request)]
@@ -40,6 +42,7 @@ async def get_department(request: web.Request) -> web.Response:
 
 
 @routes.put("/admin/v1/departments/{dept}")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DEPARTMENT, DEPARTMENT_NOT_FOUND)
 async def put_department(request: web.Request) -> web.Response:
     """Replace the department's settings with the table given (what GET answered, edited)."""
     who = require(request, ADMIN_ONLY)
@@ -58,6 +61,7 @@ async def put_department(request: web.Request) -> web.Response:
 
 
 @routes.put("/admin/v1/departments/{dept}/delivery")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DEPARTMENT, DEPARTMENT_NOT_FOUND)
 async def put_delivery(request: web.Request) -> web.Response:
     """Push (with its endpoint, timeout, concurrency) or pull, for the next delivery."""
     who = require(request, ADMIN_ONLY)
@@ -97,6 +101,7 @@ def _checked(request: web.Request, table: dict[str, Any]) -> Department:
 
 
 @routes.get("/admin/v1/departments/{dept}/keys")
+@answers(ADMIN_AUTH, DEPARTMENT_NOT_FOUND)
 async def list_keys(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     dept_id = department_id(request)

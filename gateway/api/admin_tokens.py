@@ -17,6 +17,7 @@ from gateway.administration import ADMIN_ONLY, ROLES, AdminState
 from gateway.administration.tokens import new_token
 from gateway.api.admin import json_body, require
 from gateway.api.appkeys import ADMIN_TOKENS, ADMINISTRATION, CLOCK
+from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, STRICT_JSON, answers
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.configuration.loader import KEY_NAME
@@ -32,6 +33,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/admin/v1/tokens")
+@answers(ADMIN_AUTH)
 async def list_tokens(request: web.Request) -> web.Response:
     require(request, ADMIN_ONLY)
     tokens = request.app[ADMIN_TOKENS]
@@ -57,6 +59,7 @@ def _file_role(request: web.Request, name: str) -> str:
 
 
 @routes.post("/admin/v1/tokens")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, ADMIN_TOKEN_EXISTS)
 async def create_token(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     name, role = _token_request(await json_body(request))
@@ -67,7 +70,7 @@ async def create_token(request: web.Request) -> web.Response:
     def change(state: AdminState) -> AdminState:
         if name in taken or name in state.tokens:
             raise ConflictError(
-                f"a token named {name} exists or existed; names are never reused",
+                "a token with this name exists or existed; names are never reused",
                 ADMIN_TOKEN_EXISTS,
             )
         record = {"role": role, "sha256": digest, "at": at, "by": f"admin:{who.name}"}
@@ -99,6 +102,7 @@ def _token_request(body: dict[str, Any]) -> tuple[str, str]:
 
 
 @routes.delete("/admin/v1/tokens/{name}")
+@answers(ADMIN_CHANGE, ADMIN_TOKEN_NOT_FOUND, LAST_ADMIN_TOKEN)
 async def revoke_token(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     name = request.match_info["name"]

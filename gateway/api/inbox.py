@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.api.appkeys import CLOCK, METRICS, NOTIFIER, STORE
 from gateway.api.auth import department
 from gateway.api.openapi import DEPARTMENT_AUTH, answers
-from gateway.api.params import query_number, whole_number
+from gateway.api.params import MAX_SEQUENCE, query_number, whole_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
 from gateway.problem_types import INVALID_ACK
@@ -71,7 +71,9 @@ def _sequences(body: bytes) -> list[int]:
         not isinstance(values, list)
         or not values
         or len(values) > MAX_PAGE
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SEQUENCE for v in values
+        )
     ):
         raise MessageError(
             f'send {{"sequences": [...]}} with 1 to {MAX_PAGE} positive sequence numbers',

@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.administration import ADMIN_ONLY, WRITE_ROLES
 from gateway.api.admin import require
 from gateway.api.appkeys import ADMINISTRATION, CLOCK, CURRENT, DISPATCHER, OPTIONS, STORE
+from gateway.api.openapi import ADMIN_AUTH, answers
 from gateway.api.responses import json_response
 from gateway.assembly import build_context, load_case_definition
 from gateway.audit.chain import AuditEvent
@@ -68,6 +69,7 @@ async def _record(app: web.Application, actor: str, directory: str, errors: list
 
 
 @routes.post("/admin/v1/reload")
+@answers(ADMIN_AUTH, CONFIG_INVALID)
 async def reload(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     errors = await reload_configuration(request.app, f"admin:{who.name}")
@@ -85,6 +87,7 @@ async def reload(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/retention/run")
+@answers(ADMIN_AUTH)
 async def run_retention(request: web.Request) -> web.Response:
     """Purge now what the hourly pass would purge: messages every delivery of which finished
     longer ago than ``gateway.retention``."""

@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.appkeys import CASES, CHAIN_WATCH, CLOCK, CURRENT, DISPATCHER, METRICS, STORE
-from gateway.api.openapi import document
+from gateway.api.openapi import document, with_live_values
 from gateway.api.responses import json_response
 from gateway.delivery.breaker import State
 
@@ -43,7 +43,11 @@ async def jwks(request: web.Request) -> web.Response:
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The description of every operation, with the problem types each answers with."""
-    return json_response(document(request.app.router))
+    context = request.app[CURRENT].context
+    spec = document(request.app.router)
+    return json_response(
+        with_live_values(spec, context.schemas.types(), context.config.departments)
+    )
 
 
 @routes.get("/metrics")

@@ -30,10 +30,17 @@ from gateway.configuration.model import (
 from gateway.problem_types import CONFIGURATION
 from gateway.problems import ConfigError
 
-DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
-KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TYPE_NAME = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v\d+$")
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+# Identifiers and text: ASCII digits only (``\d`` would take any script's digits) and anchored
+# at the very end (``$`` would also take a trailing newline). The admin API's OpenAPI
+# description states the same patterns (gateway/api/openapi.json).
+DEPARTMENT_ID = re.compile(r"^[0-9]{6}(\.[a-z][a-z0-9_-]*){1,2}\Z")
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+TYPE_NAME = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v[0-9]+\Z")
+DURATION = re.compile(r"^([0-9]{1,9}(?:\.[0-9]{1,6})?)(ms|s|m|h|d)\Z")
+# a name or other text shown in lists, logs and notices: no control characters (C0, C1, the
+# Unicode line and paragraph separators) and no unpaired surrogates
+TEXT = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+MAX_CONCURRENCY = 1024
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -82,7 +89,7 @@ def _str(table: dict[str, Any], key: str, place: Place, default: str | None = No
         raise place.at(key).fail("is required")
     if not isinstance(value, str) or not value:
         raise place.at(key).fail("must be a non-empty string")
-    if not value.isprintable():  # names are shown in lists, logs and notices
+    if TEXT.fullmatch(value) is None:  # names are shown in lists, logs and notices
         raise place.at(key).fail("must not hold control characters")
     return value
 
@@ -98,10 +105,17 @@ def _bool(table: dict[str, Any], key: str, place: Place, default: bool) -> bool:
     return value
 
 
-def _int(table: dict[str, Any], key: str, place: Place, default: int, minimum: int = 1) -> int:
+def _int(
+    table: dict[str, Any],
+    key: str,
+    place: Place,
+    default: int,
+    minimum: int = 1,
+    maximum: int = 2**31 - 1,
+) -> int:
     value = table.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise place.at(key).fail(f"must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise place.at(key).fail(f"must be an integer from {minimum} to {maximum}")
     return value
 
 
@@ -144,6 +158,8 @@ def _types(table: dict[str, Any], key: str, place: Place) -> frozenset[str]:
                 .at(index)
                 .fail("must be a document type such as cn.gov.zj.injury.medical_diagnosis.v1")
             )
+    if len(set(value)) != len(value):  # a set: a repeat would be silently dropped
+        raise place.at(key).fail("names a document type twice")
     return frozenset(value)
 
 
@@ -239,7 +255,7 @@ def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
         mode=mode,
         endpoint=endpoint,
         timeout_seconds=timeout,
-        concurrency=_int(table, "concurrency", place, 4),
+        concurrency=_int(table, "concurrency", place, 4, maximum=MAX_CONCURRENCY),
     )
 
 
@@ -307,10 +323,23 @@ def parse_departments(doc: dict[str, Any], file: str) -> dict[str, Department]:
 
 
 def _condition(pointer: str, value: Any, place: Place) -> Condition:
-    if not pointer.startswith("/"):
+    if not pointer.startswith("/") or TEXT.fullmatch(pointer) is None:
         raise place.fail(f"condition key {pointer!r} must be a JSON Pointer such as /data/kind")
     values = tuple(value) if isinstance(value, list) else (value,)
+    if not values or not all(_condition_value(v) for v in values):
+        raise place.at(pointer).fail(
+            "must be a string, a number, true or false, or a non-empty list of them "
+            "(whole numbers within 64 bits)"
+        )
     return Condition(pointer=pointer, values=values)
+
+
+def _condition_value(value: Any) -> bool:
+    """A value an event's member can equal: text, a number (a whole one within 64 bits, as
+    the stores and the JSON writer take them), or a boolean."""
+    if isinstance(value, bool | str | float):
+        return True
+    return isinstance(value, int) and -(2**63) <= value < 2**64
 
 
 def parse_routes(
