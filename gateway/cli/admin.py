@@ -249,13 +249,12 @@ def _dead_letter_verb(verb: str) -> Build:
 
 
 def _cases(sub: Any) -> None:
-    listed = _action(
+    _action(
         sub,
         "list",
         "open cases, nearest deadline first",
-        lambda a: Call("GET", _query("/admin/v1/cases", limit=a.limit)),
+        lambda a: Call("GET", "/admin/v1/cases"),
     )
-    listed.add_argument("--limit", type=int)
     get = _action(
         sub, "get", "one case's timeline", lambda a: Call("GET", f"/admin/v1/cases/{_seg(a.id)}")
     )
