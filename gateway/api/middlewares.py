@@ -32,7 +32,7 @@ from gateway.problems import GatewayError, MessageError, Violation
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-REQUEST_ID = "request_id"  # the request's key for its id (set first, read by ``problems``)
+REQUEST_ID = web.RequestKey("request_id", str)  # set first, read by ``problems``
 INSTANCE = "urn:zj-exchange:request:"
 
 _HTTP_PROBLEMS = {
@@ -78,7 +78,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     request id (the one in ``X-Request-Id`` and in every log line of the request), never by
     the request's path, which would echo a refused value back. A 405 says what is allowed
     (``Allow``, RFC 9110 section 15.5.6)."""
-    instance = INSTANCE + str(request.get(REQUEST_ID, "unknown"))
+    instance = INSTANCE + request.get(REQUEST_ID, "unknown")
     try:
         return await handler(request)
     except GatewayError as exc:

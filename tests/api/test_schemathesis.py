@@ -22,7 +22,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BIN = Path(sys.executable).parent
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 5
 SEED = 20261130
 
 

@@ -57,15 +57,14 @@ async def test_a_changed_audit_entry_sets_the_chain_gauge_to_zero(tmp_path: Path
     assert broken["entry"] == 1
 
 
-async def test_failed_pushes_and_breaker_changes_are_logged(
-    tmp_path: Path, database: str | None
-) -> None:
+async def test_failed_pushes_and_breaker_changes_are_logged(tmp_path: Path) -> None:
+    """The dispatcher's log lines; the store does not matter here (SQLite)."""
     endpoint = FlakyEndpoint()
     clock = ManualClock()
     async with serve(endpoint.app()) as url:
         config = default_config(push={RECOGNITION: f"{url}/inbound"})
         async with running_gateway(
-            tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
+            tmp_path, config=config, clock=clock, run_dispatcher=False
         ) as gw:
             dispatcher = gw.dispatcher
             assert dispatcher is not None
