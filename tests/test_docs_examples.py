@@ -165,7 +165,8 @@ def test_onboarding_runs_as_written(gateway: tuple[str, Path], tmp_path: Path) -
     blocks = shell_blocks((REPO / "docs/onboarding.md").read_text(encoding="utf-8"))
     work = tmp_path / "work"
     out = run_blocks(blocks, url, data, work, ADAPTER_PORT=str(_free_port()))
-    event_id, origin = (work / "sent.txt").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    line = (work / "sent.txt").read_text(encoding="utf-8").splitlines()[0]
+    origin, event_id = line.removeprefix("sent: ").split(" -> ")
     assert origin == "adapters/health/samples/diagnosis_certificate.json: document 1"
     assert f'"id":"{event_id}"' in out and '"source":"330784.health.h002"' in out
     assert '"acknowledged":1' in out.replace(" ", "")
