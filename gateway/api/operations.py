@@ -76,6 +76,7 @@ async def refresh_gauges(app: web.Application) -> None:
         for flag in ("near", "overdue"):
             metrics.cases_by_deadline.labels(flag).set(flags.count(flag))
     stats = await store.stats(now)
+    gone = await store.gone_endpoints()
     breakers = app[DISPATCHER].breakers.states(now) if DISPATCHER in app else {}
     for recipient in app[CURRENT].config.departments:
         open_ = breakers.get(recipient, State.CLOSED) is not State.CLOSED
@@ -84,3 +85,4 @@ async def refresh_gauges(app: web.Application) -> None:
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0
         metrics.oldest_pending.labels(recipient).set(max(age, 0.0))
+        metrics.endpoint_gone.labels(recipient).set(1 if recipient in gone else 0)

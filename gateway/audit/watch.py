@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import structlog
 
-from gateway.audit.chain import GENESIS
 from gateway.audit.verify import Verdict, verify_rows
 from gateway.metrics import Metrics
 from gateway.storage.base import Store
@@ -29,7 +28,7 @@ class ChainWatch:
 
     def __init__(self) -> None:
         self._seq = 0
-        self._head = GENESIS
+        self._head: str | None = None  # the last verified hash; None before the first
         self.broken: Verdict | None = None
 
     async def check(self, store: Store, metrics: Metrics) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from aiohttp import web
 
 from gateway.logs import configure_logging
 from gateway.options import Options
+
+SHUTDOWN_SECONDS = 10.0
 
 
 def register(commands: Any) -> None:
@@ -63,26 +64,42 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
-    with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
-        asyncio.run(_serve(create_app(options), options))
+    asyncio.run(serve(create_app(options), options.host, options.port))
     return 0
 
 
-async def _serve(app: web.Application, options: Options) -> None:
-    """Run until SIGINT or SIGTERM; say where it listens once the socket is bound (with
-    ``--port 0`` the port the system chose); SIGHUP re-reads the configuration."""
-    # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
-    # the dispatcher, the HTTP session and the store (which flushes pending commits).
-    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=10)
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM; say where it listens once the socket is bound
+    (with ``--port 0`` the port the system chose); SIGHUP re-reads the configuration.
+    Connections are ``GatewayRequestHandler``s (problems for unparsable HTTP, read timeouts,
+    connections per peer). On a signal: stop
+    listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
+    closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
+    from gateway.api.appkeys import TRANSPORT
+    from gateway.api.transport import GatewaySite, count_refusals
+
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    site = GatewaySite(
+        runner,
+        host,
+        port,
+        limits=app[TRANSPORT],
+        refused=count_refusals(app),
+    )
     try:
-        site = web.TCPSite(runner, options.host, options.port)
         await site.start()
         _reload_on_sighup(app)
         for url in _urls(runner.addresses):
             structlog.get_logger("gateway.serve").info("gateway.listening", url=url)
             print(f"zj-exchange gateway listening on {url}", flush=True)
-        await asyncio.Event().wait()  # GracefulExit (raised by the signal handler) ends it
+        await stop.wait()
     finally:
         await runner.cleanup()
 

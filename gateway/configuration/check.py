@@ -5,14 +5,15 @@ every error it can find in one pass, so an operator fixes the files once: ``gate
 ``departments.toml`` are read each on its own, ``routes.toml`` is checked against the
 departments when they parse, and the new configuration is compared with the one in force for
 the settings only a restart can change (the gateway's identity and signing key, the message
-size limit the HTTP server was built with, the case layer). The caller swaps the result in
-only when there is no error; otherwise the running configuration stays as it was.
+size limit the HTTP server was built with, the case layer, ``[crypto]`` and ``[http]``). The
+caller swaps the result in only when there is no error; otherwise the running configuration
+stays as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +24,20 @@ from gateway.configuration.loader import (
     load_gateway_file,
     load_routes_file,
 )
-from gateway.configuration.model import Config
+from gateway.configuration.model import Config, CryptoSettings, TransportLimits
 from gateway.problems import ConfigError
 
 T = TypeVar("T")
 
-# Settings read once at start; a reload that changes one is refused, naming it.
+
+def _field(section: str, name: str) -> tuple[str, Callable[[Config], Any]]:
+    return f"[{section}] {name}", lambda c: getattr(getattr(c, section), name)
+
+
+# Settings read once at start; a reload that changes one is refused, naming it. ``[crypto]``
+# is the store's (its chain digest, its at-rest codec and key ring, opened with the store) and
+# ``[http]`` the HTTP server's (its connection handler and limits, built before it listens);
+# ``[events]`` is read from the configuration in force at each message, so it reloads.
 RESTART_ONLY: tuple[tuple[str, Callable[[Config], Any]], ...] = (
     ("gateway.id", lambda c: c.gateway.id),
     ("gateway.key_file", lambda c: c.gateway.key_file),
@@ -36,6 +45,8 @@ RESTART_ONLY: tuple[tuple[str, Callable[[Config], Any]], ...] = (
     ("gateway.max_message_bytes", lambda c: c.gateway.max_message_bytes),
     ("[cases] definition", lambda c: _contents(c.cases.definition)),
     ("[cases] key_file", lambda c: c.cases.key_file),
+    *(_field("crypto", f.name) for f in fields(CryptoSettings)),
+    *(_field("http", f.name) for f in fields(TransportLimits)),
 )
 
 
