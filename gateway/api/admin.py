@@ -443,7 +443,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 def _check_query(name: str, value: str, pattern: re.Pattern[str], what: str) -> None:
     """A query parameter of the shape the OpenAPI description states; 400 naming it, never
     echoing the value."""
-    if pattern.match(value) is None:
+    if pattern.fullmatch(value) is None:
         raise MessageError(
             f"query parameter {name!r} must be {what}",
             problem=INVALID_PARAMETER,

@@ -86,7 +86,7 @@ def _token_request(body: dict[str, Any]) -> tuple[str, str]:
     name, role = body.get("name"), body.get("role")
     extra = sorted(set(body) - {"name", "role"})
     problems = []
-    if not isinstance(name, str) or not KEY_NAME.match(name):
+    if not isinstance(name, str) or not KEY_NAME.fullmatch(name):
         problems.append(Violation("/name", "1-64 letters, digits, '.', '_' or '-'"))
     if role not in ROLES:
         problems.append(Violation("/role", f"one of {', '.join(ROLES)}"))
