@@ -67,3 +67,22 @@ def test_settings_read_once_at_start_are_refused_by_name(tmp_path: Path) -> None
         .errors[0]
         .endswith("configuration directory not found")
     )
+
+
+def test_crypto_and_http_need_a_restart_and_events_reload(tmp_path: Path) -> None:
+    """``[crypto]`` is the store's and ``[http]`` the HTTP server's, both built at start;
+    ``[events]`` is read from the configuration in force at each message."""
+    directory = _copy(tmp_path)
+    _edit(directory / "gateway.toml", 'digest = "sha256"', 'digest = "sm3"')
+    _edit(directory / "gateway.toml", "page_bytes = 1048576", "page_bytes = 65536")
+    checked = check_directory(directory, load_config(SHIPPED))
+    assert checked.config is None
+    assert [error.split(" changed:")[0] for error in checked.errors] == [
+        "[crypto] digest",
+        "[http] page_bytes",
+    ]
+    events_only = _copy(tmp_path / "events")
+    _edit(events_only / "gateway.toml", "max_extensions = 8", "max_extensions = 2")
+    reloaded = check_directory(events_only, load_config(SHIPPED))
+    assert reloaded.errors == ()
+    assert reloaded.config is not None and reloaded.config.events.max_extensions == 2

@@ -11,7 +11,9 @@ from pathlib import Path
 import structlog
 
 from gateway.clock import ManualClock
+from gateway.configuration import load_config
 from gateway.testing import default_config, running_gateway
+from tests.audit.test_sm3_end_to_end import _config_dir as sm3_config_dir
 from tests.exchange.conftest import DIAGNOSIS, FlakyEndpoint, example, serve
 
 HOSPITAL = "330784.health.h001"
@@ -39,6 +41,21 @@ async def test_process_store_and_audit_gauges(tmp_path: Path, database: str | No
     for department in default_config().departments:
         assert _sample(text, f'zjx_breaker_open{{recipient="{department}"}}') == 0
     assert 'recipient="other"' not in text
+
+
+async def test_the_chain_watch_follows_an_sm3_chain(tmp_path: Path) -> None:
+    """Issue 17's SM3 chain (genesis ``sm3:0...``): each scrape verifies what is new, in SM3."""
+    config = load_config(sm3_config_dir(tmp_path, "sm3"))
+    async with running_gateway(tmp_path / "data", config=config) as gw:
+        counts = []
+        for _ in range(2):
+            await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
+            async with gw.session.get(f"{gw.base_url}/metrics") as response:
+                text = await response.text()
+            assert _sample(text, "zjx_audit_chain_intact") == 1
+            counts.append(_sample(text, "zjx_audit_verified_entries"))
+        rows = await gw.store.audit_rows(0, 1000)  # type: ignore[attr-defined]
+    assert rows[-1][3].startswith("sm3:") and counts[0] < counts[1] == len(rows)
 
 
 async def test_a_changed_audit_entry_sets_the_chain_gauge_to_zero(tmp_path: Path) -> None:
