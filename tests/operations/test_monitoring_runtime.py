@@ -43,10 +43,10 @@ async def test_process_store_and_audit_gauges(tmp_path: Path, database: str | No
     assert 'recipient="other"' not in text
 
 
-async def test_the_chain_watch_follows_an_sm3_chain(tmp_path: Path) -> None:
+async def test_the_chain_watch_follows_an_sm3_chain(tmp_path: Path, database: str | None) -> None:
     """Issue 17's SM3 chain (genesis ``sm3:0...``): each scrape verifies what is new, in SM3."""
     config = load_config(sm3_config_dir(tmp_path, "sm3"))
-    async with running_gateway(tmp_path / "data", config=config) as gw:
+    async with running_gateway(tmp_path / "data", config=config, database=database) as gw:
         counts = []
         for _ in range(2):
             await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
