@@ -204,6 +204,12 @@ ROUTE_VERSION_NOT_FOUND = _define(
 )
 INVALID_DRY_RUN = _define("invalid-dry-run", 400, "Invalid dry-run request", "路由试算请求无效")
 DEAD_LETTER_NOT_FOUND = _define("dead-letter-not-found", 404, "Dead letter not found", "死信不存在")
+ADMIN_TOKEN_EXISTS = _define("admin-token-exists", 409, "Token name taken", "令牌名称已被使用")
+ADMIN_TOKEN_NOT_FOUND = _define("admin-token-not-found", 404, "Token not found", "令牌不存在")
+LAST_ADMIN_TOKEN = _define(
+    "last-admin-token", 409, "Last administrator token", "最后一个管理员令牌不能吊销"
+)
+CONFIG_INVALID = _define("config-invalid", 422, "Configuration refused", "配置未通过检查")
 
 
 def catalogue() -> Iterator[ProblemType]:

@@ -41,9 +41,13 @@ class AdminState:
     # every route table ever put in force: {"version", "routes", "by", "at", "note"}
     route_versions: tuple[Mapping[str, Any], ...] = ()
     active_routes: int | None = None  # None: config/routes.toml
-    # departments added through the API, as the TOML-shaped tables they were given in
+    # departments added or replaced through the API, as the TOML-shaped tables given
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     version: int = 0
+    # admin tokens made through the API: name -> {"role", "sha256", "at", "by"} (hashes only)
+    tokens: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # token names revoked through the API (the data directory's file tokens too)
+    revoked_tokens: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ reading, writing
 
@@ -59,6 +63,8 @@ class AdminState:
             raw.get("active_routes"),
             dict(raw.get("departments", {})),
             version,
+            dict(raw.get("tokens", {})),
+            frozenset(raw.get("revoked_tokens", [])),
         )
 
     def to_bytes(self) -> bytes:
@@ -71,6 +77,8 @@ class AdminState:
                 "route_versions": list(self.route_versions),
                 "active_routes": self.active_routes,
                 "departments": self.departments,
+                "tokens": self.tokens,
+                "revoked_tokens": sorted(self.revoked_tokens),
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -115,7 +123,15 @@ class AdminState:
         return dataclasses.replace(self, active_routes=version or None)
 
     def with_department(self, department: str, table: Mapping[str, Any]) -> AdminState:
+        """``department`` as ``table`` (added, or replacing the configured one)."""
         return dataclasses.replace(self, departments={**self.departments, department: table})
+
+    def with_token(self, name: str, record: Mapping[str, str]) -> AdminState:
+        """An admin token made through the API (its hash and role, never the token)."""
+        return dataclasses.replace(self, tokens={**self.tokens, name: record})
+
+    def with_token_revoked(self, name: str) -> AdminState:
+        return dataclasses.replace(self, revoked_tokens=self.revoked_tokens | {name})
 
     # ------------------------------------------------------------------ applying
 

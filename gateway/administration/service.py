@@ -85,6 +85,20 @@ class Administration:
     def state(self) -> AdminState:
         return self._state
 
+    @property
+    def base(self) -> AcceptanceContext:
+        """The configuration as loaded (before the overlay)."""
+        return self._base
+
+    async def rebase(self, base: AcceptanceContext) -> None:
+        """Put a reloaded configuration under the overlay and swap the result in. The overlay
+        is applied first: if it no longer fits (a route version naming a department the new
+        files removed), ``ConfigError`` and nothing changes."""
+        async with self._lock:
+            context = self._state.apply(base)
+            self._base = base
+            self._current.swap(context)
+
     async def change(
         self,
         who: AdminToken,

@@ -7,10 +7,10 @@ in, audited.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from gateway.acceptance import AcceptanceContext
@@ -29,12 +29,14 @@ from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.configuration.loader import (
+    DEPARTMENT_ID,
     KEY_NAME,
     Place,
     parse_departments,
     parse_duration,
     parse_routes,
 )
+from gateway.configuration.tables import route_table
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problem_types import (
     DEAD_LETTER_NOT_FOUND,
@@ -44,6 +46,7 @@ from gateway.problem_types import (
     INVALID_DEPARTMENT,
     INVALID_DRY_RUN,
     INVALID_KEY,
+    INVALID_PARAMETER,
     INVALID_ROUTES,
     KEY_EXISTS,
     KEY_NOT_FOUND,
@@ -55,11 +58,14 @@ from gateway.problems import (
     DocumentError,
     MessageError,
     NotFoundError,
+    Violation,
 )
 from gateway.storage.base import GoneEndpoint
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
+MAX_NOTE = 200  # characters of a route version's note
+AUDIT_ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+){1,8}\Z")
 #: a key in a request body: strict JSON, name and JWK, not taken, usable
 KEY_BODY = (*STRICT_JSON, INVALID_BODY, KEY_EXISTS, INVALID_KEY)
 
@@ -80,7 +86,10 @@ def _context(request: web.Request) -> AcceptanceContext:
 @answers(ADMIN_AUTH)
 async def list_dead(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    records = await request.app[STORE].list_dead(request.query.get("recipient"), 500)
+    recipient = request.query.get("recipient")
+    if recipient is not None:
+        _check_query("recipient", recipient, DEPARTMENT_ID, "a department id")
+    records = await request.app[STORE].list_dead(recipient, 500)
     return json_response(
         {
             "dead_letters": [
@@ -155,10 +164,10 @@ def _gone_view(gone: GoneEndpoint | None) -> dict[str, str] | None:
     return None if gone is None else {"at": utc_iso(gone.at), "reason": gone.reason}
 
 
-def _department_id(request: web.Request) -> str:
+def department_id(request: web.Request) -> str:
     dept_id = request.match_info["dept"]
     if dept_id not in _context(request).config.departments:
-        raise NotFoundError(f"no department {dept_id}", problem=DEPARTMENT_NOT_FOUND)
+        raise NotFoundError("no department with this id", problem=DEPARTMENT_NOT_FOUND)
     return dept_id
 
 
@@ -177,7 +186,7 @@ async def enable_department(request: web.Request) -> web.Response:
 async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
     """A disabled department's messages are refused and it is no one's recipient."""
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     action = f"department.{'enabled' if enabled else 'disabled'}"
     administration = request.app[ADMINISTRATION]
     await administration.change(
@@ -195,17 +204,20 @@ async def add_department(request: web.Request) -> web.Response:
     receives, delivery). Its keys are added with the keys call; it is enabled at once."""
     who = require(request, ADMIN_ONLY)
     context = _context(request)
-    body = await _json_body(request)
-    if body.get("keys"):
-        raise MessageError(
-            "add keys with POST /admin/v1/departments/{id}/keys", problem=INVALID_BODY
-        )
+    body = await json_body(request)
+    for member in ("keys", "enabled"):  # each has calls of its own
+        if member in body:
+            raise DocumentError(
+                f"{member!r} is not part of a department table here: add keys with POST "
+                "/admin/v1/departments/{id}/keys, disable with .../disable",
+                problem=INVALID_DEPARTMENT,
+            )
     try:
         (department,) = parse_departments({"departments": [body]}, "request body").values()
     except ConfigError as exc:
         raise DocumentError(exc.detail, problem=INVALID_DEPARTMENT) from None
     if department.id in context.config.departments:
-        raise ConflictError(f"department {department.id} exists", problem=DEPARTMENT_EXISTS)
+        raise ConflictError("a department with this id exists", problem=DEPARTMENT_EXISTS)
     unknown = sorted((department.sends | department.receives) - set(context.schemas.types()))
     if unknown:
         raise DocumentError(
@@ -226,7 +238,7 @@ async def add_department(request: web.Request) -> web.Response:
 def _existing_kid(request: web.Request, dept_id: str) -> str:
     kid = f"{dept_id}/{request.match_info['name']}"
     if _context(request).keys.get(kid) is None:
-        raise NotFoundError(f"no key {kid}", problem=KEY_NOT_FOUND)
+        raise NotFoundError("the department has no key with this name", problem=KEY_NOT_FOUND)
     return kid
 
 
@@ -235,7 +247,7 @@ def _existing_kid(request: web.Request, dept_id: str) -> str:
 async def revoke_key(request: web.Request) -> web.Response:
     """Revocation applies to the next request, department tokens included."""
     who = require(request, ADMIN_ONLY)
-    kid = _existing_kid(request, _department_id(request))
+    kid = _existing_kid(request, department_id(request))
     now = request.app[CLOCK].now()
     await request.app[ADMINISTRATION].change(
         who, lambda state: state.with_revoked(kid, now), "key.revoked", kid
@@ -254,7 +266,7 @@ def _new_key(
     kid = f"{dept_id}/{name}"
     if _context(request).keys.get(kid) is not None:
         raise ConflictError(
-            f"the key {kid} already exists; keys are never replaced", problem=KEY_EXISTS
+            "the department has a key with this name; keys are never replaced", problem=KEY_EXISTS
         )
     jwk: dict[str, Any] = {**spec["jwk"], "kid": kid}
     KeyRecord(kid, dept_id, jwk, not_before)  # validates: public only, Ed25519 or P-256
@@ -266,9 +278,9 @@ def _new_key(
 @answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND)
 async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     now = request.app[CLOCK].now()
-    kid, record = _new_key(request, dept_id, await _json_body(request), now)
+    kid, record = _new_key(request, dept_id, await json_body(request), now)
     await request.app[ADMINISTRATION].change(
         who, lambda state: state.with_key(kid, record), "key.added", kid
     )
@@ -280,9 +292,9 @@ async def add_key(request: web.Request) -> web.Response:
 async def rotate_key(request: web.Request) -> web.Response:
     """The new key is valid at once; the old one until the overlap window ends."""
     who = require(request, ADMIN_ONLY)
-    dept_id = _department_id(request)
+    dept_id = department_id(request)
     old = _existing_kid(request, dept_id)
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
     except ConfigError as exc:  # the client's input, not the configuration: never a 500
@@ -305,21 +317,9 @@ async def rotate_key(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/routes")
 @answers(ADMIN_AUTH)
 async def list_routes(request: web.Request) -> web.Response:
+    """The route table in force as its routes.toml tables: what PUT takes back."""
     require(request, READ_ROLES)
-    return json_response(
-        {
-            "routes": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "to": list(r.to),
-                    "to_pointer": r.to_pointer,
-                    "when": {c.pointer: list(c.values) for c in r.when},
-                }
-                for r in _context(request).config.routes
-            ]
-        }
-    )
+    return json_response({"routes": [route_table(r) for r in _context(request).config.routes]})
 
 
 @routes.post("/admin/v1/routes/dry-run")
@@ -327,13 +327,16 @@ async def list_routes(request: web.Request) -> web.Response:
 async def dry_run(request: web.Request) -> web.Response:
     """Which recipients would this event (or signed message) reach, and why."""
     require(request, READ_ROLES)
-    event = _event_of(strict_loads(await request.read()))
+    body = await request.read()
+    event = _event_of(body, strict_loads(body))
     return json_response(_context(request).router.decide(event).explain())
 
 
-def _event_of(document: object) -> dict[str, object]:
+def _event_of(body: bytes, document: object) -> dict[str, object]:
+    """The event to route: a signed message's (read from the bytes as sent, as acceptance
+    reads them), or the CloudEvent given."""
     if isinstance(document, dict) and "payload" in document and "signatures" in document:
-        parsed = SignedMessage.parse(orjson.dumps(document)).event
+        parsed = SignedMessage.parse(body).event
         return {
             "id": parsed.id,
             "source": parsed.source,
@@ -354,13 +357,18 @@ def _event_of(document: object) -> dict[str, object]:
 async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
-    body = await _json_body(request)
+    body = await json_body(request)
+    note = body.get("note", "")
+    if "routes" not in body or not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise DocumentError(
+            f'send {{"routes": [...], "note": "..."}} with a note of at most {MAX_NOTE} characters',
+            problem=INVALID_ROUTES,
+        )
     try:
         parsed = parse_routes(body, "request body", dict(_context(request).config.departments))
     except ConfigError as exc:
         raise DocumentError(exc.detail, problem=INVALID_ROUTES) from None
-    routes_, at = body.get("routes", []), utc_iso(request.app[CLOCK].now())
-    note = str(body.get("note", ""))[:200]
+    routes_, at = body["routes"], utc_iso(request.app[CLOCK].now())
     state = await request.app[ADMINISTRATION].change(
         who,
         lambda state: state.with_routes(routes_, f"admin:{who.name}", at, note),
@@ -389,7 +397,9 @@ async def rollback_routes(request: web.Request) -> web.Response:
 
     def change(state: AdminState) -> AdminState:
         if version > len(state.route_versions):
-            raise NotFoundError(f"no route version {version}", problem=ROUTE_VERSION_NOT_FOUND)
+            raise NotFoundError(
+                "no route version with this number", problem=ROUTE_VERSION_NOT_FOUND
+            )
         return state.with_active_routes(version)
 
     await request.app[ADMINISTRATION].change(
@@ -408,6 +418,8 @@ async def audit_entries(request: web.Request) -> web.Response:
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, minimum=1, maximum=1000)
     action = request.query.get("action")
+    if action is not None:
+        _check_query("action", action, AUDIT_ACTION, "an audit action such as key.revoked")
     records = await request.app[STORE].audit_entries(after, limit)
     return json_response(
         {
@@ -428,7 +440,18 @@ async def audit_entries(request: web.Request) -> web.Response:
     )
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+def _check_query(name: str, value: str, pattern: re.Pattern[str], what: str) -> None:
+    """A query parameter of the shape the OpenAPI description states; 400 naming it, never
+    echoing the value."""
+    if pattern.fullmatch(value) is None:
+        raise MessageError(
+            f"query parameter {name!r} must be {what}",
+            problem=INVALID_PARAMETER,
+            violations=[Violation(f"/query/{name}", f"not {what}")],
+        )
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
     document = strict_loads(await request.read())
     if not isinstance(document, dict):
         raise MessageError("the body must be a JSON object", problem=INVALID_BODY)

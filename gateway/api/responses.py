@@ -20,8 +20,11 @@ def json_response(
     )
 
 
-def problem_response(error: GatewayError, instance: str | None = None) -> web.Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+def problem_response(
+    error: GatewayError, instance: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    if error.status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return web.Response(
         body=orjson.dumps(error.problem_body(instance)),
         status=error.status,

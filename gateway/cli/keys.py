@@ -19,6 +19,8 @@ from gateway.problems import ConfigError
 from gateway.storage.factory import open_store
 from gateway.trust import ALGORITHMS, SigningKey, issue_token
 
+DEFAULT_KEY_DIR = Path("data/keys")
+
 
 def register(commands: Any) -> None:
     keys: argparse.ArgumentParser = commands.add_parser("keys", help="manage signing keys")
@@ -26,13 +28,21 @@ def register(commands: Any) -> None:
     generate = sub.add_parser(
         "generate",
         help="generate a key pair for a department",
-        description="Write the private key (JWK, mode 0600) and print the public JWK to paste "
-        "into departments.toml. The private key never leaves the department.",
+        description="Write the private key (JWK, mode 0600) and the public key into a "
+        "directory, and print how to register the public key through the admin API. The "
+        "private key never leaves the department.",
     )
     generate.add_argument("department", help="department id, e.g. 330784.health.h001")
     generate.add_argument("--name", default="k1", help="key name; the kid is DEPARTMENT/NAME")
     generate.add_argument("--alg", choices=ALGORITHMS, default="Ed25519")
-    generate.add_argument("--out", type=Path, help="private key file (default: DEPT.NAME.jwk)")
+    generate.add_argument(
+        "--dir",
+        type=Path,
+        default=DEFAULT_KEY_DIR,
+        help="directory for DEPT.NAME.jwk (private, 0600) and DEPT.NAME.public.jwk "
+        f"(default: {DEFAULT_KEY_DIR}/, git-ignored in a checkout)",
+    )
+    generate.add_argument("--out", type=Path, help="private key file instead (overrides --dir)")
     generate.set_defaults(handler=generate_key)
     token = sub.add_parser(
         "token",
@@ -67,23 +77,42 @@ def _register_at_rest(sub: Any) -> None:
 
 
 def generate_key(args: argparse.Namespace) -> int:
+    """Write the pair and print the registration hint; a key file never overwrites another."""
     if not DEPARTMENT_ID.fullmatch(args.department):
         raise ConfigError(f"{args.department!r} is not a department id such as 330784.zlb")
     if not KEY_NAME.fullmatch(args.name):
         raise ConfigError(f"{args.name!r} is not a key name (letters, digits, . _ -)")
     kid = f"{args.department}/{args.name}"
-    out: Path = args.out or Path(f"{args.department}.{args.name}.jwk")
+    stem = f"{args.department}.{args.name}"
+    out: Path = args.out or args.dir / f"{stem}.jwk"
+    public_out = out.with_name(f"{stem}.public.jwk")
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = SigningKey.generate(kid, args.alg)
-    key.save(out)
-    public = {k: v for k, v in key.public_jwk().items() if k not in {"kid"}}
-    inline = ", ".join(f"{k} = {orjson.dumps(v).decode()}" for k, v in public.items())
-    print(f"# private key written to {out} (mode 0600); keep it at the department")
-    print("# paste into config/departments.toml under the department:")
-    print("[[departments.keys]]")
-    print(f'name = "{args.name}"')
-    print(f"jwk = {{ {inline} }}")
-    print("# not_before = 2026-01-01T00:00:00Z")
+    try:
+        key.save(out)
+    except FileExistsError:
+        raise ConfigError(f"{out} exists already; choose another --name or --dir") from None
+    public = {k: v for k, v in key.public_jwk().items() if k != "kid"}
+    public_out.write_bytes(orjson.dumps(public, option=orjson.OPT_INDENT_2) + b"\n")
+    _print_hint(args.department, args.name, out, public_out, public)
     return 0
+
+
+def _print_hint(
+    department: str, name: str, private: Path, public_file: Path, public: dict[str, Any]
+) -> None:
+    body = orjson.dumps({"name": name, "jwk": public}).decode()
+    print(f"# private key: {private} (mode 0600); it stays at the department")
+    print(f"# public key:  {public_file}")
+    print("# register the public key through the admin API (in force at once, no restart):")
+    print(f"gateway admin keys add {department} --name {name} --jwk {public_file}")
+    print("# the same with curl:")
+    print(
+        f'curl -X POST -H "Authorization: Bearer $GATEWAY_ADMIN_TOKEN" '
+        f"-H 'content-type: application/json' --data '{body}' "
+        f"$GATEWAY_URL/admin/v1/departments/{department}/keys"
+    )
+    print("# a department the gateway does not know yet: gateway admin departments add first")
 
 
 def print_token(args: argparse.Namespace) -> int:
