@@ -176,3 +176,15 @@ def test_match_reads_every_array_item_and_skips_absent_facts() -> None:
     day = Match("/accident_at", "/injury/date", "accident date", date=True)
     assert day.fault({"accident_at": "2026-06-03T07:25:00+08:00"}, form) is None
     assert "accident date" in (day.fault({"accident_at": "2026-09-13T18:40:00+08:00"}, form) or "")
+
+
+def test_an_accident_time_in_utc_is_compared_on_its_zhejiang_date() -> None:
+    """Review 13: a determination's ``accident_at`` is an RFC 3339 date-time; its date is
+    the calendar day in Zhejiang (UTC+8), not the first ten characters of the text."""
+    form = {"injury": {"date": "2026-06-03"}}
+    day = Match("/accident_at", "/injury/date", "accident date", date=True)
+    # 16:30 UTC on 2 June is 00:30 on 3 June in Zhejiang: the same accident
+    assert day.fault({"accident_at": "2026-06-02T16:30:00Z"}, form) is None
+    # 16:30 UTC on 3 June is 00:30 on 4 June: another day, not counted
+    assert "accident date" in (day.fault({"accident_at": "2026-06-03T16:30:00Z"}, form) or "")
+    assert day.fault({"accident_at": "2026-06-03T23:59:59+08:00"}, form) is None
