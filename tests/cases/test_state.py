@@ -435,20 +435,17 @@ def test_the_employer_is_told_what_it_owes(definition: CaseDefinition) -> None:
 def test_the_laws_clocks_warn_and_breach_once(definition: CaseDefinition) -> None:
     state, _ = opened(definition, example("application_form", "workplace_press"))
     day = lambda n: START + timedelta(days=n)  # noqa: E731
-    assert check_deadline(definition, state, day(12)) == [
+    # 15 days from 24 July (09:00 in Zhejiang) end at 24:00 on 8 August there
+    end = datetime(2026, 8, 8, 16, 0, tzinfo=UTC)
+    assert check_deadline(definition, state, day(12)) == []
+    assert check_deadline(definition, state, day(13)) == [
         ClockPassed("recognition_clear_cut", "warned")
     ]
-    breached = check_deadline(
-        definition,
-        state,
-        day(
-            15,
-        )
-        + timedelta(seconds=1),
-    )
+    assert check_deadline(definition, state, end) == []
+    breached = check_deadline(definition, state, end + timedelta(seconds=1))
     assert ClockPassed("recognition_clear_cut", "breached") in breached
     notice = next(a for a in breached if isinstance(a, Notice))
-    assert notice.at == day(15) and "art. 20 para. 2" in notice.message_en
+    assert notice.at == end and "art. 20 para. 2" in notice.message_en
     assert check_deadline(definition, state, day(16)) == []
     deliver_materials(definition, state, "recognition")
     give(definition, state, arrival("recognition_decision", {"decision": "recognised"}, at=day(16)))
