@@ -11,7 +11,7 @@ simplified route.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from gateway.cases.definition import CaseDefinition, Material, Outcome, Stage, short_type
@@ -127,11 +127,11 @@ def _late_application(
         if not limit.when.holds(form, form) or not isinstance(since, str):
             continue
         applied = at.astimezone(CHINA).date()
-        days = (applied - datetime.fromisoformat(since[:10]).date()).days
-        if days > limit.limit.days:
+        injured = date.fromisoformat(since[:10])
+        if applied > limit.last_day(injured):
             note = (
-                f"application {days} days after the injury; limit {limit.limit.days} "
-                f"({limit.source})"
+                f"application {(applied - injured).days} days after the injury; limit "
+                f"{limit.describe()} ({limit.source})"
             )
             actions += _flag(definition, state, definition.stages[0], "late-application", note, at)
     return actions
