@@ -666,3 +666,32 @@ async def test_a_worker_not_admitted_is_assessed_on_the_outpatient_record(
     assert sorted(await answer_requests(gw)) == ["medical_diagnosis", "outpatient_record"]
     case = (await read_case(gw, "330784.zlb"))[1]
     assert case["stages"][0]["missing"] == [] and case["stage"] == "recognition"
+
+
+async def test_a_case_id_without_a_subject_is_refused_and_a_subject_alone_counts(
+    gateway: GatewayHandle,
+) -> None:
+    """Review 13, a careless department: a diagnosis naming the case in ``data.case_id`` but
+    sent without the event's ``subject`` was accepted (201) and never reached the case, so
+    the hospital believed it delivered and the case waited. It is refused with both pointers;
+    a diagnosis under the subject with no ``case_id`` in its body is the case's material."""
+    gw = gateway
+    await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
+    diagnosis = any_example("medical_diagnosis")
+    diagnosis["case_id"] = CASE
+    body = gw.client("330784.health.h001").sign(doc_type("medical_diagnosis"), diagnosis)
+    async with gw.session.post(
+        f"{gw.base_url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
+    ) as response:
+        problem = await response.json(content_type=None)
+        assert response.status == 422
+    assert problem["type"].endswith("case-id-mismatch")
+    assert {e["pointer"] for e in problem["errors"]} == {"/subject", "/data/case_id"}
+    assert sample(gw, "zjx_messages_rejected_total", reason="case-id-mismatch") == 1
+    del diagnosis["case_id"]
+    await gw.client("330784.health.h001").submit(
+        doc_type("medical_diagnosis"), diagnosis, subject=CASE
+    )
+    case = (await read_case(gw, "330784.zlb"))[1]
+    status = {m["type"]: m["status"] for m in case["stages"][0]["material_status"]}
+    assert status[doc_type("medical_diagnosis")] == "received"

@@ -548,3 +548,31 @@ def _advisories(definition: CaseDefinition, form: dict[str, Any], at: datetime) 
     message = Arrival(next(_seq), at, "330784.zlb", doc_type("application_form"), (), form)
     _, actions = open_case(definition, "CASE-3", message)
     return [a for a in actions if isinstance(a, Notice) and a.status == "advisory"]
+
+
+def test_near_misses_of_person_and_accident_do_not_count(definition: CaseDefinition) -> None:
+    """Review 13, a careless department: the applicant's diagnosis of the day before, the
+    form's determination number naming other people, and the right determination with the
+    accident a day off each stay uncounted; the exact one counts."""
+    state, _ = opened(definition, example("application_form", "commuting_ebike"))
+    diagnosis = example("medical_diagnosis", "radius_fracture")
+    diagnosis["patient"]["id_number"] = "330784197911020867"
+    diagnosis["injury_date"] = "2026-06-02"  # the form says 3 June
+    give(definition, state, arrival("medical_diagnosis", diagnosis))
+    assert state.material_status(doc_type("medical_diagnosis")) == "not_counted"
+    assert "accident date" in state.not_counted[doc_type("medical_diagnosis")][0]
+    strangers = traffic("minor", "main", True)
+    for party in strangers["parties"]:
+        party["id_number"] = "330784198603140511"  # the number is the form's, the people not
+    give(definition, state, arrival("traffic_accident_determination", strangers))
+    determination = doc_type("traffic_accident_determination")
+    assert "ID number" in state.not_counted[determination][0]
+    day_off = traffic("minor", "main", True)
+    day_off["accident_at"] = "2026-06-02T17:25:00+08:00"
+    give(definition, state, arrival("traffic_accident_determination", day_off))
+    assert "accident date" in state.not_counted[determination][1]
+    assert state.material_status(determination) == "not_counted"
+    give(
+        definition, state, arrival("traffic_accident_determination", traffic("minor", "main", True))
+    )
+    assert state.material_status(determination) == "received"
