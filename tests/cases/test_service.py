@@ -7,6 +7,7 @@ document of the requested type, under the case id, as a department's adapter wou
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from adapters.link.client import SubmitError
 from gateway.clock import ManualClock
 from gateway.messages import SignedMessage
 from gateway.testing import GatewayHandle, running_gateway
@@ -692,6 +694,33 @@ async def test_a_case_id_without_a_subject_is_refused_and_a_subject_alone_counts
     await gw.client("330784.health.h001").submit(
         doc_type("medical_diagnosis"), diagnosis, subject=CASE
     )
+    case = (await read_case(gw, "330784.zlb"))[1]
+    status = {m["type"]: m["status"] for m in case["stages"][0]["material_status"]}
+    assert status[doc_type("medical_diagnosis")] == "received"
+
+
+async def test_a_lower_case_check_character_is_refused_at_the_door(
+    gateway: GatewayHandle,
+) -> None:
+    """Review 13, a careless hospital: the applicant's ID number ends in X (GB 11643); the
+    same number with a lower-case x, or with a space, is refused by pointer (never quoted)
+    and reaches no case; with the X it counts."""
+    gw = gateway
+    form = copy.deepcopy(PRESS)
+    form["applicant"]["id_number"] = "33078419860314001X"
+    await gw.client("330784.zlb").submit(doc_type("application_form"), form)
+    hospital = gw.client("330784.health.h001")
+    for careless in ("33078419860314001x", "33078419860314001X "):
+        diagnosis = any_example("medical_diagnosis")
+        diagnosis["case_id"] = CASE
+        diagnosis["patient"]["id_number"] = careless
+        with pytest.raises(SubmitError) as refused:
+            await hospital.submit(doc_type("medical_diagnosis"), diagnosis, subject=CASE)
+        assert refused.value.status == 422
+        assert "/data/patient/id_number" in str(refused.value.problem)
+        assert careless.strip() not in str(refused.value.problem)
+    diagnosis["patient"]["id_number"] = "33078419860314001X"
+    await hospital.submit(doc_type("medical_diagnosis"), diagnosis, subject=CASE)
     case = (await read_case(gw, "330784.zlb"))[1]
     status = {m["type"]: m["status"] for m in case["stages"][0]["material_status"]}
     assert status[doc_type("medical_diagnosis")] == "received"
