@@ -18,7 +18,7 @@ import pytest
 
 from adapters.link.client import SubmitError
 from gateway.clock import ManualClock
-from gateway.messages import SignedMessage
+from gateway.messages import SignedMessage, build_event, sign_message
 from gateway.testing import GatewayHandle, running_gateway
 from tests.cases.conftest import doc_type, example
 
@@ -681,7 +681,14 @@ async def test_a_case_id_without_a_subject_is_refused_and_a_subject_alone_counts
     await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
     diagnosis = any_example("medical_diagnosis")
     diagnosis["case_id"] = CASE
-    body = gw.client("330784.health.h001").sign(doc_type("medical_diagnosis"), diagnosis)
+    hospital = gw.client("330784.health.h001")
+    event = build_event(
+        source=hospital.department,
+        type=doc_type("medical_diagnosis"),
+        data=diagnosis,
+        time=gw.clock.now(),
+    )
+    body = sign_message(event, hospital.key)
     async with gw.session.post(
         f"{gw.base_url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
     ) as response:
