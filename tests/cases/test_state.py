@@ -576,3 +576,26 @@ def test_near_misses_of_person_and_accident_do_not_count(definition: CaseDefinit
         definition, state, arrival("traffic_accident_determination", traffic("minor", "main", True))
     )
     assert state.material_status(determination) == "received"
+
+
+def test_a_decision_about_another_worker_decides_nothing(definition: CaseDefinition) -> None:
+    """Review 13, a careless recognition centre: a decision filed under this case (its
+    case_id agrees) but about another worker neither closes nor moves the case; it is kept,
+    shown as not counted, and the centre is told. The applicant's own decision then counts."""
+    state, _ = opened(definition, example("application_form", "workplace_press"))
+    deliver_materials(definition, state, "recognition")
+    wrong = example("recognition_decision", "commuting_not_recognised")  # Li, not Chen
+    wrong["case_id"] = "CASE-1"
+    actions = give(definition, state, arrival("recognition_decision", wrong))
+    assert (state.status, state.stage, state.decisions) == ("open", "recognition", {})
+    assert "person's ID number" in state.not_counted[doc_type("recognition_decision")][0]
+    told = [a for a in actions if isinstance(a, Notice)]
+    assert [(n.status, n.recipients) for n in told] == [
+        ("not_counted", ("330784.hrss.recognition",))
+    ]
+    give(
+        definition,
+        state,
+        arrival("recognition_decision", example("recognition_decision", "press_recognised")),
+    )
+    assert state.stage == "assessment"
