@@ -51,6 +51,7 @@ class Stage:
     decided_by: str
     materials: tuple[Material, ...]
     employer_owes: str | None = None  # pointer into the decision: the employer's amount
+    person: tuple[Match, ...] = ()  # where the decision names the worker: the applicant
 
     def needed(self, form: Mapping[str, Any]) -> tuple[Material, ...]:
         """The materials this stage waits for in this application."""
@@ -279,15 +280,29 @@ def _case_id_rule(case: Mapping[str, Any], place: Place) -> dict[str, Any]:
 
 def _stage(raw: Any, place: Place, applicant: str) -> Stage:
     table = place.table(raw)
-    place.only(table, {"name", "title", "decision", "decided_by", "materials", "employer_owes"})
+    place.only(
+        table, {"name", "title", "decision", "decided_by", "materials", "employer_owes", "person"}
+    )
     owes = table.get("employer_owes")
     return Stage(
+        person=_people(table, place, applicant),
         name=_text(table, "name", place),
         title=_text(table, "title", place),
         decision=_doc_type(table, "decision", place),
         decided_by=_department(table, "decided_by", place),
         materials=_array(table, "materials", place, lambda r, p: _material(r, p, applicant)),
         employer_owes=None if owes is None else pointer(owes, place.at("employer_owes")),
+    )
+
+
+def _people(table: Mapping[str, Any], place: Place, applicant: str) -> tuple[Match, ...]:
+    """``person = ["/patient/id_number"]``: where the document names the applicant."""
+    person = table.get("person", [])
+    if not isinstance(person, list):
+        raise place.at("person").fail("must be an array of JSON Pointers")
+    return tuple(
+        Match(pointer(p, place.at("person").at(i)), applicant, "person's ID number")
+        for i, p in enumerate(person)
     )
 
 
@@ -303,13 +318,7 @@ def _material(raw: Any, place: Place, applicant: str) -> Material:
     optional = table.get("optional", False)
     if not isinstance(optional, bool):
         raise place.at("optional").fail("must be true or false")
-    person = table.get("person", [])
-    if not isinstance(person, list):
-        raise place.at("person").fail("must be an array of JSON Pointers")
-    people = tuple(
-        Match(pointer(p, place.at("person").at(i)), applicant, "person's ID number")
-        for i, p in enumerate(person)
-    )
+    people = _people(table, place, applicant)
     return Material(
         type=_doc_type(table, "type", place),
         issuer=_department(table, "from", place),
