@@ -54,8 +54,11 @@ def presign(
     document = _document()
 
     def under(case: str | None) -> dict[str, Any]:
-        # a document sent under a case names that case (subject and data.case_id agree)
-        return document if case is None else {**document, "case_id": case}
+        # a document sent under a case names that case (subject and data.case_id agree);
+        # outside a case it names none (a case_id without a subject is refused)
+        if case is None:
+            return {k: v for k, v in document.items() if k != "case_id"}
+        return {**document, "case_id": case}
 
     return {
         f"{run}-{i}": sign_message(

@@ -169,8 +169,8 @@ ID_REUSED = _define(
 CASE_ID_MISMATCH = _define(
     "case-id-mismatch",
     422,
-    "Subject and the document's case id name different cases",
-    "事件主题与文书案件编号不一致",
+    "Subject and the document's case id differ, or the case id has no subject",
+    "事件主题与文书案件编号不一致或缺少事件主题",
     "document",
 )
 

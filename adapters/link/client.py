@@ -62,12 +62,15 @@ class GatewayClient:
         event_id: str | None = None,
         time: datetime | None = None,
     ) -> bytes:
+        """A signed message of ``data``; its subject is ``subject`` or else the document's own
+        ``case_id`` (the gateway refuses a case_id without a subject: DESIGN section 10)."""
+        case_id = data.get("case_id")
         payload = build_event(
             source=self.department,
             type=doc_type,
             data=data,
             id=event_id,
-            subject=subject,
+            subject=subject if subject is not None or not isinstance(case_id, str) else case_id,
             time=time or self.clock.now(),
         )
         return sign_message(payload, self.key)

@@ -4,8 +4,11 @@
 Why at acceptance: a diagnosis filed under one case but naming another in its body would be
 counted for the first and shown to the second's parties; refusing it at the door (422, both
 JSON Pointers named) costs the sender one correction and keeps every case's timeline true.
-A message that carries only one of the two is not checked: documents outside a case carry
-neither, and an application form has no case id yet.
+A document that names a case in ``case_id`` but travels without a ``subject`` is refused the
+same way: the case layer files by the subject, so it would be accepted and never reach the
+case, the sender believing it delivered. A ``subject`` without a ``case_id`` in the body is
+the case's (the body need not repeat it); documents outside a case carry neither, and an
+application form has no case id yet.
 """
 
 from __future__ import annotations
@@ -20,12 +23,22 @@ CASE_ID = "/data/case_id"
 
 
 def check_case_id(subject: str | None, data: Any) -> None:
-    """Raise ``DocumentError`` (422 ``case-id-mismatch``) when ``subject`` and ``data.case_id``
-    are both present and differ. The ids are not personal data; the error still names only
-    the pointers, the sender has the values."""
+    """Raise ``DocumentError`` (422 ``case-id-mismatch``) when ``data.case_id`` is present and
+    ``subject`` differs from it or is absent. The ids are not personal data; the error still
+    names only the pointers, the sender has the values."""
     case_id = data.get("case_id") if isinstance(data, dict) else None
-    if subject is None or not isinstance(case_id, str) or case_id == subject:
+    if not isinstance(case_id, str) or case_id == subject:
         return
+    if subject is None:
+        raise DocumentError(
+            "the document's case_id names a case but the event has no subject; "
+            "send the document with the case id as its subject",
+            problem=CASE_ID_MISMATCH,
+            violations=[
+                Violation(SUBJECT, "absent while /data/case_id names a case"),
+                Violation(CASE_ID, "names a case the event's subject does not"),
+            ],
+        )
     raise DocumentError(
         "the event's subject and the document's case_id name different cases; "
         "send the document under the case it belongs to",

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gateway.configuration.loader import Place
 from gateway.routing.router import resolve_pointer
 
 MISSING = resolve_pointer({}, "/absent")  # the router's "absent" marker
+#: the calendar of the case: Zhejiang keeps China Standard Time (UTC+8, no summer time)
+CHINA = timezone(timedelta(hours=8))
 ANY_INDEX = "*"
 _OPERATORS = ("equals", "in", "equals_form", "after_form")
 
@@ -82,7 +85,8 @@ When = Condition | AnyOf
 @dataclass(frozen=True, slots=True)
 class Match:
     """A fact a material carries at ``pointer`` (``*`` stands for any array index) that must
-    equal the application form's value at ``form``; ``date`` compares the date part only.
+    equal the application form's value at ``form``; ``date`` compares the calendar date in
+    Zhejiang (a date-time in UTC is converted first).
     Absent on either side, the check does not apply: the material does not carry the fact."""
 
     pointer: str
@@ -95,10 +99,24 @@ class Match:
         found = [v for v in values_at(document, self.pointer) if isinstance(v, str)]
         if not isinstance(expected, str) or not found:
             return None
-        width = 10 if self.date else None  # the date part of a date-time
-        if any(v[:width] == expected[:width] for v in found):
+        if self.date:
+            expected, found = local_date(expected), [local_date(v) for v in found]
+        if expected in found:
             return None
         return f"{self.what} differs from the application's ({self.pointer})"
+
+
+def local_date(value: str) -> str:
+    """The calendar date in Zhejiang of an ISO date or RFC 3339 date-time: 16:30 UTC on 2
+    June is 00:30 on 3 June there, so ``2026-06-02T16:30:00Z`` is ``2026-06-03``. A date, or
+    a text that is no date-time, is compared by its first ten characters."""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return value[:10]
+    if instant.tzinfo is None:
+        return value[:10]
+    return instant.astimezone(CHINA).date().isoformat()
 
 
 def values_at(document: Any, pointer: str) -> list[Any]:

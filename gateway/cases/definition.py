@@ -8,11 +8,12 @@ names its source (article of the Regulations or the measures) in the file.
 
 from __future__ import annotations
 
+import calendar
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from gateway.problems import ConfigError
 
 ROUTES = ("closed", "handed_off")
 CLOCK_STARTS = ("opened", "stage")
+#: a limit in calendar years ("1y"), as article 17 para. 2 counts the worker's year
+YEARS = re.compile(r"^([1-9][0-9]?)y$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,7 @@ class Stage:
     decided_by: str
     materials: tuple[Material, ...]
     employer_owes: str | None = None  # pointer into the decision: the employer's amount
+    person: tuple[Match, ...] = ()  # where the decision names the worker: the applicant
 
     def needed(self, form: Mapping[str, Any]) -> tuple[Material, ...]:
         """The materials this stage waits for in this application."""
@@ -77,12 +81,27 @@ class Clock:
 
 @dataclass(frozen=True, slots=True)
 class ApplicationLimit:
-    """Forms satisfying ``when`` are filed within ``limit`` of the date at ``since``."""
+    """Forms satisfying ``when`` are filed within ``limit`` (whole days) or ``years``
+    (calendar years) of the date at ``since``."""
 
     when: When
     since: str
     limit: timedelta
     source: str
+    years: int = 0
+
+    def last_day(self, since: date) -> date:
+        """The last day to apply: the day at ``since`` is not counted (Civil Code art. 201);
+        a year ends on the same date a year later, or on the last day of February when
+        there is no 29th (art. 202)."""
+        if not self.years:
+            return since + timedelta(days=self.limit.days)
+        year = since.year + self.years
+        day = min(since.day, calendar.monthrange(year, since.month)[1])
+        return since.replace(year=year, day=day)
+
+    def describe(self) -> str:
+        return f"{self.years} year(s)" if self.years else f"{self.limit.days} days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,15 +280,29 @@ def _case_id_rule(case: Mapping[str, Any], place: Place) -> dict[str, Any]:
 
 def _stage(raw: Any, place: Place, applicant: str) -> Stage:
     table = place.table(raw)
-    place.only(table, {"name", "title", "decision", "decided_by", "materials", "employer_owes"})
+    place.only(
+        table, {"name", "title", "decision", "decided_by", "materials", "employer_owes", "person"}
+    )
     owes = table.get("employer_owes")
     return Stage(
+        person=_people(table, place, applicant),
         name=_text(table, "name", place),
         title=_text(table, "title", place),
         decision=_doc_type(table, "decision", place),
         decided_by=_department(table, "decided_by", place),
         materials=_array(table, "materials", place, lambda r, p: _material(r, p, applicant)),
         employer_owes=None if owes is None else pointer(owes, place.at("employer_owes")),
+    )
+
+
+def _people(table: Mapping[str, Any], place: Place, applicant: str) -> tuple[Match, ...]:
+    """``person = ["/patient/id_number"]``: where the document names the applicant."""
+    person = table.get("person", [])
+    if not isinstance(person, list):
+        raise place.at("person").fail("must be an array of JSON Pointers")
+    return tuple(
+        Match(pointer(p, place.at("person").at(i)), applicant, "person's ID number")
+        for i, p in enumerate(person)
     )
 
 
@@ -285,13 +318,7 @@ def _material(raw: Any, place: Place, applicant: str) -> Material:
     optional = table.get("optional", False)
     if not isinstance(optional, bool):
         raise place.at("optional").fail("must be true or false")
-    person = table.get("person", [])
-    if not isinstance(person, list):
-        raise place.at("person").fail("must be an array of JSON Pointers")
-    people = tuple(
-        Match(pointer(p, place.at("person").at(i)), applicant, "person's ID number")
-        for i, p in enumerate(person)
-    )
+    people = _people(table, place, applicant)
     return Material(
         type=_doc_type(table, "type", place),
         issuer=_department(table, "from", place),
@@ -328,11 +355,14 @@ def _application_limit(raw: Any, place: Place) -> ApplicationLimit:
     when = optional_when(table, "when", place)
     if when is None:
         raise place.at("when").fail("is required")
+    raw_limit = table.get("limit")
+    years = YEARS.match(raw_limit) if isinstance(raw_limit, str) else None
     return ApplicationLimit(
         when=when,
         since=pointer(table.get("since"), place.at("since")),
-        limit=parse_duration(table.get("limit"), place.at("limit")),
+        limit=timedelta(0) if years else parse_duration(raw_limit, place.at("limit")),
         source=_text(table, "source", place),
+        years=int(years.group(1)) if years else 0,
     )
 
 

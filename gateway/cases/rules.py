@@ -11,10 +11,11 @@ simplified route.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from gateway.cases.definition import CaseDefinition, Material, Outcome, Stage, short_type
+from gateway.cases.conditions import Match
+from gateway.cases.definition import CaseDefinition, Outcome, Stage, short_type
 from gateway.cases.state import (
     CHINA,
     CLOSED,
@@ -127,11 +128,11 @@ def _late_application(
         if not limit.when.holds(form, form) or not isinstance(since, str):
             continue
         applied = at.astimezone(CHINA).date()
-        days = (applied - datetime.fromisoformat(since[:10]).date()).days
-        if days > limit.limit.days:
+        injured = date.fromisoformat(since[:10])
+        if applied > limit.last_day(injured):
             note = (
-                f"application {days} days after the injury; limit {limit.limit.days} "
-                f"({limit.source})"
+                f"application {(applied - injured).days} days after the injury; limit "
+                f"{limit.describe()} ({limit.source})"
             )
             actions += _flag(definition, state, definition.stages[0], "late-application", note, at)
     return actions
@@ -149,6 +150,10 @@ def _classify(
         if arrival.type == stage.decision:
             if arrival.source != stage.decided_by:
                 return f"{stage.title} decision from {arrival.source}, not the deciding body", True
+            fault = _mismatch(stage.person, arrival.data, form)
+            if fault is not None:  # about another worker: it decides nothing here
+                state.not_counted.setdefault(arrival.type, []).append(f"#{arrival.seq}: {fault}")
+                return f"not counted: {fault}", False
             state.decisions.setdefault(arrival.type, arrival.seq)
             state.decided_at.setdefault(stage.name, utc_iso(arrival.at))
             return f"decision for {stage.name}", True
@@ -159,7 +164,7 @@ def _classify(
             return "recorded", True
         if arrival.source != material.issuer:
             return f"not from the issuing department {material.issuer}; not counted", True
-        fault = _mismatch(material, arrival.data, form)
+        fault = _mismatch(material.matches, arrival.data, form)
         if fault is not None:
             reasons = state.not_counted.setdefault(arrival.type, [])
             reasons.append(f"#{arrival.seq}: {fault}")
@@ -174,8 +179,8 @@ def _classify(
     return "recorded", True
 
 
-def _mismatch(material: Material, document: Any, form: Form) -> str | None:
-    for match in material.matches:
+def _mismatch(matches: tuple[Match, ...], document: Any, form: Form) -> str | None:
+    for match in matches:
         fault = match.fault(document, form)
         if fault is not None:
             return fault

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import orjson
 
+from gateway.cases.conditions import CHINA as CHINA  # due dates are Zhejiang calendar days
 from gateway.cases.definition import Clock, Material
 from gateway.clock import utc_iso
 
-CHINA = timezone(timedelta(hours=8))  # due dates are calendar days in Zhejiang
 OPEN = "open"
 CLOSED = "closed"
 Form = Mapping[str, Any]
@@ -175,9 +175,15 @@ class CaseState:
         return "near" if now >= self.due() - warn_before else "ok"
 
     def clock_due(self, clock: Clock) -> datetime | None:
-        """When ``clock`` runs out, or None while it has not started."""
+        """When ``clock`` runs out, or None while it has not started: at midnight in Zhejiang
+        after its last day. The day it starts is not counted and the last day is counted
+        whole (Civil Code arts. 201, 203), so 15 days from acceptance at 09:00 on 24 July
+        end at 24:00 on 8 August, not at 09:00."""
         start = self.opened_at if clock.starts == "opened" else self.stage_started.get(clock.stage)
-        return None if start is None else datetime.fromisoformat(start) + clock.limit
+        if start is None:
+            return None
+        last_day = (datetime.fromisoformat(start) + clock.limit).astimezone(CHINA).date()
+        return datetime.combine(last_day + timedelta(days=1), time(0), CHINA).astimezone(UTC)
 
     def _step(self, at: datetime, kind: str, note: str, **extra: Any) -> None:
         self.steps.append(Step(at=utc_iso(at), kind=kind, stage=self.stage, note=note, **extra))

@@ -6,13 +6,16 @@ The year is the calendar year (China Standard Time) in which the case closed. Da
 counted only for completed cases (application to payment, what the baseline measures): a
 case closed by a body's refusal saved the worker the wait for a "no", not a payment, and a
 case handed off to the ordinary procedure goes on there, so nothing is claimed for either.
-Percentiles are nearest-rank (the smallest value with at least p% of the cases at or below
-it), which a reader can redo by hand from the list of durations.
+The median is the middle duration, or the mean of the two middle ones when the count is
+even (1 to 10 days: 5.5); the 90th percentile is nearest-rank (the smallest duration with at
+least 90% of the cases at or below it: the 9th of 10). Both can be redone by hand from the
+list of durations.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,7 +42,7 @@ class Group:
             "year": self.year,
             "outcome": self.outcome,
             "count": len(self.durations),
-            "median_days": round(percentile(self.durations, 50), 2),
+            "median_days": round(statistics.median(self.durations), 2),
             "p90_days": round(percentile(self.durations, 90), 2),
             "baseline_days": days,
             "days_saved": saved,
@@ -47,8 +50,8 @@ class Group:
 
 
 def percentile(ordered: tuple[float, ...], p: float) -> float:
-    """Nearest-rank percentile of a sorted, non-empty sequence (50: the median by rank,
-    the lower middle value when the count is even)."""
+    """Nearest-rank percentile of a sorted, non-empty sequence: the value at rank
+    ceil(p/100 x n), counting from 1."""
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
 

@@ -38,7 +38,7 @@ def register(commands: Any) -> None:
     sign.add_argument("--as", dest="department", required=True, help="sending department id")
     sign.add_argument("--key", type=Path, required=True, help="the department's private key")
     sign.add_argument("--type", required=True, help="document type")
-    sign.add_argument("--subject", help="case id")
+    sign.add_argument("--subject", help="case id (default: the document's case_id)")
     sign.add_argument("--id", help="event id (default: a new UUID)")
     sign.set_defaults(handler=sign_document)
 
@@ -103,8 +103,11 @@ def sign_document(args: argparse.Namespace) -> int:
     data = strict_json.loads(_read(args.document))
     if not isinstance(data, dict):
         raise ConfigError(f"{args.document}: the document must be a JSON object")
+    # the subject is the case the document names, unless given (DESIGN section 10)
+    named = data.get("case_id")
+    subject = args.subject or (named if isinstance(named, str) else None)
     payload = build_event(
-        source=args.department, type=args.type, data=data, id=args.id, subject=args.subject
+        source=args.department, type=args.type, data=data, id=args.id, subject=subject
     )
     sys.stdout.write(sign_message(payload, key).decode() + "\n")
     return 0

@@ -39,7 +39,8 @@ def test_shipped_clocks_are_the_regulations(definition: CaseDefinition) -> None:
         "recognition_clear_cut": ("recognition", "opened", 15, 0),  # art. 20 para. 2
         "assessment": ("assessment", "stage", 60, 30),  # art. 25 para. 2
     }
-    assert [limit.limit.days for limit in definition.application_limits] == [30, 365]  # art. 17
+    limits = [(limit.limit.days, limit.years) for limit in definition.application_limits]
+    assert limits == [(30, 0), (0, 1)]  # art. 17: 30 days, one calendar year
 
 
 def test_no_rule_of_the_definition_decides_recognition(definition: CaseDefinition) -> None:
@@ -176,3 +177,25 @@ def test_match_reads_every_array_item_and_skips_absent_facts() -> None:
     day = Match("/accident_at", "/injury/date", "accident date", date=True)
     assert day.fault({"accident_at": "2026-06-03T07:25:00+08:00"}, form) is None
     assert "accident date" in (day.fault({"accident_at": "2026-09-13T18:40:00+08:00"}, form) or "")
+
+
+def test_an_accident_time_in_utc_is_compared_on_its_zhejiang_date() -> None:
+    """Review 13: a determination's ``accident_at`` is an RFC 3339 date-time; its date is
+    the calendar day in Zhejiang (UTC+8), not the first ten characters of the text."""
+    form = {"injury": {"date": "2026-06-03"}}
+    day = Match("/accident_at", "/injury/date", "accident date", date=True)
+    # 16:30 UTC on 2 June is 00:30 on 3 June in Zhejiang: the same accident
+    assert day.fault({"accident_at": "2026-06-02T16:30:00Z"}, form) is None
+    # 16:30 UTC on 3 June is 00:30 on 4 June: another day, not counted
+    assert "accident date" in (day.fault({"accident_at": "2026-06-03T16:30:00Z"}, form) or "")
+    assert day.fault({"accident_at": "2026-06-03T23:59:59+08:00"}, form) is None
+
+
+def test_a_year_from_29_february_ends_on_28_february(definition: CaseDefinition) -> None:
+    """Civil Code art. 202: with no corresponding day, the month's last day ends the year."""
+    from datetime import date
+
+    employer, worker = definition.application_limits
+    assert worker.last_day(date(2028, 2, 29)) == date(2029, 2, 28)
+    assert worker.last_day(date(2027, 6, 1)) == date(2028, 6, 1)
+    assert employer.last_day(date(2026, 6, 24)) == date(2026, 7, 24)

@@ -7,6 +7,7 @@ document of the requested type, under the case id, as a department's adapter wou
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
+from adapters.link.client import SubmitError
 from gateway.clock import ManualClock
-from gateway.messages import SignedMessage
+from gateway.messages import SignedMessage, build_event, sign_message
 from gateway.testing import GatewayHandle, running_gateway
 from tests.cases.conftest import doc_type, example
 
@@ -666,3 +668,66 @@ async def test_a_worker_not_admitted_is_assessed_on_the_outpatient_record(
     assert sorted(await answer_requests(gw)) == ["medical_diagnosis", "outpatient_record"]
     case = (await read_case(gw, "330784.zlb"))[1]
     assert case["stages"][0]["missing"] == [] and case["stage"] == "recognition"
+
+
+async def test_a_case_id_without_a_subject_is_refused_and_a_subject_alone_counts(
+    gateway: GatewayHandle,
+) -> None:
+    """Review 13, a careless department: a diagnosis naming the case in ``data.case_id`` but
+    sent without the event's ``subject`` was accepted (201) and never reached the case, so
+    the hospital believed it delivered and the case waited. It is refused with both pointers;
+    a diagnosis under the subject with no ``case_id`` in its body is the case's material."""
+    gw = gateway
+    await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
+    diagnosis = any_example("medical_diagnosis")
+    diagnosis["case_id"] = CASE
+    hospital = gw.client("330784.health.h001")
+    event = build_event(
+        source=hospital.department,
+        type=doc_type("medical_diagnosis"),
+        data=diagnosis,
+        time=gw.clock.now(),
+    )
+    body = sign_message(event, hospital.key)
+    async with gw.session.post(
+        f"{gw.base_url}/v1/messages", data=body, headers={"content-type": "application/jose+json"}
+    ) as response:
+        problem = await response.json(content_type=None)
+        assert response.status == 422
+    assert problem["type"].endswith("case-id-mismatch")
+    assert {e["pointer"] for e in problem["errors"]} == {"/subject", "/data/case_id"}
+    assert sample(gw, "zjx_messages_rejected_total", reason="case-id-mismatch") == 1
+    del diagnosis["case_id"]
+    await gw.client("330784.health.h001").submit(
+        doc_type("medical_diagnosis"), diagnosis, subject=CASE
+    )
+    case = (await read_case(gw, "330784.zlb"))[1]
+    status = {m["type"]: m["status"] for m in case["stages"][0]["material_status"]}
+    assert status[doc_type("medical_diagnosis")] == "received"
+
+
+async def test_a_lower_case_check_character_is_refused_at_the_door(
+    gateway: GatewayHandle,
+) -> None:
+    """Review 13, a careless hospital: the applicant's ID number ends in X (GB 11643); the
+    same number with a lower-case x, or with a space, is refused by pointer (never quoted)
+    and reaches no case; with the X it counts."""
+    gw = gateway
+    form = copy.deepcopy(PRESS)
+    form["applicant"]["id_number"] = "33078419860314001X"
+    await gw.client("330784.zlb").submit(doc_type("application_form"), form)
+    hospital = gw.client("330784.health.h001")
+    for careless in ("33078419860314001x", "33078419860314001X "):
+        diagnosis = any_example("medical_diagnosis")
+        diagnosis["case_id"] = CASE
+        diagnosis["patient"]["id_number"] = careless
+        with pytest.raises(SubmitError) as refused:
+            await hospital.submit(doc_type("medical_diagnosis"), diagnosis, subject=CASE)
+        assert refused.value.status == 422
+        assert "/data/patient/id_number" in str(refused.value.problem)
+        assert careless.strip() not in str(refused.value.problem)
+    diagnosis["patient"]["id_number"] = "33078419860314001X"
+    await hospital.submit(doc_type("medical_diagnosis"), diagnosis, subject=CASE)
+    case = (await read_case(gw, "330784.zlb"))[1]
+    status = {m["type"]: m["status"] for m in case["stages"][0]["material_status"]}
+    assert status[doc_type("medical_diagnosis")] == "received"

@@ -435,20 +435,17 @@ def test_the_employer_is_told_what_it_owes(definition: CaseDefinition) -> None:
 def test_the_laws_clocks_warn_and_breach_once(definition: CaseDefinition) -> None:
     state, _ = opened(definition, example("application_form", "workplace_press"))
     day = lambda n: START + timedelta(days=n)  # noqa: E731
-    assert check_deadline(definition, state, day(12)) == [
+    # 15 days from 24 July (09:00 in Zhejiang) end at 24:00 on 8 August there
+    end = datetime(2026, 8, 8, 16, 0, tzinfo=UTC)
+    assert check_deadline(definition, state, day(12)) == []
+    assert check_deadline(definition, state, day(13)) == [
         ClockPassed("recognition_clear_cut", "warned")
     ]
-    breached = check_deadline(
-        definition,
-        state,
-        day(
-            15,
-        )
-        + timedelta(seconds=1),
-    )
+    assert check_deadline(definition, state, end) == []
+    breached = check_deadline(definition, state, end + timedelta(seconds=1))
     assert ClockPassed("recognition_clear_cut", "breached") in breached
     notice = next(a for a in breached if isinstance(a, Notice))
-    assert notice.at == day(15) and "art. 20 para. 2" in notice.message_en
+    assert notice.at == end and "art. 20 para. 2" in notice.message_en
     assert check_deadline(definition, state, day(16)) == []
     deliver_materials(definition, state, "recognition")
     give(definition, state, arrival("recognition_decision", {"decision": "recognised"}, at=day(16)))
@@ -483,3 +480,122 @@ def test_what_the_rules_send_is_a_function_of_the_state(definition: CaseDefiniti
     message = arrival("resident_id_info", at=START + timedelta(hours=3))
     assert give(definition, one, message) == give(definition, two, message)
     assert one == two
+
+
+def test_a_clock_of_the_law_runs_to_the_end_of_its_last_day_in_zhejiang(
+    definition: CaseDefinition,
+) -> None:
+    """Review 13: art. 20 para. 2's 15 days from acceptance on 24 July (09:00 in Zhejiang)
+    end with 8 August (the day of acceptance is not counted: Civil Code arts. 201, 203), so
+    a decision in the afternoon of 8 August is in time; the breach falls at midnight."""
+    state, _ = opened(definition, example("application_form", "workplace_press"))
+    end = datetime(2026, 8, 8, 16, 0, tzinfo=UTC)  # 9 August 00:00 in Zhejiang
+    clear_cut = [c for c in definition.clocks if c.name == "recognition_clear_cut"]
+    assert state.clock_due(clear_cut[0]) == end
+    afternoon = datetime(2026, 8, 8, 8, 0, tzinfo=UTC)  # 16:00 on 8 August, day 15
+    assert not [a for a in check_deadline(definition, state, afternoon) if isinstance(a, Notice)]
+    late = check_deadline(definition, state, end + timedelta(seconds=1))
+    notice = next(a for a in late if isinstance(a, Notice))
+    assert notice.at == end and "2026-08-08" in state.steps[-1].note
+
+
+def test_acceptance_just_after_midnight_in_zhejiang_counts_from_that_day(
+    definition: CaseDefinition,
+) -> None:
+    """23 July 17:30 UTC is 24 July 01:30 in Zhejiang: the 60 days of art. 20 para. 1 end
+    with 22 September there, whatever the UTC date of acceptance."""
+    form_arrival = Arrival(
+        next(_seq),
+        datetime(2026, 7, 23, 17, 30, tzinfo=UTC),
+        "330784.zlb",
+        doc_type("application_form"),
+        (),
+        example("application_form", "workplace_press"),
+    )
+    state, _ = open_case(definition, "CASE-2", form_arrival)
+    clock = next(c for c in definition.clocks if c.name == "recognition")
+    assert state.clock_due(clock) == datetime(2026, 9, 22, 16, 0, tzinfo=UTC)
+
+
+def test_the_workers_year_is_a_calendar_year_across_a_leap_day(
+    definition: CaseDefinition,
+) -> None:
+    """Review 13: art. 17 para. 2 gives the worker one year; from 1 June 2027 that is 1 June
+    2028 (366 days, 29 February between), not 365 days (Civil Code art. 202)."""
+    form = example("application_form", "workplace_press")
+    form["submitted_by"] = "worker"
+    form["injury"]["date"] = "2025-07-24"  # a year to the day before START, 365 days
+    form["hospital"]["first_visit_date"] = "2025-07-24"
+    assert not _advisories(definition, form, START)
+    form["injury"]["date"] = form["hospital"]["first_visit_date"] = "2027-06-01"
+    on_the_day = datetime(2028, 6, 1, 8, 0, tzinfo=UTC)  # 366 days later, still in time
+    assert not _advisories(definition, form, on_the_day)
+    day_after = datetime(2028, 6, 1, 16, 30, tzinfo=UTC)  # 2 June 00:30 in Zhejiang
+    assert [n.key for n in _advisories(definition, form, day_after)] == ["late-application"]
+
+
+def test_the_employers_30_days_include_day_30_in_zhejiang(definition: CaseDefinition) -> None:
+    form = example("application_form", "workplace_press")
+    form["submitted_by"] = "employer"
+    form["injury"]["date"] = form["hospital"]["first_visit_date"] = "2026-06-24"
+    day_30 = datetime(2026, 7, 24, 15, 59, tzinfo=UTC)  # 23:59 on 24 July in Zhejiang
+    assert not _advisories(definition, form, day_30)
+    day_31 = datetime(2026, 7, 24, 16, 0, tzinfo=UTC)  # 00:00 on 25 July
+    assert [n.key for n in _advisories(definition, form, day_31)] == ["late-application"]
+
+
+def _advisories(definition: CaseDefinition, form: dict[str, Any], at: datetime) -> list[Notice]:
+    message = Arrival(next(_seq), at, "330784.zlb", doc_type("application_form"), (), form)
+    _, actions = open_case(definition, "CASE-3", message)
+    return [a for a in actions if isinstance(a, Notice) and a.status == "advisory"]
+
+
+def test_near_misses_of_person_and_accident_do_not_count(definition: CaseDefinition) -> None:
+    """Review 13, a careless department: the applicant's diagnosis of the day before, the
+    form's determination number naming other people, and the right determination with the
+    accident a day off each stay uncounted; the exact one counts."""
+    state, _ = opened(definition, example("application_form", "commuting_ebike"))
+    diagnosis = example("medical_diagnosis", "radius_fracture")
+    diagnosis["patient"]["id_number"] = "330784197911020867"
+    diagnosis["injury_date"] = "2026-06-02"  # the form says 3 June
+    give(definition, state, arrival("medical_diagnosis", diagnosis))
+    assert state.material_status(doc_type("medical_diagnosis")) == "not_counted"
+    assert "accident date" in state.not_counted[doc_type("medical_diagnosis")][0]
+    strangers = traffic("minor", "main", True)
+    for party in strangers["parties"]:
+        party["id_number"] = "330784198603140511"  # the number is the form's, the people not
+    give(definition, state, arrival("traffic_accident_determination", strangers))
+    determination = doc_type("traffic_accident_determination")
+    assert "ID number" in state.not_counted[determination][0]
+    day_off = traffic("minor", "main", True)
+    day_off["accident_at"] = "2026-06-02T17:25:00+08:00"
+    give(definition, state, arrival("traffic_accident_determination", day_off))
+    assert "accident date" in state.not_counted[determination][1]
+    assert state.material_status(determination) == "not_counted"
+    give(
+        definition, state, arrival("traffic_accident_determination", traffic("minor", "main", True))
+    )
+    assert state.material_status(determination) == "received"
+
+
+def test_a_decision_about_another_worker_decides_nothing(definition: CaseDefinition) -> None:
+    """Review 13, a careless recognition centre: a decision filed under this case (its
+    case_id agrees) but about another worker neither closes nor moves the case; it is kept,
+    shown as not counted, and the centre is told. The applicant's own decision then counts."""
+    state, _ = opened(definition, example("application_form", "workplace_press"))
+    deliver_materials(definition, state, "recognition")
+    wrong = example("recognition_decision", "commuting_not_recognised")  # Li, not Chen
+    wrong["case_id"] = "CASE-1"
+    actions = give(definition, state, arrival("recognition_decision", wrong))
+    assert (state.status, state.stage, state.decisions) == ("open", "recognition", {})
+    assert "person's ID number" in state.not_counted[doc_type("recognition_decision")][0]
+    told = [a for a in actions if isinstance(a, Notice)]
+    assert [(n.status, n.recipients) for n in told] == [
+        ("not_counted", ("330784.hrss.recognition",))
+    ]
+    give(
+        definition,
+        state,
+        arrival("recognition_decision", example("recognition_decision", "press_recognised")),
+    )
+    assert state.stage == "assessment"

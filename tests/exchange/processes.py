@@ -140,6 +140,7 @@ def signed_messages(data_dir: Path, prefix: str, count: int) -> dict[str, bytes]
     """``count`` diagnosis messages signed with the hospital's development key, by id."""
     key = SigningKey.load(dev_key_path(data_dir, HOSPITAL))
     document = example("medical_diagnosis")
+    del document["case_id"]  # under no case: a case_id needs its subject
     return {
         f"{prefix}-{i}": sign_message(
             build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"{prefix}-{i}"), key
