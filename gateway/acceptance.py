@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.audit.chain import AuditEvent
 from gateway.clock import Clock
@@ -86,15 +86,33 @@ class CurrentContext:
         return self._context.keys.resolve(kid, at)
 
 
+class References(Protocol):
+    """The attachment references check (``gateway.attachments.Attachments``)."""
+
+    async def check_references(
+        self, sender: str, source: str, event_id: str, data: Any, now: datetime
+    ) -> list[str]:
+        """The digests a document references, recorded for the message; ``DocumentError``
+        naming each reference that does not hold."""
+        ...
+
+
 class Acceptor:
     """The checks and the store transaction of one message (see the module docstring).
     Callers go through ``gateway.intake.Intake``, which adds wake-up, metrics and the case
     layer around it."""
 
-    def __init__(self, current: CurrentContext, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        current: CurrentContext,
+        store: Store,
+        clock: Clock,
+        references: References | None = None,
+    ) -> None:
         self._current = current
         self._store = store
         self._clock = clock
+        self._references = references
 
     async def accept(self, body: bytes) -> Accepted:
         """``Accepted`` (``created`` False for a repeat of the same message), or a
@@ -119,6 +137,12 @@ class Acceptor:
             )
         recipients = tuple(
             (dept, ctx.config.departments[dept].delivery.mode) for dept in decision.recipients
+        )
+        # last of the checks: it records the references (so a purge keeps what they name)
+        digests = (
+            await self._references.check_references(sender, event.source, event.id, event.data, now)
+            if self._references is not None
+            else []
         )
 
         def build(seq: int) -> tuple[bytes, bytes]:
@@ -147,6 +171,7 @@ class Acceptor:
                         "sha256": message.payload_sha256,
                         "recipients": list(decision.recipients),
                         "routes": list(decision.matched),
+                        **({"attachments": digests} if digests else {}),
                     },
                 ),
             )

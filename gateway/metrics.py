@@ -29,11 +29,27 @@ class Metrics:
         self._messages(self.registry)
         self._deliveries(self.registry)
         self._cases(self.registry)
+        self._attachments(self.registry)
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",
             ["route", "status"],
             registry=self.registry,
+        )
+
+    def _attachments(self, r: CollectorRegistry) -> None:
+        """Uploads (gateway/attachments): rules are the fixed names of its checks."""
+        self.attachment_uploads = Counter(
+            "zjx_attachment_uploads", "Attachment uploads answered (new or repeated).", registry=r
+        )
+        self.attachment_bytes = Counter(
+            "zjx_attachment_bytes_stored", "Bytes of new attachments stored.", registry=r
+        )
+        self.attachment_refusals = Counter(
+            "zjx_attachment_refusals",
+            "Attachment uploads refused, by the rule that refused them.",
+            ["rule"],
+            registry=r,
         )
 
     def _messages(self, r: CollectorRegistry) -> None:

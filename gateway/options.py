@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.attachments.settings import AttachmentSettings
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config
 from gateway.packaged import default_config_dir, default_schema_dir
@@ -56,5 +57,7 @@ class Options:
     # this process among the instances on one store: names its delivery claims and its own
     # notifications
     instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # size limit, store, orphan period, virus scan (GATEWAY_ATTACHMENT_*, GATEWAY_CLAMD)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     # Tests and the demo hand in a configuration built in memory instead of a directory.
     config: Config | None = None

@@ -14,7 +14,7 @@ import functools
 
 from aiohttp import web
 
-from gateway.api import admin, cases, inbox, messages, operations
+from gateway.api import admin, attachments, cases, inbox, messages, operations
 from gateway.api.appkeys import OPTIONS
 from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
 from gateway.api.services import open_services
@@ -25,7 +25,14 @@ from gateway.options import Options
 # Slack over the message limit so the acceptance code, not aiohttp, answers an oversized
 # message with its own problem; anything far larger is cut off by aiohttp itself.
 BODY_SLACK = 64 * 1024
-ROUTES = (messages.routes, inbox.routes, cases.routes, admin.routes, operations.routes)
+ROUTES = (
+    messages.routes,
+    attachments.routes,
+    inbox.routes,
+    cases.routes,
+    admin.routes,
+    operations.routes,
+)
 
 
 def create_app(options: Options | None = None) -> web.Application:

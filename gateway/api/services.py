@@ -20,6 +20,7 @@ from gateway.administration import Administration, AdminTokens, bootstrap, load_
 from gateway.api.appkeys import (
     ADMIN_TOKENS,
     ADMINISTRATION,
+    ATTACHMENTS,
     CASES,
     CLOCK,
     CURRENT,
@@ -31,6 +32,8 @@ from gateway.api.appkeys import (
     STORE,
 )
 from gateway.assembly import load_case_definition, load_case_key
+from gateway.attachments import Attachments
+from gateway.attachments.opening import open_attachments
 from gateway.cases import CaseService
 from gateway.delivery import Notifier
 from gateway.intake import Intake
@@ -46,24 +49,36 @@ log = structlog.get_logger("gateway.app")
 async def open_services(app: web.Application, base: AcceptanceContext) -> AsyncIterator[None]:
     """``cleanup_ctx``: open the store, build every service on it; close the store last."""
     options = app[OPTIONS]
-    store = open_store(options.database or options.data_dir / "gateway.sqlite3", options.clock)
+    database = options.database or options.data_dir / "gateway.sqlite3"
+    store = open_store(database, options.clock)
     await store.open()
+    attachments: Attachments | None = None
     try:
-        await _build(app, options, base, store)
+        metrics = Metrics(base.schemas.types(), [*base.config.departments, "other"])
+        attachments = await open_attachments(
+            database, options.data_dir, options.attachments, options.clock, metrics
+        )
+        await _build(app, options, base, store, attachments)
         yield
     finally:
+        if attachments is not None:
+            await attachments.close()
         await store.close()
 
 
 async def _build(
-    app: web.Application, options: Options, base: AcceptanceContext, store: Store
+    app: web.Application,
+    options: Options,
+    base: AcceptanceContext,
+    store: Store,
+    attachments: Attachments,
 ) -> None:
     clock, config = options.clock, base.config
     state_file = options.data_dir / "admin-state.json"
     state = load_state(state_file)
     current = CurrentContext(state.apply(base))
     notifier = Notifier()
-    metrics = Metrics(base.schemas.types(), [*config.departments, "other"])
+    metrics = attachments.metrics
     administration = Administration(
         base=base,
         state=state,
@@ -74,10 +89,11 @@ async def _build(
         notifier=notifier,
     )
     await administration.share_at_start()
-    intake = Intake(Acceptor(current, store, clock), metrics, notifier)
+    intake = Intake(Acceptor(current, store, clock, attachments), metrics, notifier)
     cases = await _case_service(options, current, store, intake, metrics)
     app[CLOCK] = clock
     app[STORE] = store
+    app[ATTACHMENTS] = attachments
     app[CURRENT] = current
     app[NOTIFIER] = notifier
     app[METRICS] = metrics

@@ -1,0 +1,171 @@
+"""Attachments through a real gateway on loopback, on both stores (DESIGN section 11):
+upload and its refusals, references checked at acceptance, download by recipients only
+(Range, ETag), the digest verified by the receiving side."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.link import SubmitError
+from adapters.link.files import download, upload
+from gateway.api.appkeys import ATTACHMENTS
+from gateway.testing import GatewayHandle, running_gateway
+from tests.attachments.conftest import pdf_bytes, png_bytes, write
+from tests.exchange.conftest import example
+
+HOSPITAL = "330784.health.h001"
+RECOGNITION = "330784.hrss.recognition"
+MARKET = "330784.market"  # not addressed by an imaging report
+IMAGING = "cn.gov.zj.injury.imaging_lab_report.v1"
+PROBLEM = "urn:zj-exchange:problem:"
+
+
+async def _post(gw: GatewayHandle, dept: str, data: bytes, content_type: str) -> tuple[int, Any]:
+    client = gw.client(dept)
+    async with gw.session.post(
+        f"{gw.base_url}/v1/attachments",
+        data=data,
+        headers={"Authorization": f"Bearer {client.token()}", "Content-Type": content_type},
+    ) as response:
+        return response.status, await response.json(content_type=None)
+
+
+async def _get(gw: GatewayHandle, dept: str, digest: str, **headers: str) -> tuple[int, Any]:
+    client = gw.client(dept)
+    async with gw.session.get(
+        f"{gw.base_url}/v1/attachments/{digest}",
+        headers={"Authorization": f"Bearer {client.token()}", **headers},
+    ) as response:
+        return response.status, (await response.read(), response.headers)
+
+
+def _report(*refs: dict[str, Any]) -> dict[str, Any]:
+    data = example("imaging_lab_report")
+    data["attachments"] = list(refs)
+    return data
+
+
+async def test_upload_answers_digest_and_the_same_bytes_are_stored_once(
+    tmp_path: Path, database: str | None
+) -> None:
+    data = pdf_bytes()
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        first = await _post(gw, HOSPITAL, data, "application/pdf")
+        again = await _post(gw, HOSPITAL, data, "application/octet-stream")
+        assert first == (
+            201,
+            {
+                "digest": hashlib.sha256(data).hexdigest(),
+                "media_type": "application/pdf",
+                "size": len(data),
+            },
+        )
+        assert again == (200, first[1])
+        metrics = gw.metrics
+        assert metrics.attachment_uploads._value.get() == 2
+        assert metrics.attachment_bytes._value.get() == len(data)  # stored once
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "slug", "rule"),
+    [
+        (
+            b"<html><script>alert(1)</script></html>",
+            "application/pdf",
+            415,
+            "attachment-type-not-allowed",
+            "type",
+        ),
+        (png_bytes(), "application/pdf", 415, "attachment-type-mismatch", "declared-type"),
+        (
+            pdf_bytes(hostile="javascript"),
+            "application/pdf",
+            422,
+            "attachment-content-refused",
+            "pdf-javascript",
+        ),
+        (pdf_bytes(extra=b"x" * 5000), "application/pdf", 413, "attachment-too-large", "size"),
+    ],
+)
+async def test_upload_refusals_name_their_rule(
+    tmp_path: Path,
+    database: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    body: bytes,
+    content_type: str,
+    status: int,
+    slug: str,
+    rule: str,
+) -> None:
+    monkeypatch.setenv("GATEWAY_ATTACHMENT_MAX_BYTES", "4096")
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        got_status, problem = await _post(gw, HOSPITAL, body, content_type)
+        assert (got_status, problem["type"], problem["rule"]) == (status, PROBLEM + slug, rule)
+        assert gw.metrics.attachment_refusals.labels(rule)._value.get() == 1
+        service = gw.app[ATTACHMENTS]
+        assert await service.find(hashlib.sha256(body).hexdigest()) is None
+        assert not any(service.blobs.spool_dir.glob("*"))  # nothing left behind
+
+
+async def test_a_referenced_attachment_reaches_its_recipients_only(
+    tmp_path: Path, database: str | None
+) -> None:
+    data = pdf_bytes(extra=b"scan" * 100_000)
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        ref = await upload(gw.client(HOSPITAL), write(tmp_path, "scan.pdf", data), "CT scan")
+        await gw.client(HOSPITAL).submit(IMAGING, _report(ref), event_id="img-1")
+        got = await download(gw.client(RECOGNITION), ref, tmp_path / "in" / "scan.pdf")
+        assert got.read_bytes() == data
+        # not addressed by the message: 404, as for bytes that do not exist
+        status, _ = await _get(gw, MARKET, ref["digest"])
+        assert status == 404
+        status, _ = await _get(gw, MARKET, "0" * 64)
+        assert status == 404
+        # a range, and the ETag
+        status, (body, headers) = await _get(gw, RECOGNITION, ref["digest"], Range="bytes=10-19")
+        assert (status, body, headers["Content-Range"]) == (
+            206,
+            data[10:20],
+            f"bytes 10-19/{len(data)}",
+        )
+        status, (body, headers) = await _get(gw, RECOGNITION, ref["digest"], Range="bytes=-5")
+        assert (status, body) == (206, data[-5:])
+        status, _ = await _get(
+            gw, RECOGNITION, ref["digest"], **{"If-None-Match": f'"{ref["digest"]}"'}
+        )
+        assert status == 304
+        status, (body, _) = await _get(gw, RECOGNITION, ref["digest"], Range=f"bytes={len(data)}-")
+        assert status == 416
+        # the audit entry of the acceptance names the digest
+        records = await gw.store.audit_entries(0, 100)
+        entries = [r.event for r in records if r.event.action == "message.accepted"]
+        assert entries[-1].detail["attachments"] == [ref["digest"]]
+
+
+async def test_references_that_do_not_hold_are_refused_naming_the_pointer(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        own = await upload(gw.client(HOSPITAL), write(tmp_path, "own.pdf", pdf_bytes()))
+        other = await upload(gw.client(MARKET), write(tmp_path, "m.png", png_bytes()))
+        cases = [
+            ({**own, "digest": "ab" * 32}, "attachment-missing", "/data/attachments/0/digest"),
+            (other, "attachment-not-yours", "/data/attachments/0/digest"),
+            ({**own, "size": own["size"] + 1}, "attachment-mismatch", "/data/attachments/0/size"),
+            (
+                {**own, "media_type": "image/png"},
+                "attachment-mismatch",
+                "/data/attachments/0/media_type",
+            ),
+        ]
+        for i, (ref, slug, pointer) in enumerate(cases):
+            with pytest.raises(SubmitError) as caught:
+                await gw.client(HOSPITAL).submit(IMAGING, _report(ref), event_id=f"bad-{i}")
+            problem = caught.value.problem
+            assert (caught.value.status, problem["type"]) == (422, PROBLEM + slug)
+            assert [e["pointer"] for e in problem["errors"]] == [pointer]
+            assert await gw.store.find_message(HOSPITAL, f"bad-{i}") is None
