@@ -4,6 +4,7 @@ services (``gateway.api.services``); cancelled and awaited when it stops, before
 - ``dispatcher``: claims due push deliveries and attempts them (``gateway.delivery``);
 - ``deadlines``: the case layer's catch-up and deadline watch (``gateway.cases``);
 - ``retention``: purges delivered messages older than the retention period;
+- ``attachments``: purges attachments no kept message references, after the orphan period;
 - ``admin-state``: takes administrative changes other instances saved (shared store only).
 
 The first three run only when ``Options.run_dispatcher`` is set; tests and the demo drive
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from aiohttp import web
 from gateway.administration import Administration
 from gateway.api.appkeys import (
     ADMINISTRATION,
+    ATTACHMENTS,
     CASES,
     CLOCK,
     CURRENT,
@@ -39,6 +42,7 @@ from gateway.api.appkeys import (
     STORE,
     WORKERS,
 )
+from gateway.attachments import Attachments
 from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.delivery import Dispatcher, Pusher
@@ -115,6 +119,7 @@ def _loops(app: web.Application) -> dict[str, Callable[[], Coroutine[Any, Any, N
     loops["retention"] = lambda: run_retention(
         store, clock, lambda: current.config.gateway.retention
     )
+    loops["attachments"] = functools.partial(purge_attachments, app[ATTACHMENTS])
     cases = app[CASES]
     if cases is not None:
         interval = current.config.cases.check_interval.total_seconds()
@@ -155,6 +160,17 @@ async def run_retention(
             await purge_once(store, clock, retention())
         except Exception:
             log.exception("retention.failed")
+        await asyncio.sleep(every)
+
+
+async def purge_attachments(attachments: Attachments, every: float = RETENTION_EVERY) -> None:
+    """Every ``every`` seconds, purge attachments nothing keeps (``Attachments.purge``):
+    after retention purged the messages referencing them, or never referenced."""
+    while True:
+        try:
+            await attachments.purge()
+        except Exception as exc:
+            log.error("attachments.purge_failed", error=type(exc).__name__)
         await asyncio.sleep(every)
 
 

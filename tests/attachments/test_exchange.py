@@ -5,6 +5,7 @@ upload and its refusals, references checked at acceptance, download by recipient
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from adapters.link import SubmitError
 from adapters.link.files import download, upload
 from gateway.api.appkeys import ATTACHMENTS
+from gateway.clock import ManualClock
 from gateway.testing import GatewayHandle, running_gateway
 from tests.attachments.conftest import pdf_bytes, png_bytes, write
 from tests.exchange.conftest import example
@@ -169,3 +171,43 @@ async def test_references_that_do_not_hold_are_refused_naming_the_pointer(
             assert (caught.value.status, problem["type"]) == (422, PROBLEM + slug)
             assert [e["pointer"] for e in problem["errors"]] == [pointer]
             assert await gw.store.find_message(HOSPITAL, f"bad-{i}") is None
+
+
+async def test_two_instances_on_one_postgresql_share_attachments(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Uploaded through one instance, fetched through the other: the bytes are in the
+    database (the default store on PostgreSQL), not in either instance's directory."""
+    data = pdf_bytes(extra=b"shared" * 400_000)  # a few chunks of the database store
+    async with (
+        running_gateway(tmp_path, database=pg_url, run_dispatcher=False) as one,
+        running_gateway(tmp_path, database=pg_url, run_dispatcher=False) as two,
+    ):
+        ref = await upload(one.client(HOSPITAL), write(tmp_path, "s.pdf", data))
+        await one.client(HOSPITAL).submit(IMAGING, _report(ref), event_id="shared-1")
+        got = await download(two.client(RECOGNITION), ref, tmp_path / "in" / "s.pdf")
+        assert got.read_bytes() == data
+        status, (body, _) = await _get(two, RECOGNITION, ref["digest"], Range="bytes=1048570-")
+        assert (status, body) == (206, data[1048570:])
+        assert not list((tmp_path / "attachments").glob("??/*"))
+
+
+async def test_orphans_are_purged_after_the_period_and_referenced_bytes_kept(
+    tmp_path: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_ATTACHMENT_ORPHAN_SECONDS", "60")
+    clock = ManualClock(datetime.now(UTC))
+    async with running_gateway(
+        tmp_path, database=database, run_dispatcher=False, clock=clock
+    ) as gw:
+        kept = await upload(gw.client(HOSPITAL), write(tmp_path, "k.pdf", pdf_bytes()))
+        orphan = await upload(gw.client(HOSPITAL), write(tmp_path, "o.png", png_bytes()))
+        await gw.client(HOSPITAL).submit(IMAGING, _report(kept), event_id="keep-1")
+        service = gw.app[ATTACHMENTS]
+        assert await service.purge() == 0  # too young
+        clock.advance(timedelta(seconds=61))
+        assert await service.purge() == 1
+        assert await service.find(orphan["digest"]) is None
+        assert await service.find(kept["digest"]) is not None
+        status, _ = await _get(gw, RECOGNITION, kept["digest"])
+        assert status == 200
