@@ -14,6 +14,8 @@ RUNS = (
     ["bench.store"],
     # the exchange, and the same gateway with every message under one of 50 open cases
     ["bench.exchange", "--cases", "50"],
+    # the gateway's memory while a 15 MiB PDF is uploaded
+    ["bench.attachments"],
 )
 
 for run in RUNS:
