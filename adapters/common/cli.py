@@ -26,7 +26,8 @@ from aiohttp import web
 from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
 from adapters.common.send import send_parsed
-from adapters.link import Delivered, GatewayClient, Receiver
+from adapters.link import Delivered, GatewayClient, Receiver, SubmitError
+from adapters.link.files import upload
 from gateway.configuration import load_config
 from gateway.messages import CloudEvent
 from gateway.packaged import default_config_dir
@@ -74,7 +75,15 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
         client = GatewayClient(
             args.gateway, _department(key, args.as_dept), key, args.gateway_id, session
         )
-        report = await send_parsed(client, Parsed(records=parsed.records), case_id=args.case)
+        # files first: a refused file stops the send before any record refers to it
+        try:
+            refs = [await upload(client, Path(f)) for f in args.attach]
+        except SubmitError as exc:
+            print(f"refused: attachment: {exc}", file=sys.stderr)
+            return 1
+        report = await send_parsed(
+            client, Parsed(records=parsed.records), case_id=args.case, attachments=refs
+        )
     for line in report.refused:
         print(f"refused: {line}", file=sys.stderr)
     refused = len(report.refused) + sum(len(e.problems) for e in parsed.errors)
@@ -162,6 +171,14 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
             p.add_argument("files", nargs="+", metavar="FILE")
             p.add_argument(
                 "--case", help="send under this case id (answering the case's material request)"
+            )
+            p.add_argument(
+                "--attach",
+                action="append",
+                default=[],
+                metavar="FILE",
+                help="upload FILE (PDF, OFD, JPEG, PNG, TIFF) and list it in every record sent; "
+                "repeatable",
             )
         else:
             p.add_argument("--port", type=int, required=True)

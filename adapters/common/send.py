@@ -4,6 +4,7 @@ record the gateway already accepted (same id) is reported as already sent, not s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from adapters.common.records import Parsed, event_id_for
 from adapters.link import GatewayClient, SubmitError
@@ -21,11 +22,16 @@ class SendReport:
 
 
 async def send_parsed(
-    client: GatewayClient, parsed: Parsed, *, case_id: str | None = None
+    client: GatewayClient,
+    parsed: Parsed,
+    *,
+    case_id: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> SendReport:
     """Send every good record. ``case_id`` answers a material request: the records go under
     that case (the event's subject) even when the document itself does not name it, as a
-    resident ID record or a business licence never does."""
+    resident ID record or a business licence never does. ``attachments``: references of
+    files already uploaded (``adapters.link.files.upload``), listed in every record."""
     report = SendReport()
     for error in parsed.errors:
         report.refused.extend(str(p) for p in error.problems)
@@ -34,9 +40,10 @@ async def send_parsed(
         # cases (an ID record, a licence) must not be taken for a repeat of the first
         key = record.key if case_id is None else f"{record.key}\n{case_id}"
         event_id = event_id_for(client.department, record.type, key)
+        data = {**record.data, "attachments": attachments} if attachments else record.data
         try:
             receipt = await client.submit(
-                record.type, record.data, event_id=event_id, subject=case_id or record.subject
+                record.type, data, event_id=event_id, subject=case_id or record.subject
             )
         except SubmitError as exc:
             if exc.status == 409 and str(exc.problem.get("type", "")).endswith("id-reused"):

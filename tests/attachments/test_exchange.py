@@ -4,7 +4,9 @@ upload and its refusals, references checked at acceptance, download by recipient
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import pytest
 from adapters.link import SubmitError
 from adapters.link.files import download, upload
 from gateway.api.appkeys import ATTACHMENTS
+from gateway.assembly import dev_key_path
 from gateway.clock import ManualClock
 from gateway.testing import GatewayHandle, running_gateway
+from tests.adapters.conftest import REPO, pull_verified, sample
 from tests.attachments.conftest import pdf_bytes, png_bytes, write
 from tests.exchange.conftest import example
 
@@ -211,3 +215,28 @@ async def test_orphans_are_purged_after_the_period_and_referenced_bytes_kept(
         assert await service.find(kept["digest"]) is not None
         status, _ = await _get(gw, RECOGNITION, kept["digest"])
         assert status == 200
+
+
+async def test_adapter_send_attach_uploads_and_references_the_file(
+    tmp_path: Path, database: str | None
+) -> None:
+    """``python -m adapters.police send --attach FILE``: the recipient finds the reference in
+    the signed document and downloads the bytes, verified."""
+    department = "330784.police.traffic"
+    scan = write(tmp_path, "determination.pdf", pdf_bytes(extra=b"stamp" * 1000))
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        argv = [
+            "-m", "adapters.police", "send", str(sample("police", "traffic_determination.xml")),
+            "--gateway", gw.base_url, "--key", str(dev_key_path(gw.data_dir, department)),
+            "--attach", str(scan),
+        ]  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *argv, cwd=REPO, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        events = await pull_verified(gw, RECOGNITION)
+        [ref] = events[0].data["attachments"]
+        assert ref["title"] == "determination.pdf"
+        got = await download(gw.client(RECOGNITION), ref, tmp_path / "in" / "d.pdf")
+        assert got.read_bytes() == scan.read_bytes()
