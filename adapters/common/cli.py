@@ -27,7 +27,7 @@ from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
 from adapters.common.send import send_parsed
 from adapters.link import Delivered, GatewayClient, Receiver, SubmitError
-from adapters.link.files import upload
+from adapters.link.files import receive_attachments, upload
 from gateway.configuration import load_config
 from gateway.messages import CloudEvent
 from gateway.packaged import default_config_dir
@@ -120,14 +120,19 @@ async def _serve(args: argparse.Namespace, family: Family) -> int:
     key = SigningKey.load(args.key)
     out = _output_dir(args.out)
 
-    async def on_delivery(delivered: Delivered) -> None:
-        ext, native = family.to_native(delivered.verified.event)
-        name = f"{delivered.verified.seq:08d}-{delivered.verified.event.id}.{ext}"
-        _write(out, name, native)
-
     async with aiohttp.ClientSession() as session:
+        department = _department(key, args.as_dept)
+        client = GatewayClient(args.gateway, department, key, args.gateway_id, session)
+
+        async def on_delivery(delivered: Delivered) -> None:
+            ext, native = family.to_native(delivered.verified.event)
+            stem = f"{delivered.verified.seq:08d}-{delivered.verified.event.id}"
+            if out is not None:  # the files first: the record appears once they are verified
+                await receive_attachments(client, delivered, out / f"{stem}.attachments")
+            _write(out, f"{stem}.{ext}", native)
+
         receiver = Receiver(
-            _department(key, args.as_dept),
+            department,
             key,
             f"{args.gateway.rstrip('/')}/.well-known/jwks.json",
             session,

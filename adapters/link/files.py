@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from adapters.link.client import GatewayClient, SubmitError, _problem
+from adapters.link.receiver import Delivered
 
 CHUNK = 256 * 1024
 
@@ -54,17 +55,33 @@ async def upload(client: GatewayClient, path: Path, title: str | None = None) ->
     return reference
 
 
-async def download(client: GatewayClient, reference: dict[str, Any], dest: Path) -> Path:
-    """Fetch the attachment ``reference`` names into ``dest``, verified; returns ``dest``."""
+async def download(
+    client: GatewayClient, reference: dict[str, Any], dest: Path, link: str | None = None
+) -> Path:
+    """Fetch the attachment ``reference`` names into ``dest``, verified; returns ``dest``.
+    With ``link`` (a push's signed link, ``Delivered.links``) no token is needed."""
     digest = str(reference["digest"])
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if link is not None:
+        return await _fetch(client, f"{client.base_url}{link}", {}, reference, dest)
+    auth = {"Authorization": f"Bearer {client.token()}"}
+    return await _fetch(client, f"{client.base_url}/v1/attachments/{digest}", auth, reference, dest)
+
+
+def link_for(links: tuple[str, ...], digest: str) -> str | None:
+    """The signed link among ``links`` for ``digest``, if the push carried one."""
+    prefix = f"/v1/attachments/{digest}?"
+    return next((link for link in links if link.startswith(prefix)), None)
+
+
+async def _fetch(
+    client: GatewayClient, url: str, headers: dict[str, str], reference: dict[str, Any], dest: Path
+) -> Path:
+    digest = str(reference["digest"])
+    await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     sha, size = hashlib.sha256(), 0
     try:
-        async with client.session.get(
-            f"{client.base_url}/v1/attachments/{digest}",
-            headers={"Authorization": f"Bearer {client.token()}"},
-        ) as response:
+        async with client.session.get(url, headers=headers) as response:
             if response.status != 200:
                 raise SubmitError(response.status, _problem(await response.read()))
             with part.open("wb") as out:
@@ -81,3 +98,29 @@ async def download(client: GatewayClient, reference: dict[str, Any], dest: Path)
         with contextlib.suppress(FileNotFoundError):
             part.unlink()
     return dest
+
+
+_EXTENSIONS = {
+    "application/pdf": "pdf",
+    "application/ofd": "ofd",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/tiff": "tif",
+}
+
+
+async def receive_attachments(
+    client: GatewayClient, delivered: Delivered, directory: Path
+) -> list[Path]:
+    """Download every attachment a delivered document references into ``directory``
+    (``<digest>.<ext>``), each verified, through the push's signed link when it carried one.
+    Raises ``AttachmentMismatch`` or ``SubmitError``: the delivery is then not acknowledged
+    and the gateway pushes again."""
+    data = delivered.verified.event.data
+    refs = data.get("attachments") if isinstance(data, dict) else None
+    got: list[Path] = []
+    for ref in refs if isinstance(refs, list) else []:
+        digest = str(ref["digest"])
+        dest = directory / f"{digest}.{_EXTENSIONS.get(ref.get('media_type'), 'bin')}"
+        got.append(await download(client, ref, dest, link_for(delivered.links, digest)))
+    return got

@@ -12,10 +12,11 @@ import re
 
 from aiohttp import web
 
-from gateway.api.appkeys import ATTACHMENTS
+from gateway.api.appkeys import ATTACHMENTS, CLOCK, CURRENT
 from gateway.api.auth import department
 from gateway.api.openapi import DEPARTMENT_AUTH, answers
 from gateway.api.responses import json_response
+from gateway.attachments.links import verify_link
 from gateway.problem_types import (
     ATTACHMENT_CONTENT_REFUSED,
     ATTACHMENT_NOT_FOUND,
@@ -62,13 +63,13 @@ async def upload(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/attachments/{digest}")
-@answers(DEPARTMENT_AUTH, ATTACHMENT_NOT_FOUND, RANGE_NOT_SATISFIABLE)
+@answers(DEPARTMENT_AUTH, ATTACHMENT_NOT_FOUND, RANGE_NOT_SATISFIABLE)  # a link: token-*
 async def download(request: web.Request) -> web.StreamResponse:
     """The bytes, to an uploader or a recipient of a message referencing them; 404 to
     anyone else, as for bytes that do not exist."""
     service = request.app[ATTACHMENTS]
-    caller = await department(request)
     digest = request.match_info["digest"]
+    caller = await _reader(request, digest)
     if not _DIGEST.match(digest):
         raise NotFoundError("an attachment's digest is 64 lowercase hex", ATTACHMENT_NOT_FOUND)
     attachment = await service.readable(digest, caller)
@@ -93,6 +94,16 @@ async def download(request: web.Request) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
+
+
+async def _reader(request: web.Request, digest: str) -> str:
+    """Who reads: the recipient a signed push link names (``?link=``), else the caller's
+    department token."""
+    token = request.query.get("link")
+    if token is None:
+        return await department(request)
+    key = request.app[CURRENT].context.gateway_key
+    return verify_link(token, key, digest, request.app[CLOCK].now())
 
 
 def _range(request: web.Request, size: int) -> tuple[int, int]:

@@ -62,7 +62,11 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=30, connect=5),
         headers={"User-Agent": "zj-exchange-gateway/0.1"},
     )
-    current = app[CURRENT]
+    current, attachments = app[CURRENT], app[ATTACHMENTS]
+
+    async def links(source: str, event_id: str, recipient: str) -> str:
+        return await attachments.links(source, event_id, recipient, current.context.gateway_key)
+
     app[DISPATCHER] = Dispatcher(
         app[STORE],
         app[CLOCK],
@@ -73,6 +77,7 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
         owner=options.instance,
         poll_interval=options.poll_interval,
         lease_seconds=options.lease_seconds,
+        links=links,
     )
     try:
         yield

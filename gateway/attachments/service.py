@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ import structlog
 from gateway.attachments import clamd, content, media
 from gateway.attachments.blobs import Blobs
 from gateway.attachments.database import Database
+from gateway.attachments.links import link_header, sign_link
 from gateway.attachments.settings import AttachmentSettings
 from gateway.attachments.spool import TooLarge, spool
 from gateway.clock import Clock
@@ -45,6 +46,7 @@ from gateway.problem_types import (
     ProblemType,
 )
 from gateway.problems import DocumentError, GatewayError, NotFoundError, Violation
+from gateway.trust import SigningKey
 
 log = structlog.get_logger("gateway.attachments")
 
@@ -191,6 +193,13 @@ class Attachments:
 
     def read(self, attachment: Attachment, start: int, end: int) -> AsyncIterator[bytes]:
         return self.blobs.read(attachment.digest, start, end)
+
+    async def links(self, source: str, event_id: str, recipient: str, key: SigningKey) -> str:
+        """The ``Link`` header of a push: a signed, short-lived link per attachment the
+        message references (``gateway.attachments.links``); empty when it references none."""
+        rows = await self._db.all("digests_of", source, event_id)
+        expires = self._clock.now() + timedelta(seconds=self.settings.url_seconds)
+        return link_header([sign_link(key, str(r[0]), recipient, expires) for r in rows])
 
     # --- references -------------------------------------------------------------------------
 

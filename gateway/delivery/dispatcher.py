@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -26,6 +26,10 @@ from gateway.metrics import Metrics
 from gateway.storage.base import ClaimedDelivery, Store
 
 log = structlog.get_logger("gateway.delivery")
+
+#: (source, event id, recipient) -> the push's ``Link`` header of signed attachment links
+#: ("" when the message references none): ``gateway.attachments``
+Links = Callable[[str, str, str], Awaitable[str]]
 
 
 class Dispatcher:
@@ -43,8 +47,10 @@ class Dispatcher:
         poll_interval: float = 1.0,
         lease_seconds: float = 120.0,
         rng: random.Random | None = None,
+        links: Links | None = None,
     ) -> None:
         self._store = store
+        self._links = links
         self._clock = clock
         self._config = config
         self._pusher = pusher
@@ -118,12 +124,18 @@ class Dispatcher:
                     message.seq, recipient, delivery.attempts, reopens, "breaker open"
                 )
                 return
+            links = (
+                await self._links(message.source, message.event_id, recipient)
+                if self._links is not None
+                else ""
+            )
             result = await self._pusher.push(
                 department.delivery.endpoint,
                 message.body,
                 f"{message.source}:{message.event_id}",
                 now,
                 department.delivery.timeout_seconds,
+                {"link": links} if links else None,
             )
         await self._record(item, result)
 

@@ -67,3 +67,6 @@ SELECT data FROM attachment_chunks WHERE digest = $1 AND n = $2;
 
 -- name: has_chunks
 SELECT 1 FROM attachment_chunks WHERE digest = $1 AND n = 0;
+
+-- name: digests_of
+SELECT digest FROM attachment_refs WHERE source = $1 AND event_id = $2 ORDER BY digest;

@@ -67,3 +67,6 @@ SELECT data FROM attachment_chunks WHERE digest = ? AND n = ?;
 
 -- name: has_chunks
 SELECT 1 FROM attachment_chunks WHERE digest = ? AND n = 0;
+
+-- name: digests_of
+SELECT digest FROM attachment_refs WHERE source = ? AND event_id = ? ORDER BY digest;
