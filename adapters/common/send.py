@@ -4,10 +4,13 @@ record the gateway already accepted (same id) is reported as already sent, not s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from adapters.common.beside import files_beside
 from adapters.common.records import Parsed, event_id_for
 from adapters.link import GatewayClient, SubmitError
+from adapters.link.files import upload
 
 
 @dataclass(slots=True)
@@ -31,8 +34,11 @@ async def send_parsed(
     """Send every good record. ``case_id`` answers a material request: the records go under
     that case (the event's subject) even when the document itself does not name it, as a
     resident ID record or a business licence never does. ``attachments``: references of
-    files already uploaded (``adapters.link.files.upload``), listed in every record."""
+    files already uploaded (``adapters.link.files.upload``), listed in every record, before
+    those of the files exported beside it (``adapters.common.beside``); a record whose file
+    the gateway refuses is refused by name and the rest are sent."""
     report = SendReport()
+    uploads = _Uploads(client)
     for error in parsed.errors:
         report.refused.extend(str(p) for p in error.problems)
     for record in parsed.records:
@@ -40,7 +46,15 @@ async def send_parsed(
         # cases (an ID record, a licence) must not be taken for a repeat of the first
         key = record.key if case_id is None else f"{record.key}\n{case_id}"
         event_id = event_id_for(client.department, record.type, key)
-        data = {**record.data, "attachments": attachments} if attachments else record.data
+        try:
+            refs = [*(attachments or []), *[await uploads.get(p) for p in files_beside(record)]]
+        except SubmitError as exc:
+            report.refused.append(
+                f"{record.file}: {record.place}: a file beside it was refused: "
+                f"{exc.status} {exc.problem.get('type')}: {exc.problem.get('detail')}"
+            )
+            continue
+        data = {**record.data, "attachments": refs} if refs else record.data
         try:
             receipt = await client.submit(
                 record.type, data, event_id=event_id, subject=case_id or record.subject
@@ -56,3 +70,16 @@ async def send_parsed(
             continue
         (report.sent if receipt.get("id") == event_id else report.already).append(event_id)
     return report
+
+
+class _Uploads:
+    """Each file uploaded once per run, however many records it goes with."""
+
+    def __init__(self, client: GatewayClient) -> None:
+        self._client = client
+        self._done: dict[Path, dict[str, Any]] = {}
+
+    async def get(self, path: Path) -> dict[str, Any]:
+        if path not in self._done:
+            self._done[path] = await upload(self._client, path)
+        return self._done[path]

@@ -76,45 +76,40 @@ async def test_upload_answers_digest_and_the_same_bytes_are_stored_once(
         assert metrics.attachment_bytes._value.get() == len(data)  # stored once
 
 
-@pytest.mark.parametrize(
-    ("body", "content_type", "status", "slug", "rule"),
-    [
-        (
-            b"<html><script>alert(1)</script></html>",
-            "application/pdf",
-            415,
-            "attachment-type-not-allowed",
-            "type",
-        ),
-        (png_bytes(), "application/pdf", 415, "attachment-type-mismatch", "declared-type"),
-        (
-            pdf_bytes(hostile="javascript"),
-            "application/pdf",
-            422,
-            "attachment-content-refused",
-            "pdf-javascript",
-        ),
-        (pdf_bytes(extra=b"x" * 5000), "application/pdf", 413, "attachment-too-large", "size"),
-    ],
-)
+REFUSALS = [
+    (
+        b"<html><script>alert(1)</script></html>",
+        "application/pdf",
+        415,
+        "attachment-type-not-allowed",
+        "type",
+    ),
+    (png_bytes(), "application/pdf", 415, "attachment-type-mismatch", "declared-type"),
+    (
+        pdf_bytes(hostile="javascript"),
+        "application/pdf",
+        422,
+        "attachment-content-refused",
+        "pdf-javascript",
+    ),
+    (pdf_bytes(extra=b"x" * 5000), "application/pdf", 413, "attachment-too-large", "size"),
+]
+
+
 async def test_upload_refusals_name_their_rule(
-    tmp_path: Path,
-    database: str | None,
-    monkeypatch: pytest.MonkeyPatch,
-    body: bytes,
-    content_type: str,
-    status: int,
-    slug: str,
-    rule: str,
+    tmp_path: Path, database: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Size, type by bytes, declared type, PDF with JavaScript: each its problem type and
+    rule, counted by rule, nothing stored or left behind."""
     monkeypatch.setenv("GATEWAY_ATTACHMENT_MAX_BYTES", "4096")
     async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
-        got_status, problem = await _post(gw, HOSPITAL, body, content_type)
-        assert (got_status, problem["type"], problem["rule"]) == (status, PROBLEM + slug, rule)
-        assert gw.metrics.attachment_refusals.labels(rule)._value.get() == 1
         service = gw.app[ATTACHMENTS]
-        assert await service.find(hashlib.sha256(body).hexdigest()) is None
-        assert not any(service.blobs.spool_dir.glob("*"))  # nothing left behind
+        for body, content_type, status, slug, rule in REFUSALS:
+            got_status, problem = await _post(gw, HOSPITAL, body, content_type)
+            assert (got_status, problem["type"], problem["rule"]) == (status, PROBLEM + slug, rule)
+            assert gw.metrics.attachment_refusals.labels(rule)._value.get() == 1
+            assert await service.find(hashlib.sha256(body).hexdigest()) is None
+            assert not any(service.blobs.spool_dir.glob("*"))  # nothing left behind
 
 
 async def test_a_referenced_attachment_reaches_its_recipients_only(
