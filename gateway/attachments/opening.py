@@ -11,6 +11,7 @@ from gateway.attachments.service import Attachments
 from gateway.attachments.settings import AttachmentSettings
 from gateway.clock import Clock
 from gateway.metrics import Metrics
+from gateway.problems import ConfigError
 from gateway.storage.factory import sqlite_path
 
 
@@ -37,7 +38,16 @@ async def open_attachments(
     db = await open_database(database)
     kind = settings.store or ("database" if isinstance(db, PostgresDatabase) else "filesystem")
     root = data_dir / "attachments"
-    blobs: Blobs = (
-        FilesystemBlobs(root) if kind == "filesystem" else DatabaseBlobs(db, root / "tmp")
-    )
-    return Attachments(db, blobs, settings, clock, metrics)
+    return Attachments(db, _blobs(kind, db, root, settings), settings, clock, metrics)
+
+
+def _blobs(kind: str, db: Database, root: Path, settings: AttachmentSettings) -> Blobs:
+    if kind == "filesystem":
+        return FilesystemBlobs(root)
+    if kind == "database":
+        return DatabaseBlobs(db, root / "tmp")
+    if not settings.s3_bucket:
+        raise ConfigError("GATEWAY_ATTACHMENT_STORE=s3 needs GATEWAY_ATTACHMENT_S3_BUCKET")
+    from gateway.attachments.s3 import S3Blobs  # boto3 only when asked for
+
+    return S3Blobs(settings.s3_endpoint, settings.s3_bucket, settings.s3_prefix, root / "tmp")
