@@ -94,7 +94,6 @@ class DatabaseBlobs:
 
     async def put(self, digest: str, spooled: Path) -> None:
         try:
-            await self._db.execute("delete_chunks", digest)
             await self._db.execute_each("insert_chunk", _chunks(digest, spooled))
         finally:
             await asyncio.to_thread(_remove, spooled)

@@ -12,10 +12,11 @@ PostgreSQL: a small asyncpg pool of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -98,6 +99,18 @@ class SqliteDatabase:
             await asyncio.to_thread(self._conn.close)
 
 
+@contextlib.contextmanager
+def _faults(name: str) -> Iterator[None]:
+    """A database fault (PostgreSQL away, a query refused) is a ``StoreError`` (503), never
+    a 500; the caller's own errors pass through."""
+    import asyncpg
+
+    try:
+        yield
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreError(f"attachments: {name} failed ({type(exc).__name__})") from exc
+
+
 class PostgresDatabase:
     def __init__(self, pool: Any) -> None:
         self._sql = queries("postgresql")
@@ -114,22 +127,26 @@ class PostgresDatabase:
         return cls(pool)
 
     async def one(self, name: str, *args: Any) -> Row | None:
-        row: Row | None = await self._pool.fetchrow(self._sql[name], *args)
+        with _faults(name):
+            row: Row | None = await self._pool.fetchrow(self._sql[name], *args)
         return row
 
     async def all(self, name: str, *args: Any) -> list[Row]:
-        return list(await self._pool.fetch(self._sql[name], *args))
+        with _faults(name):
+            return list(await self._pool.fetch(self._sql[name], *args))
 
     async def execute(self, name: str, *args: Any) -> int:
-        status: str = await self._pool.execute(self._sql[name], *args)
+        with _faults(name):
+            status: str = await self._pool.execute(self._sql[name], *args)
         tail = status.rsplit(" ", 1)[-1]
         return int(tail) if tail.isdigit() else 0
 
     async def execute_each(self, name: str, rows: AsyncIterable[tuple[Any, ...]]) -> None:
         sql = self._sql[name]
-        async with self._pool.acquire() as conn, conn.transaction():
-            async for row in rows:
-                await conn.execute(sql, *row)
+        with _faults(name):
+            async with self._pool.acquire() as conn, conn.transaction():
+                async for row in rows:
+                    await conn.execute(sql, *row)
 
     async def close(self) -> None:
         await self._pool.close()

@@ -235,3 +235,17 @@ async def test_adapter_send_attach_uploads_and_references_the_file(
         assert ref["title"] == "determination.pdf"
         got = await download(gw.client(RECOGNITION), ref, tmp_path / "in" / "d.pdf")
         assert got.read_bytes() == scan.read_bytes()
+
+
+async def test_the_same_bytes_uploaded_at_once_are_one_attachment(
+    tmp_path: Path, database: str | None
+) -> None:
+    data = pdf_bytes(extra=b"once" * 400_000)  # two chunks of the database store
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        answers = await asyncio.gather(
+            *(_post(gw, HOSPITAL, data, "application/pdf") for _ in range(3))
+        )
+        assert {status for status, _ in answers} <= {200, 201}
+        assert {body["digest"] for _, body in answers} == {hashlib.sha256(data).hexdigest()}
+        status, (body, _) = await _get(gw, HOSPITAL, answers[0][1]["digest"])
+        assert (status, body) == (200, data)

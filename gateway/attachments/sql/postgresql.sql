@@ -60,7 +60,9 @@ DELETE FROM attachment_refs WHERE digest = $1;
 DELETE FROM attachment_chunks WHERE digest = $1;
 
 -- name: insert_chunk
-INSERT INTO attachment_chunks (digest, n, data) VALUES ($1, $2, $3);
+-- the same digest is the same bytes: a concurrent upload of them writes the same rows
+INSERT INTO attachment_chunks (digest, n, data) VALUES ($1, $2, $3)
+ON CONFLICT (digest, n) DO NOTHING;
 
 -- name: chunk
 SELECT data FROM attachment_chunks WHERE digest = $1 AND n = $2;

@@ -60,7 +60,9 @@ DELETE FROM attachment_refs WHERE digest = ?;
 DELETE FROM attachment_chunks WHERE digest = ?;
 
 -- name: insert_chunk
-INSERT INTO attachment_chunks (digest, n, data) VALUES (?, ?, ?);
+-- the same digest is the same bytes: a concurrent upload of them writes the same rows
+INSERT INTO attachment_chunks (digest, n, data) VALUES (?, ?, ?)
+ON CONFLICT (digest, n) DO NOTHING;
 
 -- name: chunk
 SELECT data FROM attachment_chunks WHERE digest = ? AND n = ?;
