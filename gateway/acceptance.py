@@ -2,9 +2,10 @@
 
 Order matters. Cheap, unauthenticated checks first (size, strict parse, algorithm allow-list),
 then the origin signature, so nothing below learns anything from an unauthenticated caller;
-then what the sender may do, the document itself, deduplication and routing; and only then
-one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
-is stored before all checks pass.
+then what the sender may do, deduplication (before the clock rule: a resend of a stored
+message gets its original receipt however late it comes), the time, the document itself and
+routing; and only then one store transaction. Every refusal raises a ``GatewayError`` with
+its problem slug; nothing is stored before all checks pass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.audit.chain import AuditEvent
+from gateway.cases.agreement import check_case_id
 from gateway.clock import Clock
 from gateway.configuration.model import Config
 from gateway.messages import SignedMessage, countersign, make_receipt
@@ -32,9 +34,10 @@ from gateway.problems import (
     RoutingError,
     Violation,
 )
-from gateway.routing import Router
+from gateway.routing import Decision, Router
 from gateway.storage.base import AcceptRequest, MessageRecord, Store
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey
+from gateway.trust.digests import DigestName
 from gateway.validation import SchemaRegistry
 
 
@@ -114,20 +117,29 @@ class Acceptor:
         self._clock = clock
         self._references = references
 
-    async def accept(self, body: bytes) -> Accepted:
+    async def accept(self, body: bytes, *, hosted: bool = False) -> Accepted:
         """``Accepted`` (``created`` False for a repeat of the same message), or a
-        ``GatewayError`` naming the first check that failed; nothing is stored then."""
+        ``GatewayError`` naming the first check that failed; nothing is stored then.
+        ``hosted``: the gateway's own case service, whose event time is the case's time of
+        record (a function of the case's state), not a reading of a sender's clock."""
         ctx = self._current.context
         now = self._clock.now()
-        message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
+        message = SignedMessage.parse(
+            body, max_bytes=ctx.config.gateway.max_message_bytes, rules=ctx.config.events
+        )
         sender = message.verify_origin(ctx.keys, now)
         event = message.event
         self._check_sender(ctx, sender, event.type)
-        self._check_time(ctx, event.time, now)
-        self._check_document(ctx, event.type, event.dataschema, event.data)
+        # A duplicate before the clock rule: a sender whose answer was lost in an outage longer
+        # than the skew window resends the same signed bytes and must get its receipt, for as
+        # long as the message is stored, not "refused" for a message that was delivered.
         existing = await self._store.find_message(event.source, event.id)
         if existing is not None:
             return self._duplicate(existing, message.payload_sha256)
+        if not hosted:
+            self._check_time(ctx, event.time, now)
+        self._check_document(ctx, event.type, event.dataschema, event.data)
+        check_case_id(event.subject, event.data)
         decision = ctx.router.decide(_routable_view(event))
         if not decision.recipients:
             raise RoutingError(
@@ -144,12 +156,13 @@ class Acceptor:
             if self._references is not None
             else []
         )
+        digest = ctx.config.crypto.digest
 
         def build(seq: int) -> tuple[bytes, bytes]:
             signed, signature = countersign(
                 message, ctx.gateway_key, ctx.config.gateway.id, now, seq, list(decision.recipients)
             )
-            return signed, make_receipt(message, signature)
+            return signed, make_receipt(message, signature, ctx.config.crypto.digest)
 
         outcome = await self._store.accept(
             AcceptRequest(
@@ -166,13 +179,7 @@ class Acceptor:
                     actor=sender,
                     at=now,
                     target=f"{event.source}/{event.id}",
-                    detail={
-                        "type": event.type,
-                        "sha256": message.payload_sha256,
-                        "recipients": list(decision.recipients),
-                        "routes": list(decision.matched),
-                        **({"attachments": digests} if digests else {}),
-                    },
+                    detail=_audit_detail(message, digest, decision, digests),
                 ),
             )
         )
@@ -241,4 +248,18 @@ def _routable_view(event: Any) -> dict[str, Any]:
         "type": event.type,
         "subject": event.subject,
         "data": event.data,
+    }
+
+
+def _audit_detail(
+    message: SignedMessage, digest: DigestName, decision: Decision, attachments: list[str]
+) -> dict[str, Any]:
+    """The audit entry of an accepted message: type, payload digest (``[crypto] digest``),
+    recipients and routes, and the SHA-256 digests of the attachments it references."""
+    return {
+        "type": message.event.type,
+        digest: message.payload_digest(digest),
+        "recipients": list(decision.recipients),
+        "routes": list(decision.matched),
+        **({"attachments": attachments} if attachments else {}),
     }

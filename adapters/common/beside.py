@@ -14,7 +14,7 @@ from pathlib import Path
 
 from adapters.common.records import Outgoing
 
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def files_beside(record: Outgoing) -> list[Path]:
@@ -25,6 +25,6 @@ def files_beside(record: Outgoing) -> list[Path]:
         return []
     found = sorted(p for p in folder.iterdir() if p.is_file())
     own = folder / record.key
-    if _SAFE_KEY.match(record.key) and own.is_dir():
+    if _SAFE_KEY.fullmatch(record.key) and own.is_dir():
         found += sorted(p for p in own.iterdir() if p.is_file())
     return found

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from gateway.problems import StoreError
 
-_NAME = re.compile(r"^-- name: (\w+)\s*$", re.M)
+#: a query's name line, ``-- name: <name>``, to the end of its line
+_NAME = re.compile(r"^-- name: (\w+)[ \t\r]*(?=\n|\Z)", re.M)
 Row = Sequence[Any]
 
 

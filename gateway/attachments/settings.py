@@ -4,7 +4,8 @@ Defaults: at most 20 MiB per file; stored in the data directory (``filesystem``)
 embedded SQLite store and in the database (``database``, chunked) on PostgreSQL, where several
 instances share it; or in an S3-compatible bucket (``s3``, ``GATEWAY_ATTACHMENT_S3_*``). An
 upload no message references is purged after 24 hours; signed download links for push
-recipients last 300 s; no virus scan unless ``GATEWAY_CLAMD`` names clamd.
+recipients last 300 s; an upload's body must keep arriving (each read within ``[http]
+body_timeout``) and arrive whole within 300 s; no virus scan unless ``GATEWAY_CLAMD`` names clamd.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class AttachmentSettings:
     )
     url_seconds: int = field(
         default_factory=lambda: _env_int("GATEWAY_ATTACHMENT_URL_SECONDS", 300)
+    )
+    #: the whole upload body, seconds (20 MiB in 300 s is 70 KB/s); each read besides
+    #: within ``[http] body_timeout``
+    body_seconds: int = field(
+        default_factory=lambda: _env_int("GATEWAY_ATTACHMENT_BODY_SECONDS", 300)
     )
     #: the S3-compatible store (``store = "s3"``): endpoint URL (None: AWS), bucket, key prefix
     s3_endpoint: str | None = field(
