@@ -74,8 +74,10 @@ async def test_push_carries_signed_links_and_the_receiver_verifies_the_bytes(
                 assert r.status == 200 and await r.read() == data
 
 
-def test_a_link_names_its_recipient_and_expires() -> None:
-    key = SigningKey.generate("330000.exchange/k1")
+@pytest.mark.parametrize("alg", ["Ed25519", "SM2"])
+def test_a_link_names_its_recipient_and_expires(alg: str) -> None:
+    """With the gateway's key of either kind: SM2 (issue 17) signs links as Ed25519 does."""
+    key = SigningKey.generate("330000.exchange/k1", alg)  # type: ignore[arg-type]
     now = datetime(2026, 7, 11, tzinfo=UTC)
     digest = "ab" * 32
     link = sign_link(key, digest, MARKET, now + timedelta(seconds=300))
@@ -84,7 +86,10 @@ def test_a_link_names_its_recipient_and_expires() -> None:
     with pytest.raises(AuthError) as expired:
         verify_link(token, key, digest, now + timedelta(seconds=301))
     assert expired.value.slug == "token-expired"
-    other_key = SigningKey.generate("330000.exchange/k2")
+    other_key = SigningKey.generate("330000.exchange/k2", alg)  # type: ignore[arg-type]
     with pytest.raises(AuthError) as foreign:
         verify_link(token, other_key, digest, now)
     assert foreign.value.slug == "token-invalid"
+    with pytest.raises(AuthError) as elsewhere:  # a link for one file opens no other
+        verify_link(token, key, "cd" * 32, now)
+    assert elsewhere.value.slug == "token-invalid"
