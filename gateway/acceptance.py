@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.audit.chain import AuditEvent
 from gateway.cases.agreement import check_case_id
@@ -34,9 +34,10 @@ from gateway.problems import (
     RoutingError,
     Violation,
 )
-from gateway.routing import Router
+from gateway.routing import Decision, Router
 from gateway.storage.base import AcceptRequest, MessageRecord, Store
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey
+from gateway.trust.digests import DigestName
 from gateway.validation import SchemaRegistry
 
 
@@ -88,15 +89,33 @@ class CurrentContext:
         return self._context.keys.resolve(kid, at)
 
 
+class References(Protocol):
+    """The attachment references check (``gateway.attachments.Attachments``)."""
+
+    async def check_references(
+        self, sender: str, source: str, event_id: str, data: Any, now: datetime
+    ) -> list[str]:
+        """The digests a document references, recorded for the message; ``DocumentError``
+        naming each reference that does not hold."""
+        ...
+
+
 class Acceptor:
     """The checks and the store transaction of one message (see the module docstring).
     Callers go through ``gateway.intake.Intake``, which adds wake-up, metrics and the case
     layer around it."""
 
-    def __init__(self, current: CurrentContext, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        current: CurrentContext,
+        store: Store,
+        clock: Clock,
+        references: References | None = None,
+    ) -> None:
         self._current = current
         self._store = store
         self._clock = clock
+        self._references = references
 
     async def accept(self, body: bytes, *, hosted: bool = False) -> Accepted:
         """``Accepted`` (``created`` False for a repeat of the same message), or a
@@ -131,6 +150,12 @@ class Acceptor:
         recipients = tuple(
             (dept, ctx.config.departments[dept].delivery.mode) for dept in decision.recipients
         )
+        # last of the checks: it records the references (so a purge keeps what they name)
+        digests = (
+            await self._references.check_references(sender, event.source, event.id, event.data, now)
+            if self._references is not None
+            else []
+        )
         digest = ctx.config.crypto.digest
 
         def build(seq: int) -> tuple[bytes, bytes]:
@@ -154,12 +179,7 @@ class Acceptor:
                     actor=sender,
                     at=now,
                     target=f"{event.source}/{event.id}",
-                    detail={
-                        "type": event.type,
-                        digest: message.payload_digest(digest),
-                        "recipients": list(decision.recipients),
-                        "routes": list(decision.matched),
-                    },
+                    detail=_audit_detail(message, digest, decision, digests),
                 ),
             )
         )
@@ -228,4 +248,18 @@ def _routable_view(event: Any) -> dict[str, Any]:
         "type": event.type,
         "subject": event.subject,
         "data": event.data,
+    }
+
+
+def _audit_detail(
+    message: SignedMessage, digest: DigestName, decision: Decision, attachments: list[str]
+) -> dict[str, Any]:
+    """The audit entry of an accepted message: type, payload digest (``[crypto] digest``),
+    recipients and routes, and the SHA-256 digests of the attachments it references."""
+    return {
+        "type": message.event.type,
+        digest: message.payload_digest(digest),
+        "recipients": list(decision.recipients),
+        "routes": list(decision.matched),
+        **({"attachments": attachments} if attachments else {}),
     }

@@ -51,6 +51,7 @@ class Metrics:
         self._deliveries(self.registry)
         self._cases(self.registry)
         self._service(self.registry)
+        self._attachments(self.registry)
         self._transport(self.registry)
         self.http_requests = Counter(
             "zjx_http_requests",
@@ -87,6 +88,21 @@ class Metrics:
         self.audit_verified = Gauge(
             "zjx_audit_verified_entries",
             "Audit entries this instance has verified (hash and link), from the first on.",
+            registry=r,
+        )
+
+    def _attachments(self, r: CollectorRegistry) -> None:
+        """Uploads (gateway/attachments): rules are the fixed names of its checks."""
+        self.attachment_uploads = Counter(
+            "zjx_attachment_uploads", "Attachment uploads answered (new or repeated).", registry=r
+        )
+        self.attachment_bytes = Counter(
+            "zjx_attachment_bytes_stored", "Bytes of new attachments stored.", registry=r
+        )
+        self.attachment_refusals = Counter(
+            "zjx_attachment_refusals",
+            "Attachment uploads refused, by the rule that refused them.",
+            ["rule"],
             registry=r,
         )
 

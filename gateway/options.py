@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.attachments.settings import AttachmentSettings
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config
 from gateway.packaged import default_config_dir, default_schema_dir
@@ -58,6 +59,8 @@ class Options:
     # restarts (GATEWAY_INSTANCE, else host name and port: ``identity``), so a restarted
     # instance takes up at once what its previous run had claimed.
     instance: str = field(default_factory=lambda: os.environ.get("GATEWAY_INSTANCE", ""))
+    # size limit, store, orphan period, virus scan (GATEWAY_ATTACHMENT_*, GATEWAY_CLAMD)
+    attachments: AttachmentSettings = field(default_factory=AttachmentSettings)
     # Tests and the demo hand in a configuration built in memory instead of a directory.
     config: Config | None = None
 

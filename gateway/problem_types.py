@@ -184,6 +184,48 @@ MESSAGE_NOT_FOUND = _define("message-not-found", 404, "Message not found", "消�
 INVALID_ACK = _define("invalid-ack", 400, "Invalid acknowledgement", "确认请求无效")
 CASE_NOT_FOUND = _define("case-not-found", 404, "Case not found", "案件不存在")
 
+# --- attachments (DESIGN section 11, gateway/attachments) ----------------------------------
+
+ATTACHMENT_TOO_LARGE = _define(
+    "attachment-too-large", 413, "Attachment larger than the limit", "附件超过大小上限"
+)
+ATTACHMENT_TYPE_NOT_ALLOWED = _define(
+    "attachment-type-not-allowed", 415, "Attachment type not allowed", "附件类型不在允许范围"
+)
+ATTACHMENT_TYPE_MISMATCH = _define(
+    "attachment-type-mismatch",
+    415,
+    "Declared type disagrees with the bytes",
+    "声明的附件类型与内容不符",
+)
+ATTACHMENT_CONTENT_REFUSED = _define(
+    "attachment-content-refused", 422, "Attachment content refused", "附件内容未通过检查"
+)
+ATTACHMENT_SCANNER_UNAVAILABLE = _define(
+    "attachment-scanner-unavailable", 503, "Virus scanner unavailable", "病毒扫描服务不可用"
+)
+ATTACHMENT_MISSING = _define(
+    "attachment-missing", 422, "Referenced attachment not uploaded", "引用的附件不存在", "document"
+)
+ATTACHMENT_NOT_YOURS = _define(
+    "attachment-not-yours",
+    422,
+    "Referenced attachment uploaded by another department",
+    "引用的附件由其他部门上传",
+    "document",
+)
+ATTACHMENT_MISMATCH = _define(
+    "attachment-mismatch",
+    422,
+    "Reference disagrees with the stored attachment",
+    "附件引用与已存附件不符",
+    "document",
+)
+ATTACHMENT_NOT_FOUND = _define("attachment-not-found", 404, "Attachment not found", "附件不存在")
+RANGE_NOT_SATISFIABLE = _define(
+    "range-not-satisfiable", 416, "Range not satisfiable", "请求的字节范围无效"
+)
+
 # --- administration -------------------------------------------------------------------------
 
 ADMIN_TOKEN_INVALID = _define(

@@ -36,7 +36,8 @@ from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
 from adapters.common.send import REFUSED, Outcome, send_parsed
 from adapters.common.settings import Institution, SettingsError, institution_from
-from adapters.link import Delivered, GatewayClient, Receiver
+from adapters.link import Delivered, GatewayClient, Receiver, SubmitError
+from adapters.link.files import receive_attachments, upload
 from gateway.configuration import load_config
 from gateway.messages import CloudEvent
 from gateway.packaged import default_config_dir
@@ -119,8 +120,18 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
         client = GatewayClient(
             args.gateway, _department(key, args.as_dept), key, args.gateway_id, session
         )
+        # files first: a refused file stops the send before any record refers to it
+        try:
+            refs = [await upload(client, Path(f)) for f in args.attach]
+        except SubmitError as exc:
+            print(f"refused: attachment: {exc}", file=sys.stderr)
+            return 1
         report = await send_parsed(
-            client, parsed, case_id=args.case, on_outcome=OutcomePrinter(family.name, total)
+            client,
+            parsed,
+            case_id=args.case,
+            on_outcome=OutcomePrinter(family.name, total),
+            attachments=refs,
         )
     print(
         f"{family.name}: {len(report.sent)} sent, {len(report.already)} already sent, "
@@ -155,14 +166,19 @@ async def _serve(args: argparse.Namespace, family: Family) -> int:
     institution_from(args.institution, args.institution_name)
     out = _output_dir(args.out)
 
-    async def on_delivery(delivered: Delivered) -> None:
-        ext, native = family.to_native(delivered.verified.event)
-        name = f"{delivered.verified.seq:08d}-{delivered.verified.event.id}.{ext}"
-        _write(out, name, native)
-
     async with aiohttp.ClientSession() as session:
+        department = _department(key, args.as_dept)
+        client = GatewayClient(args.gateway, department, key, args.gateway_id, session)
+
+        async def on_delivery(delivered: Delivered) -> None:
+            ext, native = family.to_native(delivered.verified.event)
+            stem = f"{delivered.verified.seq:08d}-{delivered.verified.event.id}"
+            if out is not None:  # the files first: the record appears once they are verified
+                await receive_attachments(client, delivered, out / f"{stem}.attachments")
+            _write(out, f"{stem}.{ext}", native)
+
         receiver = Receiver(
-            _department(key, args.as_dept),
+            department,
             key,
             f"{args.gateway.rstrip('/')}/.well-known/jwks.json",
             session,
@@ -208,6 +224,14 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
             p.add_argument("files", nargs="+", metavar="FILE")
             p.add_argument(
                 "--case", help="send under this case id (answering the case's material request)"
+            )
+            p.add_argument(
+                "--attach",
+                action="append",
+                default=[],
+                metavar="FILE",
+                help="upload FILE (PDF, OFD, JPEG, PNG, TIFF) and list it in every record sent; "
+                "repeatable",
             )
         else:
             p.add_argument("--port", type=int, required=True)

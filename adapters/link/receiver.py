@@ -30,6 +30,8 @@ class Delivered:
     webhook_id: str
     verified: Verified
     body: bytes
+    #: the signed, short-lived attachment links of the push (``Link: <...>; rel="attachment"``)
+    links: tuple[str, ...] = ()
 
 
 Callback = Callable[[Delivered], Awaitable[None]]
@@ -92,7 +94,8 @@ class Receiver:
         if self.department not in verified.recipients:
             return web.json_response({"detail": "not addressed to this department"}, status=400)
         if webhook_id not in self._seen:
-            await self.callback(Delivered(webhook_id, verified, body))
+            links = attachment_links(request.headers.getall("link", []))
+            await self.callback(Delivered(webhook_id, verified, body, links))
             self._seen.add(webhook_id)
         return web.Response(body=self.receipt(webhook_id, body), content_type="application/json")
 
@@ -107,3 +110,14 @@ class Receiver:
             {"alg": self.key.alg, "kid": self.key.kid}, orjson.dumps(claims), self.key
         )
         return orjson.dumps({"receipt": token})
+
+
+def attachment_links(values: list[str]) -> tuple[str, ...]:
+    """The targets of ``rel="attachment"`` links in ``Link`` header values (RFC 8288)."""
+    found: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            target, _, params = part.strip().partition(">")
+            if target.startswith("<") and 'rel="attachment"' in params:
+                found.append(target[1:])
+    return tuple(found)

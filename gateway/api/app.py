@@ -18,6 +18,7 @@ from gateway.api import (
     admin,
     admin_departments,
     admin_tokens,
+    attachments,
     cases,
     inbox,
     maintenance,
@@ -36,6 +37,7 @@ from gateway.options import Options
 BODY_SLACK = 64 * 1024
 ROUTES = (
     messages.routes,
+    attachments.routes,
     inbox.routes,
     cases.routes,
     admin.routes,

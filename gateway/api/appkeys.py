@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway.acceptance import CurrentContext
 from gateway.administration import Administration, AdminTokens
+from gateway.attachments import Attachments
 from gateway.audit.watch import ChainWatch
 from gateway.cases import CaseService
 from gateway.clock import Clock
@@ -44,6 +45,7 @@ ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 ADMINISTRATION = web.AppKey("administration", Administration)
 #: the case service, or None when gateway.toml names no case definition
 CASES: web.AppKey[CaseService | None] = web.AppKey("cases")
+ATTACHMENTS = web.AppKey("attachments", Attachments)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 #: the background workers' tasks, by name (``gateway.api.workers``)
 WORKERS: web.AppKey[dict[str, asyncio.Task[None]]] = web.AppKey("workers")

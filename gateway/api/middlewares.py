@@ -126,26 +126,42 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CONTENT_CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 
 
+#: (method, route) whose handler reads the body itself as it arrives, within its own size
+#: limit and the same body timeout (``gateway.api.attachments``): never buffered here
+STREAMED_BODIES = frozenset({("POST", "/v1/attachments")})
+
+
 @web.middleware
 async def read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Read a request's body within the transport's body timeout, before the handler (which
     then reads the cached bytes): a client that dribbles its body is answered 408, not held
-    for ever. Bodies are bounded by the app's ``client_max_size`` (413)."""
+    for ever. Bodies are bounded by the app's ``client_max_size`` (413). A route in
+    ``STREAMED_BODIES`` only has its content coding checked."""
     if request.method in BODY_METHODS and request.body_exists:
-        coding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if coding not in CONTENT_CODINGS:
-            # aiohttp would hand the coded bytes on as they are (RFC 9110 section 8.4.1: 415)
-            raise MessageError(
-                "send the body uncompressed or gzip-compressed", UNSUPPORTED_CONTENT_ENCODING
-            )
+        check_coding(request)
+        if (request.method, _route_name(request)) in STREAMED_BODIES:
+            return await handler(request)
         timeout = request.app[TRANSPORT].body_timeout
         try:
             await asyncio.wait_for(request.read(), timeout)
         except TimeoutError:
-            raise MessageError(
-                f"the body must arrive within {timeout:g} s", REQUEST_TIMEOUT
-            ) from None
+            raise body_timeout(timeout) from None
     return await handler(request)
+
+
+def check_coding(request: web.Request) -> None:
+    """A ``MessageError`` (415) for a content coding aiohttp would hand on undecoded (RFC 9110
+    section 8.4.1)."""
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in CONTENT_CODINGS:
+        raise MessageError(
+            "send the body uncompressed or gzip-compressed", UNSUPPORTED_CONTENT_ENCODING
+        )
+
+
+def body_timeout(seconds: float) -> MessageError:
+    """The 408 for a body that did not arrive in time (RFC 9110 section 15.5.9)."""
+    return MessageError(f"the body must arrive within {seconds:g} s", REQUEST_TIMEOUT)
 
 
 @web.middleware

@@ -17,10 +17,17 @@ import structlog
 from aiohttp import web
 
 from gateway.acceptance import AcceptanceContext, Acceptor, CurrentContext
-from gateway.administration import Administration, AdminTokens, bootstrap, load_state
+from gateway.administration import (
+    Administration,
+    AdminState,
+    AdminTokens,
+    bootstrap,
+    load_state,
+)
 from gateway.api.appkeys import (
     ADMIN_TOKENS,
     ADMINISTRATION,
+    ATTACHMENTS,
     CASES,
     CHAIN_WATCH,
     CLOCK,
@@ -34,6 +41,8 @@ from gateway.api.appkeys import (
     STORE,
 )
 from gateway.assembly import load_case_definition, load_case_key
+from gateway.attachments import Attachments
+from gateway.attachments.opening import open_attachments
 from gateway.audit.watch import ChainWatch
 from gateway.cases import CaseService
 from gateway.delivery import Notifier
@@ -52,31 +61,40 @@ async def open_services(app: web.Application, base: AcceptanceContext) -> AsyncI
     """``cleanup_ctx``: open the store, build every service on it; close the store last."""
     options = app[OPTIONS]
     crypto = base.config.crypto
+    database = options.database or options.data_dir / "gateway.sqlite3"
     app[PROTECTION] = load_protection(base.config, options.data_dir)
-    store = open_store(
-        options.database or options.data_dir / "gateway.sqlite3",
-        options.clock,
-        protection=app[PROTECTION],
-        digest=crypto.digest,
-    )
+    store = open_store(database, options.clock, protection=app[PROTECTION], digest=crypto.digest)
     await store.open()
+    attachments: Attachments | None = None
     try:
-        await _build(app, options, base, store)
+        state = load_state(options.data_dir / "admin-state.json")
+        current = CurrentContext(state.apply(base))
+        # labels follow the departments in force (added through the API, or by a reload)
+        metrics = Metrics(base.schemas.types(), lambda: current.config.departments)
+        attachments = await open_attachments(
+            database, options.data_dir, options.attachments, options.clock, metrics
+        )
+        await _build(app, options, base, store, attachments, state, current)
         yield
     finally:
+        if attachments is not None:
+            await attachments.close()
         await store.close()
 
 
 async def _build(
-    app: web.Application, options: Options, base: AcceptanceContext, store: Store
+    app: web.Application,
+    options: Options,
+    base: AcceptanceContext,
+    store: Store,
+    attachments: Attachments,
+    state: AdminState,
+    current: CurrentContext,
 ) -> None:
     clock, config = options.clock, base.config
     state_file = options.data_dir / "admin-state.json"
-    state = load_state(state_file)
-    current = CurrentContext(state.apply(base))
     notifier = Notifier()
-    # labels follow the departments in force (added through the API, or by a reload)
-    metrics = Metrics(base.schemas.types(), lambda: current.config.departments)
+    metrics = attachments.metrics
     administration = Administration(
         base=base,
         state=state,
@@ -87,10 +105,11 @@ async def _build(
         notifier=notifier,
     )
     await administration.share_at_start()
-    intake = Intake(Acceptor(current, store, clock), metrics, notifier)
+    intake = Intake(Acceptor(current, store, clock, attachments), metrics, notifier)
     cases = await _case_service(options, current, store, intake, metrics)
     app[CLOCK] = clock
     app[STORE] = store
+    app[ATTACHMENTS] = attachments
     app[CURRENT] = current
     app[NOTIFIER] = notifier
     app[METRICS] = metrics

@@ -4,11 +4,12 @@ services (``gateway.api.services``); cancelled and awaited when it stops, before
 - ``dispatcher``: claims due push deliveries and attempts them (``gateway.delivery``);
 - ``deadlines``: the case layer's catch-up and deadline watch (``gateway.cases``);
 - ``retention``: purges delivered messages older than the retention period;
+- ``attachments``: purges attachments no kept message references, after the orphan period;
 - ``reseal``: re-seals records at rest after a key rotation (``[crypto] at_rest``;
   ``gateway.encryption.rotation``);
 - ``admin-state``: takes administrative changes other instances saved (shared store only).
 
-The first four run only when ``Options.run_dispatcher`` is set; tests and the demo drive
+All but the last run only when ``Options.run_dispatcher`` is set; tests and the demo drive
 them by hand on a manual clock instead. Besides the tasks, a shared store's notifications
 (PostgreSQL LISTEN) wake this instance's dispatcher and live streams.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -31,6 +33,7 @@ from aiohttp import web
 from gateway.administration import Administration
 from gateway.api.appkeys import (
     ADMINISTRATION,
+    ATTACHMENTS,
     CASES,
     CLOCK,
     CURRENT,
@@ -42,6 +45,7 @@ from gateway.api.appkeys import (
     STORE,
     WORKERS,
 )
+from gateway.attachments import Attachments
 from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.delivery import Dispatcher, Pusher
@@ -63,7 +67,11 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=30, connect=5),
         headers={"User-Agent": "zj-exchange-gateway/0.1"},
     )
-    current = app[CURRENT]
+    current, attachments = app[CURRENT], app[ATTACHMENTS]
+
+    async def links(source: str, event_id: str, recipient: str) -> str:
+        return await attachments.links(source, event_id, recipient, current.context.gateway_key)
+
     app[DISPATCHER] = Dispatcher(
         app[STORE],
         app[CLOCK],
@@ -74,6 +82,7 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
         owner=identity(options),
         poll_interval=options.poll_interval,
         lease_seconds=options.lease_seconds,
+        links=links,
     )
     try:
         yield
@@ -120,6 +129,7 @@ def _loops(app: web.Application) -> dict[str, Callable[[], Coroutine[Any, Any, N
     loops["retention"] = lambda: run_retention(
         store, clock, lambda: current.config.gateway.retention
     )
+    loops["attachments"] = functools.partial(purge_attachments, app[ATTACHMENTS])
     codec = app[PROTECTION].codec
     if codec is not None:
         loops["reseal"] = lambda: run_resealing(store, codec)
@@ -163,6 +173,17 @@ async def run_retention(
             await purge_once(store, clock, retention())
         except Exception:
             log.exception("retention.failed")
+        await asyncio.sleep(every)
+
+
+async def purge_attachments(attachments: Attachments, every: float = RETENTION_EVERY) -> None:
+    """Every ``every`` seconds, purge attachments nothing keeps (``Attachments.purge``):
+    after retention purged the messages referencing them, or never referenced."""
+    while True:
+        try:
+            await attachments.purge()
+        except Exception as exc:
+            log.error("attachments.purge_failed", error=type(exc).__name__)
         await asyncio.sleep(every)
 
 

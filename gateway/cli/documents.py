@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from gateway.assembly import build_key_registry, load_gateway_key
+from gateway.attachments import beside
 from gateway.clock import utc_iso
 from gateway.configuration import load_config
 from gateway.messages import SignedMessage, build_event, sign_message, strict_json, verify_all
@@ -57,6 +58,12 @@ def register(commands: Any) -> None:
         "--gateway-id",
         help="the gateway whose countersignature to expect "
         "(default: the configuration's gateway id)",
+    )
+    verify.add_argument(
+        "--attachments",
+        type=Path,
+        help="directory of the files the document references (default: <message>.attachments/ "
+        "beside the message, else the message's directory)",
     )
     verify.set_defaults(handler=verify_message)
 
@@ -136,7 +143,7 @@ def verify_message(args: argparse.Namespace) -> int:
                 f"{utc_iso(message.event.time)}"
             )
             print("gateway: not countersigned yet")
-            return 0
+            return _verify_attachments(message.event.data, args)
         verified = verify_all(raw, resolver, now, gateway_id=gateway_id)
     except GatewayError as exc:
         print(f"INVALID: {exc.detail}")
@@ -146,4 +153,14 @@ def verify_message(args: argparse.Namespace) -> int:
         f"gateway: {verified.gateway} - valid, accepted {utc_iso(verified.accepted_at)}, "
         f"sequence {verified.seq}, recipients {', '.join(verified.recipients)}"
     )
-    return 0
+    return _verify_attachments(verified.event.data, args)
+
+
+def _verify_attachments(data: object, args: argparse.Namespace) -> int:
+    """The files beside the message match its references (``gateway.attachments.beside``)."""
+    good, bad = beside.check(data, beside.directory_for(args.message, args.attachments))
+    for line in good:
+        print(f"attachment {line}")
+    for line in bad:
+        print(f"INVALID attachment {line}")
+    return 1 if bad else 0

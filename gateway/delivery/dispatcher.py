@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -39,6 +39,9 @@ from gateway.storage.base import ClaimedDelivery, Store
 
 log = structlog.get_logger("gateway.delivery")
 
+#: (source, event id, recipient) -> the push's ``Link`` header of signed attachment links
+#: ("" when the message references none): ``gateway.attachments``
+Links = Callable[[str, str, str], Awaitable[str]]
 GONE_REASON = "endpoint answered HTTP 410 Gone"
 #: how long a stopping dispatcher lets attempts in flight finish before cancelling them
 STOP_GRACE_SECONDS = 2.0
@@ -58,8 +61,10 @@ class Dispatcher:
         poll_interval: float = 1.0,
         lease_seconds: float = 120.0,
         rng: random.Random | None = None,
+        links: Links | None = None,
     ) -> None:
         self._store = store
+        self._links = links
         self._clock = clock
         self._config = config
         self._pusher = pusher
@@ -198,12 +203,18 @@ class Dispatcher:
                 await self._store.release_claim(item.message.seq, recipient, self._owner)
                 return
             message = item.message
+            links = (
+                await self._links(message.source, message.event_id, recipient)
+                if self._links is not None
+                else ""
+            )
             result = await self._pusher.push(
                 endpoint,
                 message.body,
                 f"{message.source}:{message.event_id}",
                 now,
                 department.delivery.timeout_seconds,
+                {"link": links} if links else None,
             )
             await self._record(item, result)
         finally:

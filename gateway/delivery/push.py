@@ -8,6 +8,7 @@ both signatures, so no separate webhook signature is added.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,9 +38,18 @@ class Pusher:
         self._session = session
 
     async def push(
-        self, endpoint: str, body: bytes, webhook_id: str, now: datetime, seconds: float
+        self,
+        endpoint: str,
+        body: bytes,
+        webhook_id: str,
+        now: datetime,
+        seconds: float,
+        extra: Mapping[str, str] | None = None,
     ) -> PushResult:
+        """POST ``body``; ``extra`` headers besides the webhook ones (the attachments'
+        signed ``Link``)."""
         headers = {
+            **(extra or {}),
             "content-type": MEDIA_TYPE,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),

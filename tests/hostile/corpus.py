@@ -10,7 +10,8 @@ Kinds, each built from a valid message or request so that exactly one thing is w
 
 - ``raw``: pieces of bytes written to a socket (a piece is a string, one byte per character
   U+0000-U+00FF, or ``{"repeat": "a", "times": 100000}``); ``"hold": true`` then sends
-  nothing more and waits for the gateway's answer (a client that dribbles).
+  nothing more and waits for the gateway's answer (a client that dribbles). ``{bearer}``
+  in a piece becomes a valid department token (``Bearer ...``).
 - ``body``: pieces POSTed to ``/v1/messages`` (``content_type`` optional).
 - ``payload``: pieces as the JWS payload, signed by ``signer`` (default the hospital).
 - ``event``: the valid event with ``set``/``remove`` applied to its attributes, signed.
@@ -259,7 +260,9 @@ class Corpus:
 
     async def send(self, vector: dict[str, Any]) -> Answer:
         if "raw" in vector:
-            return await self.raw(pieces(vector["raw"]), hold=vector.get("hold", False))
+            bearer = f"Bearer {self.token('valid')}".encode()
+            raw = pieces(vector["raw"]).replace(b"{bearer}", bearer)
+            return await self.raw(raw, hold=vector.get("hold", False))
         if "http" in vector:
             return await self.http(vector["http"])
         body = pieces(vector["body"]) if "body" in vector else self.message_body(vector)
