@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from gateway.cli import instances
 from gateway.logs import configure_logging
 from gateway.options import Options
 
@@ -38,20 +40,47 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--host", default=defaults.host, help="listen address (GATEWAY_HOST)")
     parser.add_argument("--port", type=int, default=defaults.port, help="port (GATEWAY_PORT)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port with SO_REUSEPORT (above 1: PostgreSQL only)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """One gateway in this process, or ``--workers`` of them under a supervisor
+    (``gateway.cli.instances``). Configuration errors are raised here, before any worker
+    starts; the development keys are made here once, not raced by the workers."""
+    settings = {
+        "config_dir": args.config,
+        "data_dir": args.data_dir,
+        "database": args.database,
+        "host": args.host,
+        "port": args.port,
+    }
+    if args.workers == 1:
+        serve(settings)
+        return 0
+    from gateway.assembly import build_context, load_static
+    from gateway.storage.factory import open_store
+
+    options = Options(**settings)
+    store = open_store(options.database or options.data_dir / "gateway.sqlite3", options.clock)
+    instances.check_shareable(store.capabilities, args.workers)
+    config, schemas, gateway_key = load_static(options)
+    build_context(config, schemas, options.data_dir, gateway_key)
+    return instances.supervise(functools.partial(serve, settings, reuse_port=True), args.workers)
+
+
+def serve(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
+    """Run one gateway until SIGTERM/SIGINT. ``Options`` is made here, in the process that
+    serves, so each worker has its own instance id (its delivery claims and notifications)."""
     from gateway.api import create_app  # imported late: `gateway --help` stays fast
 
     configure_logging()
-    options = Options(
-        config_dir=args.config,
-        data_dir=args.data_dir,
-        database=args.database,
-        host=args.host,
-        port=args.port,
-    )
+    options = Options(**settings)
     _install_uvloop()
     structlog.get_logger("gateway.serve").info(
         "gateway.starting",
@@ -70,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         shutdown_timeout=10,
         access_log=None,
         print=None,
+        reuse_port=reuse_port or None,
     )
-    return 0
 
 
 def _install_uvloop() -> None:
