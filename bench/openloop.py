@@ -51,9 +51,14 @@ def _accepted(body: bytes) -> tuple[str, float]:
 
 
 async def follow(
-    url: str, key: SigningKey, ours: set[str], lags: list[float], ready: asyncio.Event
+    url: str,
+    key: SigningKey,
+    ours: set[str],
+    lags: list[float],
+    ready: asyncio.Event,
+    heard: list[float],
 ) -> None:
-    """Lags of this run's messages only (the stream also replays the recipient's inbox)."""
+    """Lags of this run's messages only (the stream first replays the recipient's inbox)."""
     token = issue_token(key, GATEWAY_ID, now=datetime.now(UTC))
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     async with (
@@ -64,6 +69,7 @@ async def follow(
     ):
         ready.set()
         async for line in response.content:
+            heard[0] = time.monotonic()
             if line.startswith(b"data: "):
                 event_id, at = _accepted(line[6:])
                 if event_id in ours:
@@ -82,8 +88,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ready = asyncio.Event()
         key = SigningKey.load(dev_key_path(args.data_dir, args.stream_as))
         ours = {_b64json(orjson.loads(line)["payload"])["id"] for line in lines}
-        follower = asyncio.create_task(follow(args.url, key, ours, lags, ready))
+        heard = [time.monotonic()]
+        follower = asyncio.create_task(follow(args.url, key, ours, lags, ready, heard))
         await asyncio.wait_for(ready.wait(), 10)
+        # let the replay of the inbox (earlier runs' messages) pass before the schedule starts
+        while time.monotonic() - heard[0] < 0.5:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     connector = aiohttp.TCPConnector(limit=1024)

@@ -107,11 +107,15 @@ class Acceptor:
         self._check_sender(ctx, sender, event.type)
         self._check_time(ctx, event.time, now)
         self._check_document(ctx, event.type, event.dataschema, event.data)
-        existing = await self._store.find_message(event.source, event.id)
-        if existing is not None:
-            return self._duplicate(existing, message.payload_sha256)
+        # Deduplication is made inside the store transaction (``Store.accept``: a repeat gets
+        # the original record, ``build`` is not called); no read before it, which cost a
+        # thread hop per message (bench/results/profile.txt). Only a message no route takes
+        # looks first, so a repeat still gets its receipt after the routes changed.
         decision = ctx.router.decide(_routable_view(event))
         if not decision.recipients:
+            existing = await self._store.find_message(event.source, event.id)
+            if existing is not None:
+                return self._duplicate(existing, message.payload_sha256)
             raise RoutingError(
                 f"no route delivers {event.type} from {sender} to any department that may "
                 "receive it",

@@ -79,7 +79,7 @@ def serve(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
     serves, so each worker has its own instance id (its delivery claims and notifications)."""
     from gateway.api import create_app  # imported late: `gateway --help` stays fast
 
-    configure_logging()
+    configure_logging(buffered=True)
     options = Options(**settings)
     _install_uvloop()
     structlog.get_logger("gateway.serve").info(
