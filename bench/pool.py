@@ -71,9 +71,8 @@ def write_pool(keys: Path, out: Path, count: int, run: str, cases: list[str]) ->
             }
             payload = b64url(orjson.dumps(event))
             signature = b64url(key.sign(f"{protected}.{payload}".encode("ascii")))
-            line = orjson.dumps(
-                {"payload": payload, "signatures": [{"protected": protected, "signature": signature}]}
-            )
+            origin = {"protected": protected, "signature": signature}
+            line = orjson.dumps({"payload": payload, "signatures": [origin]})
             if i == 0:
                 _check(line)
             handle.write(line + b"\n")

@@ -20,7 +20,6 @@ import uuid
 from pathlib import Path
 
 from bench.acceptance import (
-    REPO,
     RESULTS,
     SERVER_CORE,
     free_port,
@@ -67,7 +66,8 @@ def summarise(collapsed: Path, accepted: int) -> list[str]:
             if any(mark in stack for mark in marks):
                 totals[step] += count
     per = 1e6 / RATE_HZ / max(accepted, 1)
-    lines = [f"{'step':58}{'us/message':>12}", f"{'all samples (every thread)':58}{every * per:12.0f}"]
+    lines = [f"{'step':58}{'us/message':>12}"]
+    lines.append(f"{'all samples (every thread)':58}{every * per:12.0f}")
     lines += [f"{step:58}{n * per:12.0f}" for step, n in totals.items()]
     return lines
 
@@ -98,8 +98,11 @@ def main() -> None:
             recorder = subprocess.Popen(
                 pinned(
                     "1",
-                    [spy, "record", "--pid", pid, "--rate", str(RATE_HZ), "--format", "raw"]
-                    + ["--duration", str(args.seconds), "--output", str(collapsed), "--nonblocking"],
+                    [
+                        *(spy, "record", "--pid", pid, "--rate", str(RATE_HZ), "--format", "raw"),
+                        *("--duration", str(args.seconds), "--output", str(collapsed)),
+                        "--nonblocking",
+                    ],
                 ),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

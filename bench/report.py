@@ -105,7 +105,9 @@ def backlog_lines(rounds: Sequence[Any], names: list[str]) -> list[str]:
 
 def open_loop(rounds: Sequence[Any]) -> list[list[float | None]]:
     """Per offered fraction: medians of offered, accepted, p50, p99, stream p50, stream p99."""
-    runs = [r.gateway[PLAIN]["open_loop"] for r in rounds if "open_loop" in r.gateway.get(PLAIN, {})]
+    runs = [
+        r.gateway[PLAIN]["open_loop"] for r in rounds if "open_loop" in r.gateway.get(PLAIN, {})
+    ]
     if not runs:
         return []
     keys = ("offered_per_second", "accepted_per_second", "p50_ms", "p99_ms")
@@ -143,8 +145,13 @@ def chart(rows: list[list[float | None]], path: Path) -> bool:
     left.set_ylabel("accepted messages/s")
     right = left.twinx()
     right.plot(offered, [r[3] or 0.0 for r in rows], "s-", color="tab:red", label="p99 ms")
-    right.plot(offered, [r[5] or 0.0 for r in rows], "^--", color="tab:orange",
-               label="p99 ms to the stream")
+    right.plot(
+        offered,
+        [r[5] or 0.0 for r in rows],
+        "^--",
+        color="tab:orange",
+        label="p99 ms to the stream",
+    )
     right.set_ylabel("p99 latency, ms")
     right.set_yscale("log")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]

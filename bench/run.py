@@ -12,8 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks run 
 RUNS = (
     ["bench.validation"],
     ["bench.store"],
-    # the exchange, and the same gateway with every message under one of 50 open cases
-    ["bench.exchange", "--cases", "50"],
+    # acceptance against its floor: SQLite and PostgreSQL, 1 and 2 workers, with the case
+    # layer, 1,000 routes, a deep backlog; table and chart in bench/results/ (issue 15)
+    ["bench.acceptance"],
 )
 
 for run in RUNS:

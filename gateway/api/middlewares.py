@@ -42,6 +42,7 @@ def new_request_id() -> str:
     """``<16 random hex of this process>-<counter in hex>``: unique per process lifetime."""
     return f"{_PROCESS_PREFIX}-{next(_COUNTER):x}"
 
+
 _HTTP_PROBLEMS = {
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
