@@ -155,7 +155,7 @@ def chart(rows: list[list[float | None]], path: Path) -> bool:
     right.set_ylabel("p99 latency, ms")
     right.set_yscale("log")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    fig.legend(handles=handles, loc="upper left", fontsize="small")
+    left.legend(handles=handles, loc="lower right", fontsize="small")
     left.set_title(f"gateway, {PLAIN}: throughput and p99 against offered rate")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
