@@ -270,14 +270,31 @@ class Bench:
         return backlog.seed_postgres(dsn_for(self.args.database, database), variant.backlog)
 
     def open_loop(self, url: str, data: Path, peak: float) -> list[dict[str, Any]]:
+        """The gateway at fractions of its peak, then the floor at the same rates: the
+        floor's p99 is what the machine itself adds (other work preempting the server)."""
         rates = [max(10.0, round(peak * f)) for f in FRACTIONS]
         pool = make_pool(self.keys, data / "pool-open", int(sum(rates) * self.args.seconds) + 10)
+        results = self._schedule(
+            url, pool, rates, ["--data-dir", str(data), "--stream-as", STREAM_AS]
+        )
+        port = free_port()
+        command = [sys.executable, "-m", "bench.bare", "--port", str(port), "--mode", "floor"]
+        command += ["--key", str(self.keys / "330784.health.h001.jwk")]
+        with server(pinned(SERVER_CORE, command), data / "floor.log", port) as floor_url:
+            for result, floor in zip(
+                results, self._schedule(floor_url, pool, rates, []), strict=True
+            ):
+                result["floor_p99_ms"] = floor["p99_ms"]
+        return results
+
+    def _schedule(
+        self, url: str, pool: Path, rates: list[float], extra: list[str]
+    ) -> list[dict[str, Any]]:
         results, offset = [], 0
         for rate in rates:
             command = [sys.executable, "-m", "bench.openloop", "--url", url, "--pool", str(pool)]
             command += ["--offset", str(offset), "--rate", str(rate)]
-            command += ["--seconds", str(self.args.seconds), "--data-dir", str(data)]
-            command += ["--stream-as", STREAM_AS]
+            command += ["--seconds", str(self.args.seconds), *extra]
             out = subprocess.run(
                 pinned(LOAD_CORE, command), cwd=REPO, check=True, capture_output=True
             ).stdout

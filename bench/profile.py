@@ -12,6 +12,7 @@ overlap; "all samples" is the whole process, every thread.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from bench.acceptance import (
     server,
     wrk,
 )
+from bench.load import open_cases
 from gateway.assembly import build_context, load_static
 from gateway.options import Options
 
@@ -76,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--database")
+    parser.add_argument("--cases", type=int, default=0, help="every message under N open cases")
     parser.add_argument("--out", type=Path, default=RESULTS / "profile")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
@@ -88,8 +91,11 @@ def main() -> None:
         command += ["--port", str(port)]
         if args.database:
             command += ["--database", args.database]
-        pool = make_pool(data / "dev-keys", data / "pool", args.seconds * 3000)
         with server(pinned(SERVER_CORE, command), data / "gateway.log", port) as url:
+            cases = (
+                asyncio.run(open_cases(url, data, args.cases, "profile")) if args.cases else None
+            )
+            pool = make_pool(data / "dev-keys", data / "pool", args.seconds * 3000, cases)
             pid = subprocess.run(
                 ["lsof", "-t", f"-iTCP:{port}", "-sTCP:LISTEN"], capture_output=True, text=True
             ).stdout.split()[0]
@@ -111,7 +117,8 @@ def main() -> None:
             recorder.wait()
         accepted = int(result["statuses"].get("202", 0))
         lines = [
-            f"gateway {'PostgreSQL' if args.database else 'SQLite'}, 1 worker, {accepted} accepted"
+            f"gateway {'PostgreSQL' if args.database else 'SQLite'}, 1 worker,"
+            f" {args.cases} open cases, {accepted} accepted"
             f" in {args.seconds} s ({result['per_second']:.0f}/s) under py-spy at {RATE_HZ} Hz"
             f" (run {uuid.uuid4().hex[:6]})",
             *summarise(collapsed, accepted),
