@@ -36,7 +36,8 @@ from gateway.options import Options
 RATE_HZ = 250
 #: step -> substrings of a frame ("function (file)") that mark it, first match wins per stack
 STEPS: dict[str, tuple[str, ...]] = {
-    "HTTP: aiohttp request handling, outside the handler": ("web_protocol.py",),
+    "HTTP request, aiohttp (inclusive: everything below)": ("web_protocol.py",),
+    "  request id (uuid4: a getrandom call)": ("uuid4 (",),
     "submit handler (inclusive)": ("submit (gateway/api/messages.py",),
     "  strict parse of the JWS and the event": ("parse (gateway/messages/message.py",),
     "  origin signature verify": ("verify_origin (",),
