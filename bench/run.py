@@ -11,10 +11,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks run 
 
 RUNS = (
     ["bench.validation"],
+    ["bench.crypto"],
     ["bench.store"],
     # acceptance against its floor: SQLite and PostgreSQL, 1 and 2 workers, with the case
     # layer, 1,000 routes, a deep backlog; table and chart in bench/results/ (issue 15)
     ["bench.acceptance"],
+    # memory with never-reading SSE clients, against its stated bound per stream
+    ["bench.streams"],
+    # what a metrics scrape costs the store at 1,000 and at 1,000,000 pending
+    ["bench.scrape"],
 )
 
 for run in RUNS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from aiohttp import web
 from gateway.cli import instances
 from gateway.logs import configure_logging
 from gateway.options import Options
+
+SHUTDOWN_SECONDS = 10.0
 
 
 def register(commands: Any) -> None:
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         "port": args.port,
     }
     if args.workers == 1:
-        serve(settings)
+        serve_one(settings)
         return 0
     from gateway.assembly import build_context, load_static
     from gateway.storage.factory import open_store
@@ -71,10 +74,11 @@ def run(args: argparse.Namespace) -> int:
     instances.check_shareable(store.capabilities, args.workers)
     config, schemas, gateway_key = load_static(options)
     build_context(config, schemas, options.data_dir, gateway_key)
-    return instances.supervise(functools.partial(serve, settings, reuse_port=True), args.workers)
+    worker = functools.partial(serve_one, settings, reuse_port=True)
+    return instances.supervise(worker, args.workers)
 
 
-def serve(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
+def serve_one(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
     """Run one gateway until SIGTERM/SIGINT. ``Options`` is made here, in the process that
     serves, so each worker has its own instance id (its delivery claims and notifications)."""
     from gateway.api import create_app  # imported late: `gateway --help` stays fast
@@ -90,17 +94,38 @@ def serve(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
-    # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
-    # the dispatcher, the HTTP session and the store (which flushes pending commits).
-    web.run_app(
-        create_app(options),
-        host=options.host,
-        port=options.port,
-        shutdown_timeout=10,
-        access_log=None,
-        print=None,
+    asyncio.run(serve(create_app(options), options.host, options.port, reuse_port=reuse_port))
+
+
+async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM. Connections are ``GatewayRequestHandler``s
+    (problems for unparsable HTTP, read timeouts, connections per peer). On a signal: stop
+    listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
+    closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
+    from gateway.api.appkeys import TRANSPORT
+    from gateway.api.transport import GatewaySite, count_refusals
+
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    site = GatewaySite(
+        runner,
+        host,
+        port,
+        limits=app[TRANSPORT],
+        refused=count_refusals(app),
         reuse_port=reuse_port or None,
     )
+    try:
+        await site.start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _install_uvloop() -> None:
