@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import orjson
 from gateway.clock import SystemClock
 from gateway.configuration.loader import DEPARTMENT_ID, KEY_NAME
 from gateway.encryption import FileKeyRing
+from gateway.options import Options
 from gateway.problems import ConfigError
+from gateway.storage.factory import open_store
 from gateway.trust import ALGORITHMS, SigningKey, issue_token
 
 
@@ -53,6 +56,13 @@ def _register_at_rest(sub: Any) -> None:
     at_rest.add_argument("action", choices=("generate", "rotate", "retire"))
     at_rest.add_argument("file", type=Path, help="the key ring file ([crypto] key_file)")
     at_rest.add_argument("--id", required=True, help="the key id to create, add or retire")
+    defaults = Options()
+    at_rest.add_argument(
+        "--data-dir", type=Path, default=defaults.data_dir, help="retire: the gateway's store"
+    )
+    at_rest.add_argument(
+        "--database", default=defaults.database, help="retire: postgresql://... instead"
+    )
     at_rest.set_defaults(handler=at_rest_keys)
 
 
@@ -91,6 +101,31 @@ def at_rest_keys(args: argparse.Namespace) -> int:
     elif args.action == "rotate":
         ring = FileKeyRing(args.file).rotate(args.id)
     else:
-        ring = FileKeyRing(args.file).retire(args.id)
+        ring = FileKeyRing(args.file)
+        still = 0 if args.id == ring.active()[0] else asyncio.run(_records_under(args, args.id))
+        if still:
+            raise ConfigError(
+                f"{still} stored records are still sealed under {args.id!r}: retiring it now "
+                "would make them unreadable for good; wait for the gateway's re-sealing pass "
+                "(at_rest.resealed in its log) and retire again"
+            )
+        ring = ring.retire(args.id)
     print(f"{args.file}: active key {ring.active()[0]}; keys {', '.join(ring.ids())}")
     return 0
+
+
+async def _records_under(args: argparse.Namespace, key_id: str) -> int:
+    """How many records in the gateway's store (``--data-dir`` or ``--database``) are sealed
+    under ``key_id``; ``ConfigError`` when there is no store there to look in."""
+    sqlite_file = args.data_dir / "gateway.sqlite3"
+    if args.database is None and not sqlite_file.exists():
+        raise ConfigError(
+            f"{sqlite_file}: no gateway store here; retire looks in the store first "
+            "(--data-dir or --database)"
+        )
+    store = open_store(args.database or sqlite_file, SystemClock())
+    await store.open()
+    try:
+        return (await store.sealed_under()).get(key_id, 0)
+    finally:
+        await store.close()
