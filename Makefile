@@ -27,7 +27,14 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# needs wrk (Debian: apt-get install wrk) and taskset; PostgreSQL for its rows
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 demo: $(STAMP)

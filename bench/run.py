@@ -13,8 +13,9 @@ RUNS = (
     ["bench.validation"],
     ["bench.crypto"],
     ["bench.store"],
-    # the exchange, and the same gateway with every message under one of 50 open cases
-    ["bench.exchange", "--cases", "50"],
+    # acceptance against its floor: SQLite and PostgreSQL, 1 and 2 workers, with the case
+    # layer, 1,000 routes, a deep backlog; table and chart in bench/results/ (issue 15)
+    ["bench.acceptance"],
     # the gateway's memory while a 15 MiB PDF is uploaded
     ["bench.attachments"],
     # memory with never-reading SSE clients, against its stated bound per stream

@@ -9,6 +9,7 @@ its id, and a refused parameter is a problem like any other.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 import uuid
@@ -39,6 +40,17 @@ from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Request ids are unique, not secret: a random prefix per process and a counter, so the
+# request path makes no getrandom call per request (a syscall that, measured under load,
+# cost the event loop a GIL hand-off per request: bench/results/profile.txt)
+_PROCESS_PREFIX = uuid.uuid4().hex[:16]
+_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """``<16 random hex of this process>-<counter in hex>``: unique per process lifetime."""
+    return f"{_PROCESS_PREFIX}-{next(_COUNTER):x}"
+
 
 REQUEST_ID = web.RequestKey("request_id", str)  # set first, read by ``problems``
 INSTANCE = "urn:zj-exchange:request:"
@@ -55,7 +67,7 @@ _HTTP_PROBLEMS = {
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
     usable = _REQUEST_ID.fullmatch(given) is not None and not holds_personal_data(given)
-    rid = given if usable else uuid.uuid4().hex
+    rid = given if usable else new_request_id()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
     request[REQUEST_ID] = rid

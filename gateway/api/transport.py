@@ -241,7 +241,11 @@ class GatewaySite(web.TCPSite):
             )
 
         self._server = await loop.create_server(
-            handler, self._host, self._port, backlog=self._backlog
+            handler,
+            self._host,
+            self._port,
+            backlog=self._backlog,
+            reuse_port=self._reuse_port,  # gateway serve --workers (gateway.cli.instances)
         )
         sockets = self._server.sockets
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port

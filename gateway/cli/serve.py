@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import signal
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gateway.cli import instances
 from gateway.logs import configure_logging
 from gateway.options import Options
 
@@ -41,20 +43,48 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--host", default=defaults.host, help="listen address (GATEWAY_HOST)")
     parser.add_argument("--port", type=int, default=defaults.port, help="port (GATEWAY_PORT)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port with SO_REUSEPORT (above 1: PostgreSQL only)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """One gateway in this process, or ``--workers`` of them under a supervisor
+    (``gateway.cli.instances``). Configuration errors are raised here, before any worker
+    starts; the development keys are made here once, not raced by the workers."""
+    settings = {
+        "config_dir": args.config,
+        "data_dir": args.data_dir,
+        "database": args.database,
+        "host": args.host,
+        "port": args.port,
+    }
+    if args.workers == 1:
+        serve_one(settings)
+        return 0
+    from gateway.assembly import build_context, load_static
+    from gateway.storage.factory import open_store
+
+    options = Options(**settings)
+    store = open_store(options.database or options.data_dir / "gateway.sqlite3", options.clock)
+    instances.check_shareable(store.capabilities, args.workers)
+    config, schemas, gateway_key = load_static(options)
+    build_context(config, schemas, options.data_dir, gateway_key)
+    worker = functools.partial(serve_one, settings, reuse_port=True)
+    return instances.supervise(worker, args.workers)
+
+
+def serve_one(settings: dict[str, Any], *, reuse_port: bool = False) -> None:
+    """Run one gateway until SIGTERM/SIGINT. ``Options`` is made here, in the process that
+    serves, so each worker has its own instance id (its delivery claims and notifications)."""
     from gateway.api import create_app  # imported late: `gateway --help` stays fast
 
-    configure_logging()
-    options = Options(
-        config_dir=args.config,
-        data_dir=args.data_dir,
-        database=args.database,
-        host=args.host,
-        port=args.port,
-    )
+    configure_logging(buffered=True)
+    options = Options(**settings)
     _install_uvloop()
     structlog.get_logger("gateway.serve").info(
         "gateway.starting",
@@ -64,15 +94,15 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
-    asyncio.run(serve(create_app(options), options.host, options.port))
-    return 0
+    asyncio.run(serve(create_app(options), options.host, options.port, reuse_port=reuse_port))
 
 
-async def serve(app: web.Application, host: str, port: int) -> None:
+async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
     """Serve ``app`` until SIGINT or SIGTERM; say where it listens once the socket is bound
     (with ``--port 0`` the port the system chose); SIGHUP re-reads the configuration.
     Connections are ``GatewayRequestHandler``s (problems for unparsable HTTP, read timeouts,
-    connections per peer). On a signal: stop
+    connections per peer). ``reuse_port``: several workers share the port (SO_REUSEPORT).
+    On a signal: stop
     listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
     closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
     from gateway.api.appkeys import TRANSPORT
@@ -92,6 +122,7 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         port,
         limits=app[TRANSPORT],
         refused=count_refusals(app),
+        reuse_port=reuse_port or None,
     )
     try:
         await site.start()

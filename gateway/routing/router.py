@@ -1,8 +1,11 @@
 """Decide the recipients of an accepted event.
 
-Routes are indexed by document type once, when the configuration is loaded, so a lookup
-costs one dict access plus the routes of that type, however many routes exist. A decision
-carries its reasons, so the administrators' dry run can answer "who and why".
+Routes are indexed once, when the configuration is loaded: by document type, then by the
+place and value of their first condition (``_TypeIndex``). A decision resolves each place
+once and looks the value up, so it costs the same with 1,000 routes of a type as with 10
+(bench.acceptance, issue 15; scanning every route of the type cost 2.3 ms at 1,000). Routes
+that apply keep the configuration's order. A decision carries its reasons, so the
+administrators' dry run can answer "who and why".
 """
 
 from __future__ import annotations
@@ -54,12 +57,64 @@ class Decision:
         }
 
 
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+class _TypeIndex:
+    """The routes of one document type, each with its position in the configuration:
+    those without conditions, and the others by their first condition's pointer and value
+    (a value that cannot be a dict key, a list say, goes to ``scanned``)."""
+
+    def __init__(self) -> None:
+        self.always: list[tuple[int, Route]] = []
+        self.keyed: dict[str, dict[Any, list[tuple[int, Route]]]] = defaultdict(dict)
+        self.scanned: list[tuple[int, Route]] = []
+        self._count = 0
+
+    def __len__(self) -> int:
+        """How many routes of this type there are."""
+        return self._count
+
+    def add(self, position: int, route: Route) -> None:
+        self._count += 1
+        if not route.when:
+            self.always.append((position, route))
+            return
+        first = route.when[0]
+        if not all(_hashable(v) for v in first.values):
+            self.scanned.append((position, route))
+            return
+        by_value = self.keyed[first.pointer]
+        for value in set(first.values):
+            by_value.setdefault(value, []).append((position, route))
+
+    def applying(self, event: Mapping[str, Any]) -> list[Route]:
+        """Routes whose every condition holds for ``event``, in configuration order."""
+        found: dict[int, Route] = dict(self.always)
+        for pointer, by_value in self.keyed.items():
+            value = resolve_pointer(event, pointer)
+            if value is _MISSING or not _hashable(value):
+                continue
+            for position, route in by_value.get(value, ()):
+                if all(_holds(c, event) for c in route.when[1:]):
+                    found[position] = route
+        for position, route in self.scanned:
+            if all(_holds(c, event) for c in route.when):
+                found[position] = route
+        return [found[p] for p in sorted(found)]
+
+
 class Router:
     def __init__(self, routes: tuple[Route, ...], departments: Mapping[str, Department]) -> None:
         self._departments = departments
-        self._by_type: dict[str, list[Route]] = defaultdict(list)
-        for route in routes:
-            self._by_type[route.type].append(route)
+        self._by_type: dict[str, _TypeIndex] = defaultdict(_TypeIndex)
+        for position, route in enumerate(routes):
+            self._by_type[route.type].add(position, route)
 
     def decide(self, event: Mapping[str, Any]) -> Decision:
         """Recipients for ``event`` (the parsed CloudEvent as a mapping, ``data`` included)."""
@@ -67,11 +122,11 @@ class Router:
         source = event.get("source")
         candidates: dict[str, None] = {}
         matched: list[str] = []
-        for route in self._by_type.get(doc_type, ()) if isinstance(doc_type, str) else ():
-            if all(_holds(c, event) for c in route.when):
-                matched.append(route.name)
-                for target in (*route.to, *self._pointed(route, event)):
-                    candidates.setdefault(target)
+        index = self._by_type.get(doc_type) if isinstance(doc_type, str) else None
+        for route in index.applying(event) if index is not None else ():
+            matched.append(route.name)
+            for target in (*route.to, *self._pointed(route, event)):
+                candidates.setdefault(target)
         recipients: list[str] = []
         refused: dict[str, str] = {}
         for target in candidates:

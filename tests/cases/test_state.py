@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from gateway.cases import CaseDefinition
 from gateway.cases.clocks import check_deadline
@@ -231,6 +234,8 @@ def test_state_round_trips_through_json(definition: CaseDefinition) -> None:
     state, _ = opened(definition, example("application_form", "workplace_press"))
     give(definition, state, arrival("resident_id_info"))
     assert CaseState.from_json(state.to_json()) == state
+    # stored bytes unchanged by writing the dataclass directly (issue 15): as asdict wrote them
+    assert state.steps and state.to_json() == orjson.dumps(dataclasses.asdict(state))
 
 
 def test_state_holds_no_personal_data(definition: CaseDefinition) -> None:

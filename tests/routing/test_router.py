@@ -85,6 +85,36 @@ def test_lookup_uses_the_type_index() -> None:
     assert len(router._by_type[T("medical_diagnosis")]) == 1
 
 
+def test_indexed_decision_is_the_scan_of_every_route_in_configuration_order() -> None:
+    """1,000 routes of one type, conditioned on one or two places, with several values, a
+    list value and none: the index applies exactly the routes a scan would, in order."""
+    config = load_config(REPO / "config")
+    diagnosis = T("medical_diagnosis")
+    to = ("330784.hrss.recognition",)
+    routes = [Route("plain", diagnosis, to)]
+    for i in range(1000):
+        when = (Condition("/subject", (f"C-{i % 50}", f"D-{i}")),)
+        if i % 3 == 0:
+            when += (Condition("/data/kind", ("a",)),)
+        routes.append(Route(f"r{i}", diagnosis, to, None, when))
+    routes.append(Route("listed", diagnosis, to, None, (Condition("/data/tags", (["x"],)),)))
+    router = Router(tuple(routes), config.departments)
+    for subject, data in [
+        ("C-7", {"kind": "a"}),
+        ("C-7", {"kind": "b"}),
+        ("D-999", {}),
+        ("nothing", {"tags": ["x"]}),
+        (None, {"kind": "a"}),
+    ]:
+        event = {**_event(diagnosis, "330784.health.h001"), "subject": subject, "data": data}
+        scanned = tuple(
+            r.name
+            for r in routes
+            if all(resolve_pointer(event, c.pointer) in c.values for c in r.when)
+        )
+        assert router.decide(event).matched == scanned
+
+
 def test_resolve_pointer_escapes() -> None:
     doc = {"a/b": {"m~n": [1, 2]}}
     assert resolve_pointer(doc, "/a~1b/m~0n/1") == 2
