@@ -318,3 +318,17 @@ def test_outpatient_sections_with_empty_text_are_read_from_their_entries() -> No
     illness = "<text>患者半小时前工作时右手中指被冲床压伤，伤后局部疼痛、出血、活动受限。</text>"
     empty = parse_bytes(raw.replace(illness, "<text/>").encode(), "c0002.xml")
     assert "present_illness" not in empty.data  # optional: absent
+
+
+# --- review: escapes that decode to control characters ---------------------------------------
+
+
+@pytest.mark.parametrize("escape", ["\\X00\\", "\\X1B5B324A\\", "\\X07\\"])
+def test_an_hl7_hex_escape_of_a_control_character_is_refused_by_field(escape: str) -> None:
+    raw = sample("health", "county_adt_a03_local_facility.hl7").read_bytes()
+    text = raw.decode("utf-8").replace("术后6周复查拔针\\F\\功能锻炼。", f"拔针{escape}锻炼")
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(text.encode("utf-8"), "a03.hl7", HOSPITAL)
+    assert [str(p) for p in info.value.problems] == [
+        "a03.hl7: message YK1Y20260720091500003: field /discharge_advice: holds control characters"
+    ]
