@@ -31,6 +31,7 @@ MAX_BYTES = 20 * 1024 * 1024
 _FORMULA = re.compile(r"[=+\-@\t\r](?![0-9.]*$)")
 #: C0 controls and DEL: no field of a batch holds them (a tab or line break inside a cell is
 #: allowed only in free text, which these batches have none of)
+_FIELD_PATH = re.compile(r"[a-z][a-z0-9_]{0,39}(?:\.[a-z][a-z0-9_]{0,39}){0,3}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -140,7 +141,8 @@ def parse_csv(text: str, file: str) -> Parsed:
     known = set(registry().schema(type_)["properties"])
     for number, column in enumerate(header, start=1):
         if column.split(".")[0] not in known:
-            name = column or f"(column {number}, no name)"
+            # echoed only when it looks like a field path: never a value or a terminal escape
+            name = column if _FIELD_PATH.fullmatch(column) else f"(column {number})"
             raise AdapterError.one(file, "row 1", name, "unknown column")
     parsed = Parsed()
     for row in _rows(reader, file, parsed):
