@@ -109,3 +109,16 @@ def test_a_file_over_the_size_limit_is_refused_unread(family: Family, tmp_path: 
     assert [str(e) for e in parsed.errors] == [
         f"{path}: file: field (document): larger than {MAX_BYTES} bytes"
     ]
+
+
+def test_a_member_name_with_a_terminal_escape_is_shown_escaped(tmp_path: Path) -> None:
+    # the name is echoed in the refusal (the schema's pointer): never as raw control characters
+    # on the operator's terminal
+    doc = example("business_licence", "huarui")
+    doc["\x1b]0;owned\x07"] = "x"
+    path = tmp_path / "licence.json"
+    path.write_text(json.dumps({"type": "business_licence", "document": doc}), "utf-8")
+    parsed = parse_files(market.FAMILY, [path])
+    shown = "\n".join(str(e) for e in parsed.errors)
+    assert parsed.records == [] and "owned" in shown
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;owned\\x07" in shown
