@@ -580,7 +580,7 @@ class SchemaRegistry:
     def validate(self, doc_type: str, data: object) -> list[Violation]:
         """Every problem of ``data`` as a type's document; ``[]`` when it is valid."""
         entry = self._entry(doc_type)
-        controls = list(control_violations(data))
+        controls = control_violations(data)
         try:
             entry.fast(data)
         except fastjsonschema.JsonSchemaValueException as exc:
