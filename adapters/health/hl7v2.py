@@ -68,6 +68,9 @@ class _Msg:
             raise AdapterError.one(file, "line 1", "MSH-2", "not five distinct delimiters")
         self.delimiters = Delimiters(enc[0], enc[1], enc[2], enc[3], enc[4])
         self.lines = {id(seg): i for i, seg in enumerate(self.msg, start=1)}
+        headers = self.segments("MSH")
+        if len(headers) > 1:  # never read two patients' segments as one message
+            raise self.fail(headers[1], "MSH", "a second message; a file holds one HL7 v2 message")
         charset = self.raw(self.segment("MSH"), 18)
         if charset not in CHARSETS:
             reason = "character set not one of " + ", ".join(repr(c) for c in CHARSETS)

@@ -332,3 +332,15 @@ def test_an_hl7_hex_escape_of_a_control_character_is_refused_by_field(escape: st
     assert [str(p) for p in info.value.problems] == [
         "a03.hl7: message YK1Y20260720091500003: field /discharge_advice: holds control characters"
     ]
+
+
+def test_two_hl7_messages_in_one_file_are_refused_not_merged() -> None:
+    # the second patient's DG1 segments were read as the first patient's diagnoses
+    first = sample("health", "county_adt_a03_local_facility.hl7").read_bytes().rstrip(b"\r\n")
+    second = sample("health", "adt_a03_discharge.hl7").read_bytes()
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(first + b"\r" + second, "two.hl7", HOSPITAL)
+    assert str(info.value) == (
+        "two.hl7: line 14, segment MSH: field MSH: a second message; "
+        "a file holds one HL7 v2 message"
+    )
