@@ -84,10 +84,14 @@ class _Msg:
         return AdapterError.one(self.file, self.where(seg), field, reason)
 
     def segment(self, name: str) -> Any:
-        for seg in self.msg:
-            if str(seg[0]) == name:
-                return seg
-        raise AdapterError.one(self.file, "message", name, "segment is missing")
+        """The one segment ``name`` (PID, PV1, OBR...): missing or repeated is refused, never
+        a second patient or visit silently ignored."""
+        found = self.segments(name)
+        if not found:
+            raise AdapterError.one(self.file, "message", name, "segment is missing")
+        if len(found) > 1:
+            raise self.fail(found[1], name, "repeated; the message holds one")
+        return found[0]
 
     def segments(self, name: str) -> list[Any]:
         return [seg for seg in self.msg if str(seg[0]) == name]

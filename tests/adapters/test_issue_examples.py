@@ -344,3 +344,17 @@ def test_two_hl7_messages_in_one_file_are_refused_not_merged() -> None:
         "two.hl7: line 14, segment MSH: field MSH: a second message; "
         "a file holds one HL7 v2 message"
     )
+
+
+@pytest.mark.parametrize("segment", ["PID", "PV1"])
+def test_a_segment_the_message_holds_once_is_refused_when_repeated(segment: str) -> None:
+    text = sample("health", "county_adt_a03_local_facility.hl7").read_bytes().decode("utf-8")
+    lines = text.rstrip("\r").split("\r")
+    [line] = [seg for seg in lines if seg.startswith(segment + "|")]
+    lines.insert(lines.index(line) + 1, line)
+    with pytest.raises(AdapterError) as info:
+        parse_bytes("\r".join(lines).encode(), "a03.hl7", HOSPITAL)
+    at = lines.index(line) + 2
+    assert str(info.value) == (
+        f"a03.hl7: line {at}, segment {segment}: field {segment}: repeated; the message holds one"
+    )
