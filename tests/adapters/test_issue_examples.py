@@ -358,3 +358,23 @@ def test_a_segment_the_message_holds_once_is_refused_when_repeated(segment: str)
     assert str(info.value) == (
         f"a03.hl7: line {at}, segment {segment}: field {segment}: repeated; the message holds one"
     )
+
+
+def test_a_cda_with_a_second_patient_or_a_repeated_section_is_refused() -> None:
+    raw = sample("health", "cda_c0049_discharge.xml").read_bytes()
+    start, end = (
+        raw.index(b"<recordTarget"),
+        raw.index(b"</recordTarget>") + len(b"</recordTarget>"),
+    )
+    two_patients = raw[:end] + raw[start:end] + raw[end:]
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(two_patients, "two.xml")
+    assert info.value.first.field == "recordTarget/patientRole"
+    assert info.value.first.reason == "repeated; the document holds one"
+    start = raw.index(b"<component>", raw.index(b"<structuredBody"))
+    end = raw.index(b"</component>", start) + len(b"</component>")
+    two_sections = raw[:end] + raw[start:end] + raw[end:]
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(two_sections, "two.xml")
+    assert info.value.first.field.startswith("section ")
+    assert info.value.first.reason == "repeated; the document holds one"
