@@ -11,9 +11,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks run 
 
 RUNS = (
     ["bench.validation"],
+    ["bench.crypto"],
     ["bench.store"],
     # the exchange, and the same gateway with every message under one of 50 open cases
     ["bench.exchange", "--cases", "50"],
+    # memory with never-reading SSE clients, against its stated bound per stream
+    ["bench.streams"],
+    # what a metrics scrape costs the store at 1,000 and at 1,000,000 pending
+    ["bench.scrape"],
 )
 
 for run in RUNS:

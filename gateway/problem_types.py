@@ -70,6 +70,9 @@ NOT_FOUND = _define("not-found", 404, "Not found", "资源不存在")
 CONFLICT = _define("conflict", 409, "Conflict", "冲突")
 UNROUTABLE = _define("unroutable", 422, "No recipient for this message", "消息无可投递的接收方")
 STORE_UNAVAILABLE = _define("store-unavailable", 503, "Store unavailable", "存储暂不可用")
+STORAGE_ENCRYPTION = _define(
+    "storage-encryption", 500, "Stored record cannot be decrypted", "存储记录无法解密"
+)
 
 # --- HTTP (the request itself) --------------------------------------------------------------
 
@@ -81,6 +84,25 @@ BODY_TOO_LARGE = _define("body-too-large", 413, "Body too large", "请求体过�
 HTTP_ERROR = _define("http-error", 400, "HTTP error", "HTTP 请求错误")
 INVALID_PARAMETER = _define("invalid-parameter", 400, "Invalid parameter", "参数无效")
 INVALID_BODY = _define("invalid-body", 400, "Invalid request body", "请求体无效")
+
+# --- the transport below the app (issue 12): aiohttp's parser, timeouts, bounds ------------
+
+MALFORMED_REQUEST = _define("malformed-request", 400, "Malformed HTTP request", "HTTP 请求格式错误")
+URI_TOO_LONG = _define("uri-too-long", 414, "URI too long", "请求地址过长")
+HEADERS_TOO_LARGE = _define(
+    "headers-too-large", 431, "Request header fields too large", "请求头过多或过长"
+)
+UNSUPPORTED_CONTENT_ENCODING = _define(
+    "unsupported-content-encoding", 415, "Unsupported content encoding", "不支持的内容编码"
+)
+UNDECODABLE_BODY = _define("undecodable-body", 400, "Undecodable body", "请求体无法解码")
+REQUEST_TIMEOUT = _define("request-timeout", 408, "Request timeout", "请求超时")
+TOO_MANY_CONNECTIONS = _define("too-many-connections", 429, "Too many connections", "连接数过多")
+TOO_MANY_STREAMS = _define("too-many-streams", 429, "Too many streams", "推送流过多")
+#: nginx's 499: the client closed the connection before the answer (never sent to anyone)
+CLIENT_CLOSED_REQUEST = _define(
+    "client-closed-request", 499, "Client closed request", "客户端已关闭请求"
+)
 
 # --- strict JSON (DESIGN section 3) ---------------------------------------------------------
 
@@ -143,6 +165,13 @@ SCHEMA_MISMATCH = _define(
 )
 ID_REUSED = _define(
     "id-reused", 409, "Event id reused with another payload", "事件标识已被其他内容使用"
+)
+CASE_ID_MISMATCH = _define(
+    "case-id-mismatch",
+    422,
+    "Subject and the document's case id name different cases",
+    "事件主题与文书案件编号不一致",
+    "document",
 )
 
 # --- department API -------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
+from gateway.storage.base import GoneEndpoint
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
@@ -122,6 +123,7 @@ async def discard(request: web.Request) -> web.Response:
 async def list_departments(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     context, now = _context(request), request.app[CLOCK].now()
+    gone = await request.app[STORE].gone_endpoints()
     return json_response(
         {
             "departments": [
@@ -131,6 +133,7 @@ async def list_departments(request: web.Request) -> web.Response:
                     "name_zh": d.name_zh,
                     "enabled": d.enabled,
                     "delivery": d.delivery.mode,
+                    "endpoint_gone": _gone_view(gone.get(d.id)),
                     "sends": sorted(d.sends),
                     "receives": sorted(d.receives),
                     "keys": [
@@ -146,6 +149,10 @@ async def list_departments(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+def _gone_view(gone: GoneEndpoint | None) -> dict[str, str] | None:
+    return None if gone is None else {"at": utc_iso(gone.at), "reason": gone.reason}
 
 
 def _department_id(request: web.Request) -> str:
@@ -172,9 +179,12 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = _department_id(request)
     action = f"department.{'enabled' if enabled else 'disabled'}"
-    await request.app[ADMINISTRATION].change(
+    administration = request.app[ADMINISTRATION]
+    await administration.change(
         who, lambda state: state.with_enabled(dept_id, enabled), action, dept_id
     )
+    if enabled:  # and an endpoint a 410 disabled is enabled again with it
+        await administration.enable_endpoint(who, dept_id)
     return json_response({"department": dept_id, "enabled": enabled})
 
 
@@ -239,7 +249,7 @@ def _new_key(
     if not isinstance(spec, dict) or not isinstance(spec.get("jwk"), dict):
         raise MessageError('send {"name": ..., "jwk": {...public JWK...}}', problem=INVALID_BODY)
     name = spec.get("name")
-    if not isinstance(name, str) or not KEY_NAME.match(name):
+    if not isinstance(name, str) or not KEY_NAME.fullmatch(name):
         raise MessageError("name: letters, digits, '.', '_' or '-'", problem=INVALID_BODY)
     kid = f"{dept_id}/{name}"
     if _context(request).keys.get(kid) is not None:

@@ -15,7 +15,9 @@ from gateway.acceptance import CurrentContext
 from gateway.administration import Administration, AdminTokens
 from gateway.cases import CaseService
 from gateway.clock import Clock
+from gateway.configuration.model import TransportLimits
 from gateway.delivery import Dispatcher, Notifier
+from gateway.encryption.protection import RecordProtection
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.options import Options
@@ -23,9 +25,13 @@ from gateway.storage.base import Store
 from gateway.trust import TokenVerifier
 
 OPTIONS = web.AppKey("options", Options)
+#: the transport's bounds (``[http]`` in gateway.toml), fixed for the app's life
+TRANSPORT = web.AppKey("transport", TransportLimits)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 STORE: web.AppKey[Store] = web.AppKey("store")
+#: what the store does to records at rest ([crypto] at_rest; gateway.encryption)
+PROTECTION = web.AppKey("protection", RecordProtection)
 #: the acceptance context in force (configuration, routes, keys, schemas)
 CURRENT = web.AppKey("current", CurrentContext)
 NOTIFIER = web.AppKey("notifier", Notifier)

@@ -4,9 +4,12 @@ driver (``Connector``) that only decides how a script runs (gateway.storage.conn
 What lives here and nowhere else: which rows each operation reads and changes, the state
 transitions of a delivery (pending -> delivered | dead -> pending | discarded) and that each
 is audited in the same transaction as the change it records, the audit chain's linking,
-deduplication on (source, event id), and the optimistic version checks of cases and of the
-shared administration state. What a driver adds: SQLite's writer thread and group commit,
-PostgreSQL's pool, advisory lock, SKIP LOCKED and LISTEN/NOTIFY (in its SQL and its module).
+deduplication on (source, event id), the optimistic version checks of cases and of the
+shared administration state, and what ``[crypto]`` asks of stored data: message bodies and
+case states sealed on the way in and opened on the way out (``gateway.encryption``; the
+record id is the associated data), and the audit chain's digest. What a driver adds:
+SQLite's writer thread and group commit, PostgreSQL's pool, advisory lock, SKIP LOCKED and
+LISTEN/NOTIFY (in its SQL and its module).
 
 Every time passed in is checked to be aware (``ValueError`` otherwise) before anything is
 queued or sent, so both stores refuse a naive datetime at the same point.
@@ -15,13 +18,15 @@ queued or sent, so both stores refuse a naive datetime at the same point.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
-from gateway.audit.chain import AuditEvent
-from gateway.problems import NotFoundError, StoreError
+from gateway.audit.chain import AuditEvent, digest_of, genesis
+from gateway.encryption.protection import RecordProtection
+from gateway.problems import ConfigError, NotFoundError, StoreError
 from gateway.storage.base import (
+    INBOX_BYTES,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -30,6 +35,7 @@ from gateway.storage.base import (
     CaseRecord,
     ClaimedDelivery,
     DeliveryRecord,
+    GoneEndpoint,
     MessageRecord,
     StoreStats,
     Unsupported,
@@ -40,9 +46,12 @@ from gateway.storage.rows import (
     audit_record,
     audit_row,
     aware,
+    case_record_id,
+    message_record_id,
     message_values,
     next_entry,
 )
+from gateway.trust.digests import DigestName
 
 if TYPE_CHECKING:
     from gateway.delivery.wakeup import Wakeup
@@ -58,12 +67,32 @@ class _LostRace(Exception):
     (PostgreSQL only: SQLite's single writer cannot race itself). Rolls the attempt back."""
 
 
+async def _count(tx: Tx, recipient: str, *, pending: int = 0, dead: int = 0) -> None:
+    """Keep ``delivery_counts`` in step with a state transition, in its transaction."""
+    for state, n in (("pending", pending), ("dead", dead)):
+        if n:
+            await tx.run("count", recipient=recipient, state=state, n=n)
+
+
 class StoreCore(Generic[C]):
     """``Store`` over ``connector``. See the module docstring."""
 
-    def __init__(self, connector: C) -> None:
+    def __init__(
+        self,
+        connector: C,
+        *,
+        protection: RecordProtection | None = None,
+        digest: DigestName | None = None,
+    ) -> None:
+        """``protection`` seals message bodies and case states on their way in and opens
+        them on their way out (``[crypto] at_rest``); ``digest`` is the audit chain's
+        (``[crypto] digest``): a new chain starts in it, and ``open`` refuses a store whose
+        chain uses the other one. None (the audit tools): whatever the chain uses."""
         self.connector = connector
-        self._rows = Rows(connector.when)
+        self.protection = protection or RecordProtection()
+        self._digest = digest
+        self._genesis = genesis(digest or "sha256")
+        self._rows = Rows(connector.when, self.protection)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -71,6 +100,24 @@ class StoreCore(Generic[C]):
 
     async def open(self) -> None:
         await self.connector.open()
+        try:
+            await self._check_chain_digest()
+        except ConfigError:
+            await self.connector.close()
+            raise
+
+    async def _check_chain_digest(self) -> None:
+        """A chain never mixes digests: a store whose chain began in another digest than the
+        configured one is refused, naming both (docs/decisions.md)."""
+        if self._digest is None:
+            return
+        first = await self.audit_rows(0, 1)
+        if first and (found := _chain_digest(first[0][2])) != self._digest:
+            raise ConfigError(
+                f"the audit chain in this store uses {found}, but [crypto] digest is "
+                f'{self._digest!r}: a chain never mixes digests; set digest = "{found}" '
+                "or start a new store"
+            )
 
     async def close(self) -> None:
         await self.connector.close()
@@ -84,7 +131,7 @@ class StoreCore(Generic[C]):
         """Insert ``event`` after ``head`` (the chain's last ``seq, hash``, read under the
         driver's audit lock in this transaction), so the entry commits or vanishes together
         with the change it records."""
-        seq, entry, prev_hash, digest = next_entry(head, event)
+        seq, entry, prev_hash, digest = next_entry(head, event, self._genesis)
         await tx.run("insert_audit", seq=seq, entry=entry, prev_hash=prev_hash, hash=digest)
         return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
 
@@ -142,7 +189,10 @@ class StoreCore(Generic[C]):
         )
         head = await tx.row(
             "store_message",
-            **message_values(record),
+            **(
+                message_values(record)
+                | {"body": self.protection.seal(record.body, message_record_id(seq))}
+            ),
             recipients=[recipient for recipient, _ in request.recipients],
             modes=[mode for _, mode in request.recipients],
             wake=self.connector.notice(request.recipients),
@@ -174,29 +224,49 @@ class StoreCore(Generic[C]):
     # ------------------------------------------------------------------ push delivery
 
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due push deliveries, oldest first. Rows another instance
-        holds a live lease on are not due; a lease that has run out (its holder crashed)
-        makes the delivery claimable again: at least once, never lost."""
+        """Lease, per recipient of ``capacity``, at most that many of its due push
+        deliveries, oldest first (issue 12: a claim takes only what can start now). Rows
+        another instance holds a live lease on are not due; a lease that has run out (its
+        holder crashed) makes the delivery claimable again: at least once, never lost."""
         until = aware(now) + timedelta(seconds=lease_seconds)
+        wanted = sorted((r, free) for r, free in capacity.items() if free > 0)
 
         async def run(tx: Tx) -> list[ClaimedDelivery]:
-            rows = await tx.rows("claim_due", now=now, limit=limit)
+            rows: list[Sequence[object]] = []
+            for recipient, free in wanted:
+                rows += await tx.rows("claim_due", recipient=recipient, now=now, limit=free)
             if rows:
                 seqs, recipients = [r[0] for r in rows], [r[1] for r in rows]
                 await tx.run("lease", owner=owner, until=until, seqs=seqs, recipients=recipients)
             return [self._rows.claimed(r) for r in rows]
 
-        if limit <= 0:
+        if not wanted:
             return []
         return await self.connector.write(run)
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
+        wanted = sorted(recipients)
+
         async def run(tx: Tx) -> datetime | None:
-            return self._rows.maybe_when(await tx.value("next_due"))
+            return self._rows.maybe_when(await tx.value("next_due", recipients=wanted))
 
         return await self.connector.read(run)
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        aware(until)
+        return await self.connector.write(
+            lambda tx: tx.run("renew_claims", owner=owner, until=until)
+        )
+
+    async def release_claims(self, owner: str) -> int:
+        return await self.connector.write(lambda tx: tx.run("release_claims", owner=owner))
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        await self.connector.write(
+            lambda tx: tx.run("release_claim", seq=seq, recipient=recipient, owner=owner)
+        )
 
     @staticmethod
     async def _require(tx: Tx, seq: int, recipient: str) -> None:
@@ -213,8 +283,10 @@ class StoreCore(Generic[C]):
 
         async def run(tx: Tx) -> None:
             await self._require(tx, seq, recipient)
-            await tx.run("mark_delivered", at=at, receipt=receipt, seq=seq, recipient=recipient)
+            params = {"at": at, "receipt": receipt, "seq": seq, "recipient": recipient}
+            changed = await tx.run("mark_delivered", **params)
             await self._audit(tx, audit)
+            await _count(tx, recipient, pending=-changed)
 
         await self.connector.write(run)
 
@@ -248,6 +320,7 @@ class StoreCore(Generic[C]):
             params = {"attempts": attempts, "error": error, "seq": seq, "recipient": recipient}
             if await tx.run("mark_dead", **params):
                 await self._audit(tx, audit)
+                await _count(tx, recipient, pending=-1, dead=1)
 
         await self.connector.write(run)
 
@@ -274,6 +347,7 @@ class StoreCore(Generic[C]):
             if wake is not None:
                 await tx.run("notify", wake=wake)
             await self._audit(tx, audit)
+            await _count(tx, recipient, pending=1, dead=-1)
             return True
 
         return await self.connector.write(run)
@@ -285,15 +359,20 @@ class StoreCore(Generic[C]):
             if not await tx.run("discard", seq=seq, recipient=recipient):
                 return False
             await self._audit(tx, audit)
+            await _count(tx, recipient, dead=-1)
             return True
 
         return await self.connector.write(run)
 
     # ------------------------------------------------------------------ pull delivery
 
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
+        params = {"recipient": recipient, "after": after_seq, "limit": limit}
+
         async def run(tx: Tx) -> list[MessageRecord]:
-            rows = await tx.rows("inbox", recipient=recipient, after=after_seq, limit=limit)
+            rows = await tx.rows("inbox", **params, max_bytes=max_bytes)
             return [self._rows.message(r) for r in rows]
 
         return await self.connector.read(run)
@@ -311,6 +390,7 @@ class StoreCore(Generic[C]):
             changed = await tx.run("ack", at=at, recipient=recipient, seqs=wanted)
             if changed:
                 await self._audit(tx, audit)
+                await _count(tx, recipient, pending=-changed)
             return changed
 
         if not wanted:
@@ -320,15 +400,47 @@ class StoreCore(Generic[C]):
     # ------------------------------------------------------------------ operations
 
     async def stats(self, now: datetime) -> StoreStats:
+        """From the kept counts, and one index step per recipient with pending deliveries for
+        the oldest's age: the same cost at a million pending as at a thousand."""
+
         async def run(tx: Tx) -> StoreStats:
             stats = StoreStats()
-            for recipient, count, oldest in await tx.rows("pending_by_recipient"):
-                stats.pending_by_recipient[recipient] = int(count)
-                stats.oldest_pending_by_recipient[recipient] = self._rows.when(oldest)
-            stats.dead = int(await tx.value("count_dead"))
+            for recipient, state, n in await tx.rows("delivery_counts"):
+                if state == "dead":
+                    stats.dead += int(n)
+                    continue
+                stats.pending_by_recipient[str(recipient)] = int(n)
+                oldest = await tx.value("oldest_pending", recipient=recipient)
+                if oldest is not None:
+                    stats.oldest_pending_by_recipient[str(recipient)] = self._rows.when(oldest)
             return stats
 
         return await self.connector.read(run, snapshot=True)
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]:
+        async def run(tx: Tx) -> dict[str, GoneEndpoint]:
+            rows = await tx.rows("gone_endpoints")
+            return {str(r[0]): GoneEndpoint(self._rows.when(r[1]), str(r[2])) for r in rows}
+
+        return await self.connector.read(run)
+
+    async def mark_gone(self, recipient: str, at: datetime, reason: str, audit: AuditEvent) -> None:
+        """Disable ``recipient``'s push endpoint (a 410), audited; kept as it was if it is
+        already (the first 410's time stands)."""
+        aware(at)
+
+        async def run(tx: Tx) -> None:
+            if await tx.run("mark_gone", recipient=recipient, at=at, reason=reason):
+                await self._audit(tx, audit)
+
+        await self.connector.write(run)
+
+    async def clear_gone(self, recipient: str) -> bool:
+        return bool(
+            await self.connector.write(lambda tx: tx.run("clear_gone", recipient=recipient))
+        )
 
     async def purge_delivered_before(self, before: datetime) -> int:
         """Retention: delete messages accepted before ``before`` whose every delivery is
@@ -361,7 +473,8 @@ class StoreCore(Generic[C]):
         aware(case.opened_at)
         aware(case.deadline)
         fields: dict[str, object] = {"case_id": case.case_id, "stage": case.stage}
-        fields |= {"status": case.status, "version": case.version, "state": case.state}
+        state = self.protection.seal(case.state, case_record_id(case.case_id))
+        fields |= {"status": case.status, "version": case.version, "state": state}
 
         async def run(tx: Tx) -> bool:
             if case.version == 1:
@@ -389,6 +502,16 @@ class StoreCore(Generic[C]):
 
         return await self.connector.read(run)
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        """Closed cases opened at or after ``opened_since``, oldest first (statistics)."""
+        aware(opened_since)
+
+        async def run(tx: Tx) -> list[CaseRecord]:
+            rows = await tx.rows("closed_cases", since=opened_since, limit=limit)
+            return [self._rows.case(r) for r in rows]
+
+        return await self.connector.read(run)
+
     async def messages_after(
         self, after_seq: int, since: datetime, limit: int
     ) -> list[MessageRecord]:
@@ -401,6 +524,57 @@ class StoreCore(Generic[C]):
             return [self._rows.message(r) for r in rows]
 
         return await self.connector.read(run)
+
+    # ------------------------------------------------------------------ at rest
+
+    async def reseal_messages(self, after_seq: int, limit: int) -> tuple[int | None, int]:
+        """Seal again, under the active key, the message bodies after ``after_seq`` (at most
+        ``limit`` looked at) that are plaintext or under an older key; returns (the last seq
+        looked at, None when there are no more; how many were re-sealed). Bodies never
+        change once stored, so the update only checks the row still holds what was read."""
+        rows = await self.connector.read(
+            lambda tx: tx.rows("reseal_messages_after", after=after_seq, limit=limit)
+        )
+        changes = [
+            {
+                "seq": int(seq),
+                "body": self._reseal(bytes(body), message_record_id(int(seq))),
+                "old": bytes(body),
+            }
+            for seq, body in rows
+            if self.protection.needs_sealing(bytes(body))
+        ]
+
+        async def write(tx: Tx) -> int:
+            return sum([await tx.run("reseal_message", **change) for change in changes])
+
+        count = await self.connector.write(write) if changes else 0
+        return (int(rows[-1][0]) if len(rows) == limit else None), count
+
+    async def reseal_cases(self, after_id: str, limit: int) -> tuple[str | None, int]:
+        """As ``reseal_messages`` for case states, in case id order; a case written since it
+        was read (another version) is left to that write, which sealed it already."""
+        rows = await self.connector.read(
+            lambda tx: tx.rows("reseal_cases_after", after=after_id, limit=limit)
+        )
+        changes = [
+            {
+                "case_id": case_id,
+                "version": int(version),
+                "state": self._reseal(bytes(state), case_record_id(case_id)),
+            }
+            for case_id, version, state in rows
+            if self.protection.needs_sealing(bytes(state))
+        ]
+
+        async def write(tx: Tx) -> int:
+            return sum([await tx.run("reseal_case", **change) for change in changes])
+
+        count = await self.connector.write(write) if changes else 0
+        return (str(rows[-1][0]) if len(rows) == limit else None), count
+
+    def _reseal(self, blob: bytes, record_id: str) -> bytes:
+        return self.protection.seal(self.protection.open(blob, record_id), record_id)
 
     # ------------------------------------------------------------------ capabilities
 
@@ -461,3 +635,10 @@ class StoreCore(Generic[C]):
             return changed == 1
 
         return await self.connector.write(run)
+
+
+def _chain_digest(first_prev_hash: str) -> str:
+    try:
+        return digest_of(first_prev_hash)
+    except ValueError:
+        return "an unknown digest"

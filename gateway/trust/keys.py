@@ -5,8 +5,9 @@ private key. So the registry only ever holds public JWKs (``d`` is refused at ad
 ``SigningKey`` (a private key) is what an adapter or the gateway itself loads from a file.
 
 JWK parsing, key generation and the signature primitives are joserfc's (cryptography
-underneath). What is ours: the allow-list of key types (OKP/Ed25519 and EC/P-256), the kid
-convention ``<owner>/<key-name>``, validity windows and revocation.
+underneath) for Ed25519 and ES256, and Tongsuo's for SM2 (``gateway.trust.sm2``). What is
+ours: the allow-list of key types (OKP/Ed25519, EC/P-256, EC/SM2), the kid convention
+``<owner>/<key-name>``, validity windows and revocation.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from joserfc.jwk import ECKey, OKPKey
 
 from gateway.clock import utc_iso
 from gateway.files import create_private, replace_private
+from gateway.masking import mask_text
 from gateway.problems import (
     ConflictError,
     KeyExpiredError,
@@ -36,6 +38,7 @@ from gateway.problems import (
     NotFoundError,
     UnknownKeyError,
 )
+from gateway.trust.sm2 import SM2Key
 
 __all__ = [
     "ALGORITHMS",
@@ -47,38 +50,46 @@ __all__ = [
     "PublicKey",
     "SigningKey",
     "alg_for_jwk",
+    "algorithm_of",
     "split_kid",
 ]
 
-Algorithm = Literal["Ed25519", "ES256"]
+Algorithm = Literal["Ed25519", "ES256", "SM2"]
 #: the signature algorithms we sign with (``EdDSA`` is accepted on input as ``Ed25519``)
-ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256")
-PublicKey = OKPKey | ECKey
+ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256", "SM2")
+PublicKey = OKPKey | ECKey | SM2Key
 
 #: ``<owner>/<key-name>``; the owner is a department id or the gateway id
-KID = re.compile(
-    r"^(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
-)
+KID = re.compile(r"(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 
 # kty/crv pairs we accept, and the algorithm each implies.
 _KEY_TYPES: dict[tuple[str, str], Algorithm] = {
     ("OKP", "Ed25519"): "Ed25519",
     ("EC", "P-256"): "ES256",
+    ("EC", "SM2"): "SM2",
 }
 # JWK members that only private keys carry (RFC 7518 6.2.2, 6.3.2; RFC 8037 2).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ALG_NAMES: dict[Algorithm, frozenset[str]] = {
     "Ed25519": frozenset({"Ed25519", "EdDSA"}),
     "ES256": frozenset({"ES256"}),
+    "SM2": frozenset({"SM2"}),
 }
+
+
+def shown_kid(kid: str) -> str:
+    """A kid from outside as an answer or a log line may show it: at most 200 characters,
+    with anything shaped like personal data masked (a kid is an identifier the gateway logs
+    untouched once it is known; an unknown one is whatever the caller wrote)."""
+    return mask_text(kid[:200])
 
 
 def split_kid(kid: str) -> tuple[str, str]:
     """``(owner, key-name)`` of a kid, or ``UnknownKeyError`` if it has not that shape."""
-    m = KID.match(kid)
+    m = KID.fullmatch(kid)
     if m is None:
         raise UnknownKeyError(
-            "the kid must be '<department-id>/<key-name>'", extra={"kid": kid[:200]}
+            "the kid must be '<department-id>/<key-name>'", extra={"kid": shown_kid(kid)}
         )
     return m["owner"], m["name"]
 
@@ -89,7 +100,7 @@ def alg_for_jwk(jwk: dict[str, Any]) -> Algorithm:
     alg = _KEY_TYPES.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str) else None
     if alg is None:
         raise KeyMaterialError(
-            f"unsupported key type kty={kty!r} crv={crv!r}; only OKP/Ed25519 and EC/P-256"
+            f"unsupported key type kty={kty!r} crv={crv!r}; only OKP/Ed25519, EC/P-256 and EC/SM2"
         )
     declared = jwk.get("alg")
     if declared is not None and declared not in _ALG_NAMES[alg]:
@@ -100,6 +111,17 @@ def alg_for_jwk(jwk: dict[str, Any]) -> Algorithm:
     return alg
 
 
+def algorithm_of(key: PublicKey) -> Algorithm:
+    """The one algorithm a key object is for; a key never serves another algorithm."""
+    if isinstance(key, SM2Key):
+        return "SM2"
+    if isinstance(key, OKPKey) and key.curve_name == "Ed25519":
+        return "Ed25519"
+    if isinstance(key, ECKey) and key.curve_name == "P-256":
+        return "ES256"
+    raise KeyMaterialError(f"no accepted algorithm for a {type(key).__name__}")
+
+
 def _import(jwk: dict[str, Any], alg: Algorithm) -> PublicKey:
     # ``alg``/``use``/``kid`` are checked by us; joserfc would otherwise refuse the older
     # "EdDSA" algorithm name on input against a key declared for "Ed25519".
@@ -107,6 +129,8 @@ def _import(jwk: dict[str, Any], alg: Algorithm) -> PublicKey:
     try:
         if alg == "Ed25519":
             return OKPKey.import_key(material)
+        if alg == "SM2":
+            return SM2Key.import_key(material)
         return ECKey.import_key(material)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise KeyMaterialError(f"the {alg} key cannot be read: {exc}") from None
@@ -142,6 +166,8 @@ class SigningKey:
             return cls(kid, OKPKey.generate_key("Ed25519", private=True))
         if alg == "ES256":
             return cls(kid, ECKey.generate_key("P-256", private=True))
+        if alg == "SM2":
+            return cls(kid, SM2Key.generate_key())
         raise KeyMaterialError(f"unsupported algorithm {alg!r}; use one of {ALGORITHMS}")
 
     def private_jwk(self) -> dict[str, Any]:
@@ -167,8 +193,8 @@ class SigningKey:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SigningKey:
-        """Read a private JWK file written by ``save`` (or any private OKP/Ed25519 or
-        EC/P-256 JWK with a ``kid``)."""
+        """Read a private JWK file written by ``save`` (or any private OKP/Ed25519,
+        EC/P-256 or EC/SM2 JWK with a ``kid``)."""
         p = Path(path)
         try:
             raw = p.read_bytes()
@@ -196,7 +222,7 @@ class SigningKey:
         if "d" not in jwk:
             raise KeyFileError(f"{p}: a public key; the private key (member 'd') is needed")
         kid = jwk.get("kid")
-        if not isinstance(kid, str) or KID.match(kid) is None:
+        if not isinstance(kid, str) or KID.fullmatch(kid) is None:
             raise KeyFileError(f"{p}: the JWK needs a kid of the form '<department-id>/<name>'")
         try:
             key = _import(jwk, alg)
@@ -342,9 +368,8 @@ class KeyRegistry:
     def resolve(self, kid: str, at: datetime) -> KeyRecord:
         record = self._records.get(kid)
         if record is None:
-            raise UnknownKeyError(
-                f"no key with kid {kid[:200]} is registered", extra={"kid": kid[:200]}
-            )
+            shown = shown_kid(kid)
+            raise UnknownKeyError(f"no key with kid {shown} is registered", extra={"kid": shown})
         record.check_usable(at)
         return record
 
