@@ -28,10 +28,12 @@ KINDS = {"payee_bank_account": ACCOUNT, "commercial_insurance_claim": CLAIM}
 MAX_BYTES = 20 * 1024 * 1024
 #: a cell a spreadsheet would run as a formula when the batch is opened (OWASP "CSV
 #: Injection": cells beginning with = + - @, tab or carriage return); a signed number is not one
-_FORMULA = re.compile(r"[=+\-@\t\r](?![0-9.]*$)")
+_FORMULA_START = frozenset("=+-@\t\r")
+_SIGNED_NUMBER = re.compile(r"[+-][0-9.]+")
+#: a column name that may be echoed in a refusal (a canonical field path)
+_FIELD_PATH = re.compile(r"[a-z][a-z0-9_]{0,39}(?:\.[a-z][a-z0-9_]{0,39}){0,3}")
 #: C0 controls and DEL: no field of a batch holds them (a tab or line break inside a cell is
 #: allowed only in free text, which these batches have none of)
-_FIELD_PATH = re.compile(r"[a-z][a-z0-9_]{0,39}(?:\.[a-z][a-z0-9_]{0,39}){0,3}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -72,7 +74,7 @@ def _nest(flat: dict[str, str], file: str, place: str) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     problems = []
     for column, raw in flat.items():
-        if _FORMULA.match(raw):
+        if raw[:1] in _FORMULA_START and _SIGNED_NUMBER.fullmatch(raw) is None:
             problems.append(Problem(file, place, column, "begins like a spreadsheet formula "
                                     "(=, +, -, @, tab)"))  # fmt: skip
             continue

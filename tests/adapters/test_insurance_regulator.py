@@ -153,6 +153,7 @@ def test_a_field_over_the_csv_limit_is_that_rows_refusal_and_the_rest_is_read() 
         ("holder.name", "@SUM(1)"),
         ("bank_name", "-2+3"),
         ("bank_name", "\t=1"),
+        ("bank_name", "=5"),
     ],
 )
 def test_a_cell_that_a_spreadsheet_would_run_is_refused_by_name(column: str, value: str) -> None:
