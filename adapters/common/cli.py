@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ from gateway.trust import SigningKey
 
 PROGRESS_ABOVE = 300
 PROGRESS_EVERY = 100
+#: what of an event id may appear in a file name (CloudEvents 1.0 allows any string as id)
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]")
+MAX_ID_IN_NAME = 100
 
 ParseFile = Callable[[Path], Parsed]
 #: a parser that also takes the configured institution
@@ -141,6 +145,14 @@ async def _send(args: argparse.Namespace, family: Family) -> int:
     return 0 if report.ok else 1
 
 
+def received_file_name(seq: int, event_id: str, ext: str) -> str:
+    """``00000042-<event id>.json``: the gateway's sequence number (unique, so the name is)
+    and the event id with every character but ``A-Za-z0-9._-`` replaced by ``_`` and cut at
+    ``MAX_ID_IN_NAME``, so no id ("../x", "a/b") names a place outside the directory."""
+    safe = _UNSAFE_IN_NAME.sub("_", event_id)[:MAX_ID_IN_NAME]
+    return f"{seq:08d}-{safe}.{ext}"
+
+
 def _output_dir(value: str | None) -> Path | None:
     if value is None:
         return None
@@ -172,10 +184,11 @@ async def _serve(args: argparse.Namespace, family: Family) -> int:
 
         async def on_delivery(delivered: Delivered) -> None:
             ext, native = family.to_native(delivered.verified.event)
-            stem = f"{delivered.verified.seq:08d}-{delivered.verified.event.id}"
+            name = received_file_name(delivered.verified.seq, delivered.verified.event.id, ext)
             if out is not None:  # the files first: the record appears once they are verified
+                stem = name.removesuffix(f".{ext}")
                 await receive_attachments(client, delivered, out / f"{stem}.attachments")
-            _write(out, f"{stem}.{ext}", native)
+            _write(out, name, native)
 
         receiver = Receiver(
             department,

@@ -14,7 +14,17 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.place}: field {self.field}: {self.reason}"
+        text = f"{self.file}: {self.place}: field {self.field}: {self.reason}"
+        return text if text.isprintable() else "".join(map(_shown, text))
+
+
+def _shown(char: str) -> str:
+    """A character as an operator's terminal may show it: non-printable ones (C0/C1 controls,
+    an escape sequence's ESC, line separators) as a Python escape, never raw."""
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class AdapterError(Exception):

@@ -16,6 +16,9 @@ from pathlib import Path
 from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed, doc_type, outgoing
 
+#: the largest native file read (a batch of canonical documents); a larger one is refused
+#: before it is read
+MAX_BYTES = 20 * 1024 * 1024
 #: the document's own number, the record key of its deterministic event id
 KEY_FIELDS = {
     "recognition_decision": "decision_number",
@@ -46,6 +49,8 @@ def make_parser(names: Iterable[str]) -> Callable[[Path], Parsed]:
 
     def parse_file(path: Path) -> Parsed:
         file = str(path)
+        if path.stat().st_size > MAX_BYTES:
+            raise AdapterError.one(file, "file", "(document)", f"larger than {MAX_BYTES} bytes")
         try:
             loaded = json.loads(path.read_bytes(), object_pairs_hook=_refuse_duplicate_keys)
         except (ValueError, UnicodeDecodeError):

@@ -147,10 +147,16 @@ class XmlReader:
         return AdapterError.one(self.file, self.where(el), field, reason)
 
     def child(self, el: Element, name: str, required: bool = True) -> Element | None:
-        found = el.find(self.q(name))
-        if found is None and required:
-            raise self.fail(el, name, "is missing")
-        return found
+        """The one child ``name``; missing (when required) or repeated is refused, never a
+        second value silently ignored (``children`` reads the repeatable ones)."""
+        found = el.findall(self.q(name))
+        if not found:
+            if required:
+                raise self.fail(el, name, "is missing")
+            return None
+        if len(found) > 1:
+            raise self.fail(found[1], name, "repeated; the record holds one")
+        return found[0]
 
     def children(self, el: Element, name: str) -> list[Element]:
         return list(el.findall(self.q(name)))

@@ -79,16 +79,22 @@ class _Cda:
     def fail(self, el: Element, field: str, reason: str) -> AdapterError:
         return AdapterError.one(self.file, self.where(el), field, reason)
 
-    def one(self, ctx: Element, path: str, field: str, required: bool = True) -> Element | None:
+    def one(
+        self, ctx: Element, path: str, field: str, required: bool = True, single: bool = False
+    ) -> Element | None:
+        """The first element at ``path``; with ``single`` (a patient, a section by its code)
+        a second one is refused, never silently ignored."""
         found = ctx.xpath(path, namespaces=NS)
         if not found:
             if required:
                 raise self.fail(ctx, field, "is missing")
             return None
+        if single and len(found) > 1:
+            raise self.fail(found[1], field, "repeated; the document holds one")
         return found[0]
 
-    def need(self, ctx: Element, path: str, field: str) -> Element:
-        found = self.one(ctx, path, field)
+    def need(self, ctx: Element, path: str, field: str, single: bool = False) -> Element:
+        found = self.one(ctx, path, field, single=single)
         assert found is not None
         return found
 
@@ -133,7 +139,7 @@ def _put(doc: dict[str, Any], key: str, value: object) -> None:
 
 def _section(c: _Cda, body: Element, code: str, required: bool = False) -> Element | None:
     path = f"v3:component/v3:section[v3:code/@code='{code}']"
-    return c.one(body, path, f"section {code}", required)
+    return c.one(body, path, f"section {code}", required, single=True)
 
 
 def _doctor(c: _Cda) -> dict[str, Any]:
@@ -145,7 +151,9 @@ def _doctor(c: _Cda) -> dict[str, Any]:
 
 
 def _diagnoses(c: _Cda, body: Element, code: str) -> list[dict[str, Any]]:
-    section = c.need(body, f"v3:component/v3:section[v3:code/@code='{code}']", f"section {code}")
+    section = c.need(
+        body, f"v3:component/v3:section[v3:code/@code='{code}']", f"section {code}", single=True
+    )
     diagnoses = []
     for obs in section.xpath("v3:entry/v3:observation", namespaces=NS):
         value = c.need(obs, "v3:value", "observation/value")
@@ -180,7 +188,7 @@ def _coded(c: _Cda, el: Element, code_set: CodeSet) -> list[tuple[str, str]]:
 
 
 def _patient(c: _Cda, role: Element) -> dict[str, Any]:
-    el = c.need(role, "v3:patient", "patient")
+    el = c.need(role, "v3:patient", "patient", single=True)
     id_field = f"patient/id[@root='{ID_CARD_OID}']"
     patient: dict[str, Any] = {
         "name": c.text(el, "v3:name", "patient/name"),
@@ -215,7 +223,7 @@ def _common(c: _Cda, doc: dict[str, Any], number_field: str) -> tuple[Element, E
     enc = c.need(c.root, "v3:componentOf/v3:encompassingEncounter", "encompassingEncounter")
     case_path = "v3:id[@assigningAuthorityName='zj-exchange']"
     _put(doc, "case_id", c.attr(enc, case_path, "extension", "id", required=False))
-    role = c.need(c.root, "v3:recordTarget/v3:patientRole", "recordTarget/patientRole")
+    role = c.need(c.root, "v3:recordTarget/v3:patientRole", "recordTarget/patientRole", single=True)
     doc[number_field] = c.attr(role, "v3:id", "extension", "patientRole/id")
     doc["patient"] = _patient(c, role)
     doc["hospital"] = _hospital(c)

@@ -32,6 +32,17 @@ class Delimiters:
     escape: str
     subcomponent: str
 
+    def escaped(self, text: str) -> str:
+        """Text as a field value: the escape character first, then each delimiter, written as
+        its sequence (``\\E\\``, ``\\F\\``, ``\\S\\``, ``\\T\\``, ``\\R\\``; v2.5 2.7.1), so
+        ``unescape`` gives the text back and no delimiter in it splits the field."""
+        esc = self.escape
+        out = text.replace(esc, f"{esc}E{esc}")
+        for body, delimiter in _table()["delimiters"].items():
+            if delimiter != "escape":
+                out = out.replace(str(getattr(self, delimiter)), f"{esc}{body}{esc}")
+        return out
+
     def unescape(self, raw: str, charset: str = "utf-8") -> str:
         """The plain text of a field value; malformed sequences are kept literally."""
         esc = self.escape

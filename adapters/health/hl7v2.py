@@ -68,6 +68,9 @@ class _Msg:
             raise AdapterError.one(file, "line 1", "MSH-2", "not five distinct delimiters")
         self.delimiters = Delimiters(enc[0], enc[1], enc[2], enc[3], enc[4])
         self.lines = {id(seg): i for i, seg in enumerate(self.msg, start=1)}
+        headers = self.segments("MSH")
+        if len(headers) > 1:  # never read two patients' segments as one message
+            raise self.fail(headers[1], "MSH", "a second message; a file holds one HL7 v2 message")
         charset = self.raw(self.segment("MSH"), 18)
         if charset not in CHARSETS:
             reason = "character set not one of " + ", ".join(repr(c) for c in CHARSETS)
@@ -81,10 +84,14 @@ class _Msg:
         return AdapterError.one(self.file, self.where(seg), field, reason)
 
     def segment(self, name: str) -> Any:
-        for seg in self.msg:
-            if str(seg[0]) == name:
-                return seg
-        raise AdapterError.one(self.file, "message", name, "segment is missing")
+        """The one segment ``name`` (PID, PV1, OBR...): missing or repeated is refused, never
+        a second patient or visit silently ignored."""
+        found = self.segments(name)
+        if not found:
+            raise AdapterError.one(self.file, "message", name, "segment is missing")
+        if len(found) > 1:
+            raise self.fail(found[1], name, "repeated; the message holds one")
+        return found[0]
 
     def segments(self, name: str) -> list[Any]:
         return [seg for seg in self.msg if str(seg[0]) == name]

@@ -11,7 +11,7 @@ flat (no nesting) so the HIS can map it field by field, HL7-style names in lower
      "injury_date": "YYYYMMDD", "accident_kind": ...,
      "result": "RECOGNISED" | "DEEMED" | "NOT_RECOGNISED", "result_zh": "认定为工伤" | ...,
      "document_number": ..., "decided_date": "YYYYMMDD",
-     "dg1": "S62.6^右手中指...^ICD10^1~S61.0^...^ICD10^0"}
+     "dg1": "S62.6^右手中指...^ICD10^1~S61.0^...^ICD10^0"}  (text HL7-escaped, v2.5 2.7)
 
 ``ZJX^R01`` is a recognition decision, ``ZJX^A01`` an assessment conclusion (``result`` is
 then the disability grade, ``"10"``, or ``"NONE"``; ``decided_date`` the conclusion date). Any
@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from adapters.health.escapes import Delimiters
 from gateway.messages import CloudEvent
 
 BEIJING = timezone(timedelta(hours=8))
@@ -35,6 +36,8 @@ RESULT = {
     "not_recognised": ("NOT_RECOGNISED", "不予认定工伤"),
 }
 GENDER = {"male": "M", "female": "F"}
+#: the delimiters of the ``dg1`` composite: HL7 v2's defaults (v2.5 2.5.4)
+HL7 = Delimiters("|", "^", "~", "\\", "&")
 
 
 def _d(value: object) -> str | None:
@@ -43,8 +46,13 @@ def _d(value: object) -> str | None:
 
 def _dg1(diagnoses: list[dict[str, Any]]) -> str:
     return "~".join(
-        f"{d['code']}^{d['name']}^ICD10^{'1' if d.get('primary') else '0'}" for d in diagnoses
+        "^".join([HL7.escaped(d["code"]), HL7.escaped(d["name"]), "ICD10", _primary(d)])
+        for d in diagnoses
     )
+
+
+def _primary(diagnosis: dict[str, Any]) -> str:
+    return "1" if diagnosis.get("primary") else "0"
 
 
 def _flatten(value: object, prefix: str, out: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +26,15 @@ ACCOUNT = doc_type("payee_bank_account")
 CLAIM = doc_type("commercial_insurance_claim")
 KINDS = {"payee_bank_account": ACCOUNT, "commercial_insurance_claim": CLAIM}
 MAX_BYTES = 20 * 1024 * 1024
+#: a cell a spreadsheet would run as a formula when the batch is opened (OWASP "CSV
+#: Injection": cells beginning with = + - @, tab or carriage return); a signed number is not one
+_FORMULA_START = frozenset("=+-@\t\r")
+_SIGNED_NUMBER = re.compile(r"[+-][0-9.]+")
+#: a column name that may be echoed in a refusal (a canonical field path)
+_FIELD_PATH = re.compile(r"[a-z][a-z0-9_]{0,39}(?:\.[a-z][a-z0-9_]{0,39}){0,3}")
+#: C0 controls and DEL: no field of a batch holds them (a tab or line break inside a cell is
+#: allowed only in free text, which these batches have none of)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def record_key(type_: str, data: dict[str, Any]) -> str:
@@ -64,6 +74,13 @@ def _nest(flat: dict[str, str], file: str, place: str) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     problems = []
     for column, raw in flat.items():
+        if raw[:1] in _FORMULA_START and _SIGNED_NUMBER.fullmatch(raw) is None:
+            problems.append(Problem(file, place, column, "begins like a spreadsheet formula "
+                                    "(=, +, -, @, tab)"))  # fmt: skip
+            continue
+        if _CONTROL.search(raw):
+            problems.append(Problem(file, place, column, "holds control characters"))
+            continue
         value = raw.strip()
         if not value:
             continue
@@ -126,10 +143,11 @@ def parse_csv(text: str, file: str) -> Parsed:
     known = set(registry().schema(type_)["properties"])
     for number, column in enumerate(header, start=1):
         if column.split(".")[0] not in known:
-            name = column or f"(column {number}, no name)"
+            # echoed only when it looks like a field path: never a value or a terminal escape
+            name = column if _FIELD_PATH.fullmatch(column) else f"(column {number})"
             raise AdapterError.one(file, "row 1", name, "unknown column")
     parsed = Parsed()
-    for row in reader:
+    for row in _rows(reader, file, parsed):
         place = f"row {reader.line_num}"
         if None in row or any(v is None for v in row.values()):
             parsed.errors.append(
@@ -140,11 +158,28 @@ def parse_csv(text: str, file: str) -> Parsed:
     return parsed
 
 
+def _rows(reader: csv.DictReader[str], file: str, parsed: Parsed) -> Iterator[dict[str, str]]:
+    """The rows of a batch; a row the CSV reader cannot take (a cell over the reader's field
+    limit) is that row's refusal and reading goes on with the next line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            limit = csv.field_size_limit()
+            reason = f"not a CSV row (a cell over {limit} characters)"
+            place = f"row {reader.reader.line_num}"  # DictReader.line_num lags on an error
+            parsed.errors.append(AdapterError.one(file, place, "(row)", reason))
+            continue
+        yield row
+
+
 def parse_json(raw: bytes, file: str) -> Parsed:
     """``{"batch_id": ..., "kind": ..., "records": [...]}``, records in the canonical shape
     (native date and time formats allowed)."""
     try:
-        batch = json.loads(raw)
+        batch = json.loads(raw, parse_float=Decimal)  # never through binary floating point
     except (ValueError, UnicodeDecodeError):
         raise AdapterError.one(file, "file", "(document)", "not valid JSON") from None
     if not isinstance(batch, dict) or batch.get("kind") not in KINDS:
@@ -159,9 +194,18 @@ def parse_json(raw: bytes, file: str) -> Parsed:
         if not isinstance(record, dict):
             parsed.errors.append(AdapterError.one(file, place, "(record)", "must be an object"))
             continue
-        flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in _flatten(record)}
+        flat = {k: _cell(v) for k, v in _flatten(record)}
         _collect(parsed, type_, flat, file, place)
     return parsed
+
+
+def _cell(value: object) -> str:
+    """A JSON value as the cell text a CSV batch would hold (numbers exactly as written)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value)
 
 
 def _refuse_repeated_keys(parsed: Parsed) -> Parsed:

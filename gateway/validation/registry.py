@@ -52,6 +52,7 @@ from gateway.validation.formats import (
     parse_date,
     parse_date_time,
 )
+from gateway.validation.text import control_violations
 
 DRAFT_07: Final = "http://json-schema.org/draft-07/schema#"
 SCHEMA_ID_PREFIX: Final = "urn:zj-exchange:schema:"
@@ -585,18 +586,20 @@ class SchemaRegistry:
     def validate(self, doc_type: str, data: object) -> list[Violation]:
         """Every problem of ``data`` as a type's document; ``[]`` when it is valid."""
         entry = self._entry(doc_type)
+        controls = control_violations(data)
         try:
             entry.fast(data)
         except fastjsonschema.JsonSchemaValueException as exc:
             failed: Exception | None = exc
         else:
             failed = None
-            if not entry.date_order and not entry.kind_rules:
+            if not controls and not entry.date_order and not entry.kind_rules:
                 return []
             order = _date_order_violations(entry.date_order, data)
-            if not order and next(_kind_violations(entry.kind_rules, data), None) is None:
+            kinds = next(_kind_violations(entry.kind_rules, data), None)
+            if not controls and not order and kinds is None:
                 return []
-        found: dict[Violation, None] = {}
+        found: dict[Violation, None] = dict.fromkeys(controls)
         for error in entry.full.iter_errors(data):
             for violation in _violations_for(error):
                 found[violation] = None

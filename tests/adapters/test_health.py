@@ -223,3 +223,23 @@ def test_bad_diagnosis_certificate_names_the_field_not_the_value(tmp_path: Path)
     assert not parsed.records and len(parsed.errors) == 1
     text = str(parsed.errors[0])
     assert "id_number" in text and "330784198603140512" not in text
+
+
+def test_dg1_escapes_hl7_delimiters_in_diagnosis_names() -> None:
+    # a name holding ^ ~ & \ split the HIS's DG1 composite into other diagnoses and components
+    from adapters.health.escapes import Delimiters
+    from gateway.messages import parse_event
+    from gateway.messages.event import build_event
+
+    doc = example("recognition_decision", "press_recognised")
+    doc["diagnoses"] = doc["diagnoses"][:1]
+    doc["diagnoses"][0]["name"] = "右手^中指~骨折&\\E\\|"
+    payload = build_event(
+        source="330784.hrss.recognition", type="cn.gov.zj.injury.recognition_decision.v1", data=doc
+    )
+    dg1 = summary(parse_event(payload))["dg1"]
+    standard = Delimiters("|", "^", "~", "\\", "&")
+    [only] = dg1.split("~")
+    code, name, system, primary = only.split("^")
+    assert (code, system, primary) == (doc["diagnoses"][0]["code"], "ICD10", "1")
+    assert "&" not in name and standard.unescape(name) == "右手^中指~骨折&\\E\\|"

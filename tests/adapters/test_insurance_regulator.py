@@ -122,3 +122,76 @@ async def test_cli_reports_bad_rows_sends_good_ones_and_exits_1(
     assert f"refused: {batch}: row 3: field holder.id_number:" in text
     assert f"refused: {batch}: row 4: field holder.birth_date: not a date" in text
     assert "330784198603140512" not in text
+
+
+# --- hostile batches (review of issues 11 and 14) --------------------------------------------
+
+
+def _rows() -> tuple[str, str]:
+    lines = sample("insurance_regulator", "payee_accounts.csv").read_text("utf-8").splitlines()
+    header, _chen, li = lines
+    return header, li
+
+
+def test_a_field_over_the_csv_limit_is_that_rows_refusal_and_the_rest_is_read() -> None:
+    header, li = _rows()
+    huge = li.replace("李秀英", "李" * 200_000).replace("0012", "0015")
+    later = li.replace("0012", "0016")
+    parsed = parse_csv("\n".join([header, li, huge, later]) + "\n", "big.csv")
+    assert [r.place for r in parsed.records] == ["row 2", "row 4"]
+    assert [str(e) for e in parsed.errors] == [
+        "big.csv: row 3: field (row): not a CSV row (a cell over 131072 characters)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("holder.name", "=1+2"),
+        ("bank_name", '=HYPERLINK("http://x.example","y")'),
+        ("branch_name", "+cmd|' /C calc'!A0"),
+        ("holder.name", "@SUM(1)"),
+        ("bank_name", "-2+3"),
+        ("bank_name", "\t=1"),
+        ("bank_name", "=5"),
+    ],
+)
+def test_a_cell_that_a_spreadsheet_would_run_is_refused_by_name(column: str, value: str) -> None:
+    header, li = _rows()
+    names = header.split(",")
+    cells = li.split(",")
+    cells[names.index(column)] = '"' + value.replace('"', '""') + '"'
+    parsed = parse_csv("\n".join([header, li, ",".join(cells).replace("0012", "0017")]), "f.csv")
+    assert [r.place for r in parsed.records] == ["row 2"]
+    assert [str(e) for e in parsed.errors] == [
+        f"f.csv: row 3: field {column}: begins like a spreadsheet formula (=, +, -, @, tab)"
+    ]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x07", "\x7f"])
+def test_a_control_character_in_a_cell_is_refused_by_name(control: str) -> None:
+    header, li = _rows()
+    bad = li.replace("李秀英", f"李{control}英").replace("0012", "0018")
+    parsed = parse_csv("\n".join([header, li, bad]), "c.csv")
+    assert [r.place for r in parsed.records] == ["row 2"]
+    assert [str(e) for e in parsed.errors] == [
+        "c.csv: row 3: field holder.name: holds control characters"
+    ]
+
+
+def test_json_batch_amounts_are_never_rounded_through_a_float(tmp_path: Path) -> None:
+    path = tmp_path / "claims.json"
+    text = sample("insurance_regulator", "claims.json").read_text("utf-8")
+    # a JSON number, not a string: read as binary floating point it became ...999.20
+    path.write_text(text.replace('"18500.00"', "999999999999999.30"), "utf-8")
+    parsed = parse_file(path)
+    assert parsed.records[0].data["paid_amount"] == "999999999999999.30"
+
+
+@pytest.mark.parametrize("column", ["\x1b]0;owned\x07", "330784198603140511", "姓名"])
+def test_an_unknown_column_that_is_not_a_field_path_is_named_by_position(column: str) -> None:
+    # a column name is echoed only when it looks like a canonical field path: a terminal
+    # escape or a value pasted into the header never reaches the operator's screen
+    with pytest.raises(AdapterError) as info:
+        parse_csv(f"account_reference,{column}\nA,1\n", "x.csv")
+    assert str(info.value) == "x.csv: row 1: field (column 2): unknown column"

@@ -318,3 +318,63 @@ def test_outpatient_sections_with_empty_text_are_read_from_their_entries() -> No
     illness = "<text>患者半小时前工作时右手中指被冲床压伤，伤后局部疼痛、出血、活动受限。</text>"
     empty = parse_bytes(raw.replace(illness, "<text/>").encode(), "c0002.xml")
     assert "present_illness" not in empty.data  # optional: absent
+
+
+# --- review: escapes that decode to control characters ---------------------------------------
+
+
+@pytest.mark.parametrize("escape", ["\\X00\\", "\\X1B5B324A\\", "\\X07\\"])
+def test_an_hl7_hex_escape_of_a_control_character_is_refused_by_field(escape: str) -> None:
+    raw = sample("health", "county_adt_a03_local_facility.hl7").read_bytes()
+    text = raw.decode("utf-8").replace("术后6周复查拔针\\F\\功能锻炼。", f"拔针{escape}锻炼")
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(text.encode("utf-8"), "a03.hl7", HOSPITAL)
+    assert [str(p) for p in info.value.problems] == [
+        "a03.hl7: message YK1Y20260720091500003: field /discharge_advice: holds control characters"
+    ]
+
+
+def test_two_hl7_messages_in_one_file_are_refused_not_merged() -> None:
+    # the second patient's DG1 segments were read as the first patient's diagnoses
+    first = sample("health", "county_adt_a03_local_facility.hl7").read_bytes().rstrip(b"\r\n")
+    second = sample("health", "adt_a03_discharge.hl7").read_bytes()
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(first + b"\r" + second, "two.hl7", HOSPITAL)
+    assert str(info.value) == (
+        "two.hl7: line 14, segment MSH: field MSH: a second message; "
+        "a file holds one HL7 v2 message"
+    )
+
+
+@pytest.mark.parametrize("segment", ["PID", "PV1"])
+def test_a_segment_the_message_holds_once_is_refused_when_repeated(segment: str) -> None:
+    text = sample("health", "county_adt_a03_local_facility.hl7").read_bytes().decode("utf-8")
+    lines = text.rstrip("\r").split("\r")
+    [line] = [seg for seg in lines if seg.startswith(segment + "|")]
+    lines.insert(lines.index(line) + 1, line)
+    with pytest.raises(AdapterError) as info:
+        parse_bytes("\r".join(lines).encode(), "a03.hl7", HOSPITAL)
+    at = lines.index(line) + 2
+    assert str(info.value) == (
+        f"a03.hl7: line {at}, segment {segment}: field {segment}: repeated; the message holds one"
+    )
+
+
+def test_a_cda_with_a_second_patient_or_a_repeated_section_is_refused() -> None:
+    raw = sample("health", "cda_c0049_discharge.xml").read_bytes()
+    start, end = (
+        raw.index(b"<recordTarget"),
+        raw.index(b"</recordTarget>") + len(b"</recordTarget>"),
+    )
+    two_patients = raw[:end] + raw[start:end] + raw[end:]
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(two_patients, "two.xml")
+    assert info.value.first.field == "recordTarget/patientRole"
+    assert info.value.first.reason == "repeated; the document holds one"
+    start = raw.index(b"<component>", raw.index(b"<structuredBody"))
+    end = raw.index(b"</component>", start) + len(b"</component>")
+    two_sections = raw[:end] + raw[start:end] + raw[end:]
+    with pytest.raises(AdapterError) as info:
+        parse_bytes(two_sections, "two.xml")
+    assert info.value.first.field.startswith("section ")
+    assert info.value.first.reason == "repeated; the document holds one"

@@ -178,3 +178,21 @@ def test_the_parser_itself_never_expands(raw: bytes) -> None:
 def test_family_is_complete() -> None:
     assert isinstance(FAMILY, Family)
     assert all((REPO / "adapters" / "police" / f).exists() for f in ("README.md", "__main__.py"))
+
+
+@pytest.mark.parametrize(
+    ("element", "second"),
+    [("Name", "<Name>王五</Name>"), ("IdNumber", "<IdNumber>110105194912310021</IdNumber>")],
+)
+def test_a_repeated_element_is_refused_not_the_first_taken(element: str, second: str) -> None:
+    # a second <Name> or <IdNumber> (a second person) was silently ignored
+    raw = (REPO / "adapters/police/samples/resident_identity.xml").read_text("utf-8")
+    end = raw.index(f"</{element}>") + len(f"</{element}>")
+    with pytest.raises(AdapterError) as info:
+        parse_bytes((raw[:end] + second + raw[end:]).encode("utf-8"), "p.xml")
+    assert info.value.first.place.endswith(f"element /ResidentIdentity/{element}[2]")
+    assert (info.value.first.field, info.value.first.reason) == (
+        element,
+        "repeated; the record holds one",
+    )
+    assert "王五" not in str(info.value) and "110105" not in str(info.value)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from adapters.common.cli import PROGRESS_ABOVE, PROGRESS_EVERY, OutcomePrinter
+from adapters.common.cli import PROGRESS_ABOVE, PROGRESS_EVERY, OutcomePrinter, received_file_name
+from adapters.common.cli import _write as cli_write
 from adapters.common.send import ALREADY, REFUSED, SENT, Outcome
 
 
@@ -40,3 +43,22 @@ def test_short_batches_print_no_progress(capsys: pytest.CaptureFixture[str]) -> 
     for i in range(PROGRESS_ABOVE):
         printer(Outcome(SENT, "x.xml", "line 1", f"id-{i}"))
     assert capsys.readouterr().err == ""
+
+
+# --- review: a received message's file name ---------------------------------------------------
+
+
+@pytest.mark.parametrize("event_id", ["../../escaped", "YK1Y/2026/001", "a\\b:c", "..", "x" * 200])
+def test_a_received_message_is_written_inside_the_output_directory(
+    tmp_path: Path, event_id: str
+) -> None:
+    # CloudEvents ids are any printable text: a "/" made every delivery to `serve --out` fail
+    # (and be retried until dead), a "../" would have written outside the directory
+    out = tmp_path / "inbox"
+    out.mkdir()
+    name = received_file_name(7, event_id, "json")
+    cli_write(out, name, b"{}")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [p.parent for p in written] == [out]
+    assert written[0].name.startswith("00000007-") and written[0].name.endswith(".json")
+    assert received_file_name(8, event_id, "json") != name

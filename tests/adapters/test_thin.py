@@ -96,3 +96,30 @@ async def test_a_record_goes_under_the_case_it_answers(
         assert report.ok and len(report.sent) == 1
         events = await pull_verified(gw, RECOGNITION)
     assert [e.subject for e in events] == ["GS-1"]
+
+
+@pytest.mark.parametrize("family", [hrss.FAMILY, market.FAMILY, zlb.FAMILY])
+def test_a_file_over_the_size_limit_is_refused_unread(family: Family, tmp_path: Path) -> None:
+    from adapters.common.thin import MAX_BYTES
+
+    path = tmp_path / "huge.json"
+    with path.open("wb") as f:
+        f.truncate(MAX_BYTES + 1)  # sparse: no disk, and never read
+    parsed = parse_files(family, [path])
+    assert parsed.records == []
+    assert [str(e) for e in parsed.errors] == [
+        f"{path}: file: field (document): larger than {MAX_BYTES} bytes"
+    ]
+
+
+def test_a_member_name_with_a_terminal_escape_is_shown_escaped(tmp_path: Path) -> None:
+    # the name is echoed in the refusal (the schema's pointer): never as raw control characters
+    # on the operator's terminal
+    doc = example("business_licence", "huarui")
+    doc["\x1b]0;owned\x07"] = "x"
+    path = tmp_path / "licence.json"
+    path.write_text(json.dumps({"type": "business_licence", "document": doc}), "utf-8")
+    parsed = parse_files(market.FAMILY, [path])
+    shown = "\n".join(str(e) for e in parsed.errors)
+    assert parsed.records == [] and "owned" in shown
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;owned\\x07" in shown

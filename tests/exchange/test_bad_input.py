@@ -220,3 +220,20 @@ async def test_control_characters_in_parameters_are_a_400(
         assert "\x00" not in problem["detail"]
         async with gw.session.get(f"{gw.base_url}/metrics") as response:
             assert 'status="4xx"' in await response.text()
+
+
+async def test_a_nul_in_a_document_string_is_a_422_on_both_stores(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
+        document = copy.deepcopy(example("medical_diagnosis"))
+        document["patient"]["name"] = "林\x00志明"
+        body = gw.client(HOSPITAL).sign(DIAGNOSIS, document, event_id="nul-1")
+        got, problem = await _post(gw, body)
+        assert got == 422
+        assert problem["type"] == PROBLEM + "invalid-document"
+        assert problem["errors"] == [
+            {"pointer": "/data/patient/name", "detail": "holds control characters"}
+        ]
+        assert "志明" not in orjson.dumps(problem).decode()
+        await _nothing_stored(gw)
