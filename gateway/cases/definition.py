@@ -24,7 +24,7 @@ from gateway.problems import ConfigError
 ROUTES = ("closed", "handed_off")
 CLOCK_STARTS = ("opened", "stage")
 #: a limit in calendar years ("1y"), as article 17 para. 2 counts the worker's year
-YEARS = re.compile(r"^([1-9][0-9]?)y$")
+YEARS = re.compile(r"([1-9][0-9]?)y")
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +356,7 @@ def _application_limit(raw: Any, place: Place) -> ApplicationLimit:
     if when is None:
         raise place.at("when").fail("is required")
     raw_limit = table.get("limit")
-    years = YEARS.match(raw_limit) if isinstance(raw_limit, str) else None
+    years = YEARS.fullmatch(raw_limit) if isinstance(raw_limit, str) else None
     return ApplicationLimit(
         when=when,
         since=pointer(table.get("since"), place.at("since")),

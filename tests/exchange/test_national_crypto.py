@@ -81,6 +81,7 @@ async def test_sm2_department_and_sm2_gateway_end_to_end(
             source=HOSPITAL,
             type=DIAGNOSIS,
             data=example("medical_diagnosis"),
+            subject=example("medical_diagnosis")["case_id"],
             id="sm2-1",
             time=gw.clock.now(),
         )
