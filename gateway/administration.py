@@ -1,5 +1,5 @@
 """Administrative changes that outlive a restart: disabled departments, keys added, rotated
-and revoked, and route versions.
+and revoked, delivery settings, and route versions.
 
 They are kept as an overlay in ``<data-dir>/admin-state.json`` on top of ``config/`` (which
 stays the operators' reviewed source) and applied by building a new acceptance context and
@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import orjson
 
 from gateway.acceptance import AcceptanceContext
-from gateway.configuration.loader import parse_departments, parse_routes
-from gateway.configuration.model import Route
+from gateway.configuration.loader import parse_delivery, parse_departments, parse_routes
+from gateway.configuration.model import DeliverySettings, Route
 from gateway.files import replace_private
 from gateway.routing import Router
 from gateway.trust import KeyRecord
@@ -52,6 +52,8 @@ class AdminState:
     active_routes: int | None = None  # None: config/routes.toml
     # departments added through the API, as the TOML-shaped tables they were given in
     departments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # department id -> its delivery table (departments.toml shape) set through the API
+    delivery: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the routes of config/ as first loaded: what a rollback to version 0 returns to
     base_routes: tuple[Route, ...] | None = None
 
@@ -76,6 +78,7 @@ class AdminState:
             list(raw.get("route_versions", [])),
             raw.get("active_routes"),
             dict(raw.get("departments", {})),
+            dict(raw.get("delivery", {})),
             version=version,
         )
 
@@ -87,6 +90,7 @@ class AdminState:
             setattr(self, name, getattr(other, name))
         self.active_routes = other.active_routes
         self.departments = other.departments
+        self.delivery = other.delivery
         self.version = version
 
     def is_empty(self) -> bool:
@@ -97,6 +101,7 @@ class AdminState:
             or self.keys
             or self.route_versions
             or self.departments
+            or self.delivery
             or self.active_routes
         )
 
@@ -115,6 +120,7 @@ class AdminState:
                 "route_versions": self.route_versions,
                 "active_routes": self.active_routes,
                 "departments": self.departments,
+                "delivery": self.delivery,
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -145,7 +151,11 @@ class AdminState:
             {"departments": list(self.departments.values())}, f"{self.path.name}: departments"
         )
         departments = {
-            dept_id: dataclasses.replace(dept, enabled=dept_id not in self.disabled)
+            dept_id: dataclasses.replace(
+                dept,
+                enabled=dept_id not in self.disabled,
+                delivery=self._delivery(dept_id, dept.delivery),
+            )
             for dept_id, dept in {**context.config.departments, **added}.items()
         }
         if self.base_routes is None:
@@ -160,3 +170,9 @@ class AdminState:
             )
         config = dataclasses.replace(context.config, departments=departments, routes=routes)
         return dataclasses.replace(context, config=config, router=Router(routes, departments))
+
+    def _delivery(self, dept_id: str, configured: DeliverySettings) -> DeliverySettings:
+        table = self.delivery.get(dept_id)
+        if table is None:
+            return configured
+        return parse_delivery(table, f"{self.path.name}: delivery of {dept_id}")

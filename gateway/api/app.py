@@ -17,13 +17,8 @@ from aiohttp import web
 from gateway.acceptance import Acceptor
 from gateway.administration import AdminState, SharedAdminStore, shared_store
 from gateway.api import admin, cases, inbox, messages, operations
-from gateway.api.admin import (
-    ADMIN_LOCK,
-    ADMIN_STATE,
-    ADMIN_TOKENS,
-    AdminTokens,
-    adopt_shared_state,
-)
+from gateway.api.admin_actions import ADMIN_LOCK, ADMIN_STATE, adopt_shared_state
+from gateway.api.admin_tokens import ADMIN_TOKENS, AdminTokens
 from gateway.api.keys import RUNTIME
 from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
 from gateway.cases.service import CaseService
