@@ -224,10 +224,10 @@ async def audit_entries(request: web.Request) -> web.Response:
     require(request, AUDIT_ROLES)
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, minimum=1, maximum=1000)
-    entries = await actions.audit_search(
+    entries, last = await actions.audit_search(
         request.app, after, limit, request.query.get("action"), request.query.get("text")
     )
-    return json_response({"entries": entries})
+    return json_response({"entries": entries, "next_after": last})
 
 
 @routes.get("/admin/v1/audit/verify")

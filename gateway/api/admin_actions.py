@@ -41,12 +41,14 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
+from gateway.storage.base import AuditRecord
 from gateway.storage.wakeup import Wakeup
 from gateway.trust import KeyRecord
 
 ADMIN_STATE = web.AppKey("admin_state", AdminState)
 ADMIN_LOCK = web.AppKey("admin_lock", asyncio.Lock)  # one overlay change at a time
 AUDIT_PAGE = 1000
+AUDIT_SCAN = 50_000  # entries one search reads at most
 
 
 async def audit(
@@ -423,27 +425,43 @@ async def discard(app: web.Application, who: AdminToken, seq: int, recipient: st
 
 async def audit_search(
     app: web.Application, after: int, limit: int, action: str | None, text: str | None = None
-) -> list[dict[str, Any]]:
-    """Entries after ``after`` (at most ``limit`` read), with this ``action`` if given and
-    ``text`` (case-blind) in their actor or target if given."""
-    records = await app[RUNTIME].store.audit_entries(after, limit)
+) -> tuple[list[dict[str, Any]], int]:
+    """Up to ``limit`` entries after ``after`` with this ``action`` if given and ``text``
+    (case-blind) in their actor or target if given, and the last entry read (where the next
+    search goes on). One call reads at most ``AUDIT_SCAN`` entries."""
+    store = app[RUNTIME].store
     needle = (text or "").casefold()
-    return [
-        {
-            "seq": r.seq,
-            "action": r.event.action,
-            "actor": r.event.actor,
-            "at": utc_iso(r.event.at),
-            "target": r.event.target,
-            "detail": r.event.detail,
-            "hash": r.hash,
-        }
-        for r in records
-        if (action is None or r.event.action == action)
-        and (
-            not needle or needle in r.event.actor.casefold() or needle in r.event.target.casefold()
-        )
-    ]
+    found: list[dict[str, Any]] = []
+    cursor = after
+    while len(found) < limit and cursor - after < AUDIT_SCAN:
+        records = await store.audit_entries(cursor, AUDIT_PAGE)
+        for r in records:
+            cursor = r.seq
+            if _wanted(r.event, action, needle):
+                found.append(_entry(r))
+                if len(found) == limit:
+                    break
+        if len(records) < AUDIT_PAGE:
+            break
+    return found, cursor
+
+
+def _wanted(event: AuditEvent, action: str | None, needle: str) -> bool:
+    if action is not None and event.action != action:
+        return False
+    return not needle or needle in event.actor.casefold() or needle in event.target.casefold()
+
+
+def _entry(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "action": record.event.action,
+        "actor": record.event.actor,
+        "at": utc_iso(record.event.at),
+        "target": record.event.target,
+        "detail": record.event.detail,
+        "hash": record.hash,
+    }
 
 
 async def audit_verify(app: web.Application) -> dict[str, Any]:

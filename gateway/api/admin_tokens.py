@@ -77,6 +77,16 @@ class AdminTokens:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         replace_private(self.path, _dump(self._tokens))
 
+    def holder(self, name: str, sha256_prefix: str) -> AdminToken | None:
+        """The token named ``name`` whose hash starts with ``sha256_prefix`` (16 hex digits,
+        what a console session remembers of the token it was opened with)."""
+        for candidate in self._tokens:
+            if candidate.name == name and hmac.compare_digest(
+                candidate.sha256[: len(sha256_prefix)], sha256_prefix
+            ):
+                return candidate
+        return None
+
     def identify(self, token: str) -> AdminToken | None:
         digest = _digest(token)
         for candidate in self._tokens:

@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from gateway import console
 from gateway.acceptance import Acceptor
 from gateway.administration import AdminState, SharedAdminStore, shared_store
 from gateway.api import admin, cases, inbox, messages, operations
@@ -174,6 +175,7 @@ def create_app(options: Options | None = None) -> web.Application:
     app.cleanup_ctx.extend([runtime_ctx, client_ctx, dispatcher_ctx])
     for table in (messages.routes, inbox.routes, cases.routes, admin.routes, operations.routes):
         app.router.add_routes(table)
+    console.mount(app, options.data_dir)
     return app
 
 
