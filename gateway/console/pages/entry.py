@@ -54,7 +54,7 @@ def _login_page(request: web.Request, *, status: int, error: str | None) -> web.
 
 @routes.post("/console/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    """An administrator token in, a session cookie out. A wrong token is a 401 page that says
+    """An administrator token in, a session cookie out. A wrong token is a 403 page that says
     only that (no hint which part was wrong); nothing of the token is logged."""
     console = request.app[CONSOLE]
     form = await request.post()
@@ -65,7 +65,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     found = request.app[ADMIN_TOKENS].identify(token) if isinstance(token, str) else None
     if found is None or found.role not in READ_ROLES:
         log.warning("console.login_refused")
-        return _login_page(request, status=401, error="login.refused")
+        return _login_page(request, status=403, error="login.refused")
     _, cookie = console.sessions.issue(found.name, found.sha256)
     await actions.audit(request.app, found, "console.login", f"admin:{found.name}")
     response = redirect(BASE)
@@ -95,10 +95,18 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@routes.get("/console/static/console.css")
-async def stylesheet(request: web.Request) -> web.StreamResponse:
-    css = resources.files("gateway.console").joinpath("static/console.css").read_bytes()
-    response = web.Response(body=css, content_type="text/css", charset="utf-8")
+STATIC = {"console.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+
+@routes.get("/console/static/{name}")
+async def static(request: web.Request) -> web.StreamResponse:
+    """The stylesheet and the icon, from the package (a fixed list: no path from the URL
+    reaches the file system)."""
+    name = request.match_info["name"]
+    if name not in STATIC:
+        raise web.HTTPNotFound()
+    body = resources.files("gateway.console").joinpath("static", name).read_bytes()
+    response = web.Response(body=body, content_type=STATIC[name])
     secured(response)
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
