@@ -8,7 +8,7 @@ cannot go green without them (``.ci/run`` installs the package).
 Every page a test opens records the browser's console errors and uncaught exceptions;
 ``BrowserRun.assert_clean`` fails the test if there were any (a CSP violation shows there).
 Screenshots go to ``ZJX_SCREENSHOTS`` when it names a directory (``make screenshots`` sets
-it to docs/console), else to the test's temporary directory.
+it to docs/console).
 """
 
 from __future__ import annotations
@@ -21,9 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Error, Page
-from playwright.async_api import async_playwright
+import pytest_asyncio
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    async_playwright,
+)
 
+SHOTS = Path(os.environ["ZJX_SCREENSHOTS"]) if os.environ.get("ZJX_SCREENSHOTS") else None
 CHROMIUM = Path(os.environ.get("ZJX_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
     "--headless",
@@ -40,7 +48,7 @@ class BrowserRun:
     browser: Browser
     context: BrowserContext
     base_url: str
-    shots: Path
+    shots: Path | None
     problems: list[str] = field(default_factory=list)
 
     async def page(self) -> Page:
@@ -56,10 +64,11 @@ class BrowserRun:
     def _page_error(self, error: Error) -> None:
         self.problems.append(f"page error: {error}")
 
-    async def screenshot(self, page: Page, name: str) -> Path:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        return path
+    async def screenshot(self, page: Page, name: str) -> None:
+        """Into ``ZJX_SCREENSHOTS`` when set (``make screenshots``); otherwise skipped, as
+        pictures cost seconds and prove nothing the assertions do not."""
+        if self.shots is not None:
+            await page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
     def assert_clean(self, *expected: str) -> None:
         """No script error and no console message but the ``expected`` ones, each once (a
@@ -80,25 +89,32 @@ def _chromium_or_skip() -> None:
         pytest.skip(reason)
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for a module's tests (starting one costs about a second); each test
+    gets its own context, so no cookie or page is shared between tests."""
+    _chromium_or_skip()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
 @asynccontextmanager
 async def chromium(
-    base_url: str, tmp_path: Path, locale: str = "en-US"
+    browser: Browser, base_url: str, locale: str = "en-US"
 ) -> AsyncIterator[BrowserRun]:
-    """A fresh browser (own cookies) whose language is ``locale`` (its Accept-Language)."""
-    _chromium_or_skip()
-    shots = Path(os.environ.get("ZJX_SCREENSHOTS") or tmp_path / "shots")
-    shots.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = await browser.new_context(
-            base_url=base_url, locale=locale, viewport={"width": 1280, "height": 900}
-        )
-        context.set_default_timeout(5000)  # a page of this console answers in milliseconds
-        try:
-            yield BrowserRun(browser, context, base_url, shots)
-        finally:
-            await context.close()
-            await browser.close()
+    """A fresh browser context (own cookies) whose language is ``locale``."""
+    context = await browser.new_context(
+        base_url=base_url, locale=locale, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(5000)  # a page of this console answers in milliseconds
+    try:
+        yield BrowserRun(browser, context, base_url, SHOTS)
+    finally:
+        await context.close()
 
 
 async def log_in(page: Page, token: str) -> None:

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
+import pytest
 from aiohttp import web
+from playwright.async_api import Browser
 
 from gateway.clock import ManualClock
 from gateway.testing import GatewayHandle, default_config, running_gateway
@@ -22,6 +23,7 @@ from tests.cases.conftest import example as case_example
 from tests.console.conftest import admin_token, chromium, log_in
 from tests.exchange.conftest import DIAGNOSIS, FlakyEndpoint, example, serve
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # the module's one browser lives there
 START = datetime(2026, 7, 24, 1, 0, tzinfo=UTC)
 HOSPITAL = "330784.health.h001"
 RECOGNITION = "330784.hrss.recognition"
@@ -68,11 +70,11 @@ async def _admin_get(gw: GatewayHandle, path: str) -> Any:
 
 
 async def test_login_and_every_page_without_script_errors(
-    tmp_path: Path, database: str | None
+    tmp_path: Path, database: str | None, browser: Browser
 ) -> None:
     async with (
         gateway_with_work(tmp_path, database) as setup,
-        chromium(setup.gw.base_url, tmp_path) as run,
+        chromium(browser, setup.gw.base_url) as run,
     ):
         page = await run.page()
         response = await page.goto("/console/")
@@ -113,10 +115,12 @@ async def test_login_and_every_page_without_script_errors(
         run.assert_clean("status of 403")  # the refused login
 
 
-async def test_route_edit_dry_run_and_rollback(tmp_path: Path, database: str | None) -> None:
+async def test_route_edit_dry_run_and_rollback(
+    tmp_path: Path, database: str | None, browser: Browser
+) -> None:
     async with (
         running_gateway(tmp_path / "gw", database=database, run_dispatcher=False) as gw,
-        chromium(gw.base_url, tmp_path) as run,
+        chromium(browser, gw.base_url) as run,
     ):
         page = await run.page()
         await log_in(page, admin_token(gw.data_dir))
@@ -184,11 +188,11 @@ async def test_route_edit_dry_run_and_rollback(tmp_path: Path, database: str | N
 
 
 async def test_dead_letter_replayed_after_a_new_endpoint(
-    tmp_path: Path, database: str | None
+    tmp_path: Path, database: str | None, browser: Browser
 ) -> None:
     async with (
         gateway_with_work(tmp_path, database) as setup,
-        chromium(setup.gw.base_url, tmp_path) as run,
+        chromium(browser, setup.gw.base_url) as run,
     ):
         gw, dispatcher = setup.gw, setup.gw.runtime.dispatcher
         assert dispatcher is not None and RECOGNITION in dispatcher.gone
@@ -221,11 +225,11 @@ async def test_dead_letter_replayed_after_a_new_endpoint(
 
 
 async def test_language_switch_and_forged_forms_refused(
-    tmp_path: Path, database: str | None
+    tmp_path: Path, database: str | None, browser: Browser
 ) -> None:
     async with (
         running_gateway(tmp_path / "gw", database=database, run_dispatcher=False) as gw,
-        chromium(gw.base_url, tmp_path, locale="zh-CN") as run,
+        chromium(browser, gw.base_url, locale="zh-CN") as run,
         serve(_attacker(gw.base_url)) as attacker,
     ):
         page = await run.page()
@@ -287,6 +291,3 @@ def _json(value: Any) -> str:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text)
-
-
-__all__ = ["aiohttp"]
