@@ -12,12 +12,15 @@ Chinese (the catalogue is in simplified Chinese, the script of Zhejiang's depart
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
 DEFAULT: Language = "en"
 
+#: language-range of RFC 4647 section 2.1 (lower-cased before matching)
+_RANGE = re.compile(r"\*|[a-z]{1,8}(-[a-z0-9]{1,8})*")
 #: Headers longer than this are not parsed (a client sends a few ranges, never kilobytes).
 _MAX_HEADER = 512
 
@@ -50,8 +53,9 @@ def _ranges(header: str) -> list[tuple[str, float]]:
     for item in header.split(","):
         tag, _, params = item.strip().partition(";")
         quality = _quality(params)
-        if tag.strip() and quality is not None:
-            found.append((tag.strip().lower(), quality))
+        tag = tag.strip().lower()
+        if _RANGE.fullmatch(tag) and quality is not None:
+            found.append((tag, quality))
     return found
 
 
