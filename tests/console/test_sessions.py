@@ -176,8 +176,8 @@ def test_every_message_has_both_languages_and_every_page_key_exists() -> None:
     assert set(families) == dynamic
     for prefix, endings in families.items():
         assert {prefix + ending for ending in endings} <= catalogue.keys(), prefix
-    for key in catalogue.keys():
-        assert catalogue.text("zh", key) != catalogue.text("en", key) or key.startswith("x")
+    for key in sorted(catalogue.keys()):  # every message is translated, none left in English
+        assert catalogue.text("zh", key) != catalogue.text("en", key), key
     assert catalogue.text("zh", "routes.active", version=3) == "当前生效的是第 3 版。"
     with pytest.raises(KeyError):
         catalogue.text("en", "no.such.key")
