@@ -25,8 +25,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from gateway.assembly import dev_key_path
 from gateway.messages import build_event, sign_message
-from gateway.runtime import REPO_ROOT, dev_key_path
+from gateway.packaged import default_schema_dir
 from gateway.trust import SigningKey, issue_token
 
 TYPE = "cn.gov.zj.injury.medical_diagnosis.v1"
@@ -37,7 +38,7 @@ GATEWAY_ID = "330000.exchange"
 
 
 def _document() -> dict[str, Any]:
-    path = sorted((REPO_ROOT / "schemas/examples/medical_diagnosis/valid").glob("*.json"))[0]
+    path = sorted((default_schema_dir() / "examples/medical_diagnosis/valid").glob("*.json"))[0]
     data: dict[str, Any] = orjson.loads(path.read_bytes())
     return data
 
@@ -70,7 +71,7 @@ async def open_cases(url: str, data_dir: Path, count: int, run: str) -> list[str
     """Submit ``count`` application forms; returns the case ids the case layer gives them
     (``ZLB-GS-<date>-<serial>`` -> ``GS-330784-<year>-<serial>``)."""
     key = SigningKey.load(dev_key_path(data_dir, PORTAL))
-    path = REPO_ROOT / "schemas/examples/application_form/valid/workplace_press.json"
+    path = default_schema_dir() / "examples/application_form/valid/workplace_press.json"
     form: dict[str, Any] = orjson.loads(path.read_bytes())
     base = int(time.time()) % 90_000  # distinct serials per run on the same database
     serials = [base + i for i in range(count)]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from gateway.runtime import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks run from it
+
 
 RUNS = (
     ["bench.validation"],

@@ -18,7 +18,8 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.packaged import default_schema_dir
+from gateway.validation import SchemaRegistry
 from gateway.validation.registry import _format_checker
 
 TYPE = "cn.gov.zj.injury.application_form.v1"

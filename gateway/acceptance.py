@@ -9,14 +9,22 @@ is stored before all checks pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gateway.audit.chain import AuditEvent
 from gateway.clock import Clock
 from gateway.configuration.model import Config
 from gateway.messages import SignedMessage, countersign, make_receipt
+from gateway.problem_types import (
+    CLOCK_SKEW,
+    DEPARTMENT_DISABLED,
+    ID_REUSED,
+    SCHEMA_MISMATCH,
+    TYPE_NOT_ALLOWED,
+    UNKNOWN_TYPE,
+)
 from gateway.problems import (
     ConflictError,
     DocumentError,
@@ -26,7 +34,7 @@ from gateway.problems import (
 )
 from gateway.routing import Router
 from gateway.storage.base import AcceptRequest, MessageRecord, Store
-from gateway.trust import KeyRegistry, SigningKey
+from gateway.trust import KeyRecord, KeyRegistry, SigningKey
 from gateway.validation import SchemaRegistry
 
 
@@ -40,9 +48,9 @@ class Accepted:
     document: dict[str, Any] | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AcceptanceContext:
-    """What acceptance reads. Swapped whole when an administrator changes configuration."""
+    """What acceptance reads. Never changed: an administrator's change makes a new one."""
 
     config: Config
     router: Router
@@ -51,19 +59,47 @@ class AcceptanceContext:
     gateway_key: SigningKey
 
 
-class Acceptor:
-    def __init__(
-        self,
-        context: Callable[[], AcceptanceContext],
-        store: Store,
-        clock: Clock,
-    ) -> None:
+class CurrentContext:
+    """The acceptance context in force. An administrator's change swaps it whole, so the
+    next message sees the change without a restart and without a lock on the request path:
+    a request reads ``context`` once and uses that snapshot throughout.
+
+    It is also the key resolver of department tokens, so they see a revoked key at once.
+    """
+
+    def __init__(self, context: AcceptanceContext) -> None:
         self._context = context
+
+    @property
+    def context(self) -> AcceptanceContext:
+        return self._context
+
+    @property
+    def config(self) -> Config:
+        return self._context.config
+
+    def swap(self, context: AcceptanceContext) -> None:
+        self._context = context
+
+    def resolve(self, kid: str, at: datetime) -> KeyRecord:
+        """``KeyResolver``: the record of ``kid`` if usable at ``at`` (see ``KeyRegistry``)."""
+        return self._context.keys.resolve(kid, at)
+
+
+class Acceptor:
+    """The checks and the store transaction of one message (see the module docstring).
+    Callers go through ``gateway.intake.Intake``, which adds wake-up, metrics and the case
+    layer around it."""
+
+    def __init__(self, current: CurrentContext, store: Store, clock: Clock) -> None:
+        self._current = current
         self._store = store
         self._clock = clock
 
     async def accept(self, body: bytes) -> Accepted:
-        ctx = self._context()
+        """``Accepted`` (``created`` False for a repeat of the same message), or a
+        ``GatewayError`` naming the first check that failed; nothing is stored then."""
+        ctx = self._current.context
         now = self._clock.now()
         message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
         sender = message.verify_origin(ctx.keys, now)
@@ -125,7 +161,7 @@ class Acceptor:
             raise ConflictError(
                 f"event id {existing.event_id!r} from {existing.source} was already accepted "
                 "with a different payload; a new document needs a new id",
-                slug="id-reused",
+                problem=ID_REUSED,
             )
         return Accepted(existing, False, ())
 
@@ -133,10 +169,10 @@ class Acceptor:
     def _check_sender(ctx: AcceptanceContext, sender: str, doc_type: str) -> None:
         department = ctx.config.departments.get(sender)
         if department is None or not department.enabled:
-            raise ForbiddenError(f"department {sender} is not enabled", slug="department-disabled")
+            raise ForbiddenError(f"department {sender} is not enabled", problem=DEPARTMENT_DISABLED)
         if doc_type not in department.sends:
             raise ForbiddenError(
-                f"department {sender} may not send {doc_type}", slug="type-not-allowed"
+                f"department {sender} may not send {doc_type}", problem=TYPE_NOT_ALLOWED
             )
 
     @staticmethod
@@ -146,8 +182,7 @@ class Acceptor:
             raise DocumentError(
                 f"event time is more than {int(skew.total_seconds())} s from the gateway's "
                 "clock; check the sender's clock",
-                slug="clock-skew",
-                status=422,
+                problem=CLOCK_SKEW,
                 extra={"errors": [{"pointer": "/time", "detail": "outside the allowed skew"}]},
             )
 
@@ -156,12 +191,12 @@ class Acceptor:
         ctx: AcceptanceContext, doc_type: str, dataschema: str | None, data: Any
     ) -> None:
         if doc_type not in ctx.schemas.types():
-            raise DocumentError(f"unknown document type {doc_type}", slug="unknown-type")
+            raise DocumentError(f"unknown document type {doc_type}", problem=UNKNOWN_TYPE)
         expected = ctx.schemas.schema_id(doc_type)
         if dataschema is not None and dataschema != expected:
             raise DocumentError(
                 f"dataschema must be {expected} for {doc_type}",
-                slug="schema-mismatch",
+                problem=SCHEMA_MISMATCH,
                 extra={"errors": [{"pointer": "/dataschema", "detail": f"expected {expected}"}]},
             )
         try:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.problems import GatewayError
+
 OTHER = "other"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -132,6 +134,16 @@ class Metrics:
             ["route", "status"],
             registry=r,
         )
+
+    def count_refusal(self, error: GatewayError) -> None:
+        """A refused message: by problem type, and as a signature or document failure when
+        its problem type says so (``ProblemType.counted_as``, gateway/problem_types.py)."""
+        problem = error.problem
+        self.messages_rejected.labels(problem.slug).inc()
+        if problem.counted_as == "signature":
+            self.signature_failures.labels(problem.slug).inc()
+        elif problem.counted_as == "document":
+            self.validation_failures.labels(self.type_label(error.extra.get("document_type"))).inc()
 
     def type_label(self, value: object) -> str:
         return value if isinstance(value, str) and value in self._types else OTHER

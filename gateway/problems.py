@@ -1,20 +1,23 @@
-"""Error roots and their RFC 9457 problem types.
+"""Error roots. Each carries its RFC 9457 problem type from the catalogue.
 
 Every domain has one exception root (``MessageError``, ``DocumentError``, ``ConfigError``,
 ``AuthError``, ``StoreError``) so callers can catch a whole concern at once. Every exception
-that can reach a client carries a stable problem ``slug``: the HTTP layer turns it into an
-``application/problem+json`` body with ``type`` = ``PROBLEM_BASE + slug``. Slugs are part of
-the public contract: departments branch on them, so they are never renamed.
+that can reach a client carries a problem type (``gateway.problem_types``): its class's
+``default``, or the one its raise site names (``NotFoundError(detail, KEY_NOT_FOUND)``). The
+HTTP layer turns it into an ``application/problem+json`` body.
 
 Messages must never contain personal data: they name fields and JSON Pointers, not values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-PROBLEM_BASE = "urn:zj-exchange:problem:"
+from gateway import problem_types as pt
+from gateway.problem_types import PROBLEM_BASE, ProblemType
+
+__all__ = ["PROBLEM_BASE", "ProblemType"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,36 +34,36 @@ class Violation:
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
 
-    slug: str = "internal"
-    title: str = "Internal error"
-    status: int = 500
+    default: ClassVar[ProblemType] = pt.INTERNAL
 
     def __init__(
         self,
         detail: str,
+        problem: ProblemType | None = None,
         *,
-        slug: str | None = None,
-        status: int | None = None,
-        title: str | None = None,
         violations: list[Violation] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        if slug is not None:
-            self.slug = slug
-        if status is not None:
-            self.status = status
-        if title is not None:
-            self.title = title
+        self.problem: ProblemType = problem or self.default
+        self.status = self.problem.status
         self.violations: list[Violation] = violations or []
         self.extra: dict[str, Any] = extra or {}
 
     @property
-    def type_uri(self) -> str:
-        return PROBLEM_BASE + self.slug
+    def slug(self) -> str:
+        return self.problem.slug
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
+    @property
+    def title(self) -> str:
+        return self.problem.title
+
+    @property
+    def type_uri(self) -> str:
+        return self.problem.uri
+
+    def problem_body(self, instance: str | None = None) -> dict[str, Any]:
         """The RFC 9457 body for this error."""
         body: dict[str, Any] = {
             "type": self.type_uri,
@@ -79,80 +82,53 @@ class GatewayError(Exception):
 class MessageError(GatewayError):
     """The message envelope is malformed or its signatures do not hold."""
 
-    slug = "malformed-message"
-    title = "Malformed message"
-    status = 400
+    default = pt.MALFORMED_MESSAGE
 
 
 class SignatureError(MessageError):
     """A signature is missing, uses a refused algorithm, or does not verify."""
 
-    slug = "bad-signature"
-    title = "Signature refused"
-    status = 401
+    default = pt.BAD_SIGNATURE
 
 
 class DocumentError(GatewayError):
     """The document (the event's ``data``) does not satisfy its schema or semantic checks."""
 
-    slug = "invalid-document"
-    title = "Document failed validation"
-    status = 422
+    default = pt.INVALID_DOCUMENT
 
 
 class ConfigError(GatewayError):
     """Configuration is unusable. The message names the file, the place and the fault."""
 
-    slug = "configuration"
-    title = "Configuration error"
-    status = 500
+    default = pt.CONFIGURATION
 
 
 class AuthError(GatewayError):
     """The caller is not who it claims, or may not do what it asks."""
 
-    slug = "unauthorized"
-    title = "Unauthorized"
-    status = 401
+    default = pt.UNAUTHORIZED
 
 
 class ForbiddenError(AuthError):
-    slug = "forbidden"
-    title = "Forbidden"
-    status = 403
+    default = pt.FORBIDDEN
 
 
 class NotFoundError(GatewayError):
-    slug = "not-found"
-    title = "Not found"
-    status = 404
+    default = pt.NOT_FOUND
 
 
 class ConflictError(GatewayError):
-    slug = "conflict"
-    title = "Conflict"
-    status = 409
+    default = pt.CONFLICT
 
 
 class RoutingError(GatewayError):
-    slug = "unroutable"
-    title = "No recipient for this message"
-    status = 422
+    default = pt.UNROUTABLE
 
 
 class StoreError(GatewayError):
     """The store could not do its work (not the client's fault)."""
 
-    slug = "store-unavailable"
-    title = "Store unavailable"
-    status = 503
-
-
-@dataclass(slots=True)
-class ProblemCatalogue:
-    """Slugs in use, for documentation and the OpenAPI description."""
-
-    slugs: dict[str, str] = field(default_factory=dict)
+    default = pt.STORE_UNAVAILABLE
 
 
 # --- messages and trust (gateway/messages, gateway/trust) -----------------------------------
@@ -161,116 +137,92 @@ class ProblemCatalogue:
 class StrictJSONError(MessageError):
     """The bytes are not strict JSON (RFC 8259 plus the rules of DESIGN section 3)."""
 
-    slug = "invalid-json"
-    title = "Invalid JSON"
+    default = pt.INVALID_JSON
 
 
 class BodyTooLargeError(StrictJSONError):
-    slug = "body-too-large"
-    title = "Body too large"
-    status = 413
+    default = pt.BODY_TOO_LARGE
 
 
 class InvalidUTF8Error(StrictJSONError):
-    slug = "invalid-utf8"
-    title = "Invalid UTF-8"
+    default = pt.INVALID_UTF8
 
 
 class ByteOrderMarkError(StrictJSONError):
-    slug = "byte-order-mark"
-    title = "Byte order mark not allowed"
+    default = pt.BYTE_ORDER_MARK
 
 
 class LoneSurrogateError(StrictJSONError):
-    slug = "lone-surrogate"
-    title = "Lone surrogate in a string"
+    default = pt.LONE_SURROGATE
 
 
 class NonFiniteNumberError(StrictJSONError):
-    slug = "non-finite-number"
-    title = "NaN or Infinity not allowed"
+    default = pt.NON_FINITE_NUMBER
 
 
 class DuplicateKeyError(StrictJSONError):
-    slug = "duplicate-key"
-    title = "Duplicate object key"
+    default = pt.DUPLICATE_KEY
 
 
 class TooDeepError(StrictJSONError):
-    slug = "too-deep"
-    title = "JSON nested too deeply"
+    default = pt.TOO_DEEP
 
 
 class EventError(MessageError):
     """The payload is not a CloudEvents 1.0 event as DESIGN section 3 defines it."""
 
-    slug = "invalid-event"
-    title = "Invalid event"
+    default = pt.INVALID_EVENT
 
 
 class EnvelopeError(MessageError):
     """The JWS General JSON Serialization envelope is malformed."""
 
-    slug = "invalid-envelope"
-    title = "Invalid JWS envelope"
+    default = pt.INVALID_ENVELOPE
 
 
 class AlgorithmRefusedError(SignatureError):
-    slug = "algorithm-refused"
-    title = "Signature algorithm refused"
+    default = pt.ALGORITHM_REFUSED
 
 
 class CriticalHeaderError(SignatureError):
-    slug = "critical-header-refused"
-    title = "Critical header not understood"
+    default = pt.CRITICAL_HEADER_REFUSED
 
 
 class UnknownKeyError(SignatureError):
-    slug = "unknown-key"
-    title = "Unknown key"
+    default = pt.UNKNOWN_KEY
 
 
 class KeyExpiredError(SignatureError):
-    slug = "key-expired"
-    title = "Key outside its validity window"
+    default = pt.KEY_EXPIRED
 
 
 class KeyRevokedError(SignatureError):
-    slug = "key-revoked"
-    title = "Key revoked"
+    default = pt.KEY_REVOKED
 
 
 class SourceMismatchError(SignatureError):
-    slug = "source-mismatch"
-    title = "Signer is not the event's source"
-    status = 403
+    default = pt.SOURCE_MISMATCH
 
 
 class KeyMaterialError(GatewayError):
     """A key (JWK) offered to the gateway is unusable: wrong type, curve, kid or contents."""
 
-    slug = "invalid-key"
-    title = "Unusable key"
-    status = 422
+    default = pt.INVALID_KEY
 
 
 class KeyFileError(ConfigError):
     """A private key file cannot be used. The message names the file and the fault."""
 
-    slug = "key-file"
-    title = "Unusable key file"
+    default = pt.KEY_FILE
 
 
 class TokenError(AuthError):
-    slug = "token-invalid"
-    title = "Invalid token"
+    default = pt.TOKEN_INVALID
 
 
 class TokenExpiredError(TokenError):
-    slug = "token-expired"
-    title = "Token expired"
+    default = pt.TOKEN_EXPIRED
 
 
 class TokenReplayedError(TokenError):
-    slug = "token-replayed"
-    title = "Token already used"
+    default = pt.TOKEN_REPLAYED

@@ -2,13 +2,12 @@
 
 Only messages whose every delivery is finished (delivered or discarded) go; pending and dead
 letters stay until handled. The audit chain is never purged: it holds no personal data and
-is the proof of what was exchanged.
+is the proof of what was exchanged. The worker that runs ``purge_once`` every hour is in
+``gateway.api.workers``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -20,21 +19,8 @@ log = structlog.get_logger("gateway.retention")
 
 
 async def purge_once(store: Store, clock: Clock, retention: timedelta) -> int:
+    """Purge what was delivered more than ``retention`` ago; returns how many messages."""
     purged = await store.purge_delivered_before(clock.now() - retention)
     if purged:
         log.info("retention.purged", messages=purged, older_than_days=retention.days)
     return purged
-
-
-async def run_retention(
-    store: Store, clock: Clock, retention: Callable[[], timedelta], every: float = 3600.0
-) -> None:
-    """Purge now and then every ``every`` seconds; errors are logged, never fatal."""
-    while True:
-        try:
-            await purge_once(store, clock, retention())
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("retention.failed")
-        await asyncio.sleep(every)

@@ -18,10 +18,18 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from gateway.api import RUNTIME, create_app
+from gateway.api import create_app
+from gateway.api.appkeys import CASES, CLOCK, CURRENT, DISPATCHER, INTAKE, METRICS, STORE
+from gateway.assembly import dev_key_path
+from gateway.cases import CaseService
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
-from gateway.runtime import REPO_ROOT, Options, Runtime, dev_key_path
+from gateway.delivery import Dispatcher
+from gateway.intake import Intake
+from gateway.metrics import Metrics
+from gateway.options import Options
+from gateway.packaged import default_config_dir
+from gateway.storage.base import Store
 from gateway.trust import SigningKey
 
 if TYPE_CHECKING:  # adapters build on gateway; import only for typing
@@ -30,7 +38,7 @@ if TYPE_CHECKING:  # adapters build on gateway; import only for typing
 
 def default_config(push: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Config:
     """The default configuration, with ``push`` = {department: endpoint URL} switched to push."""
-    config = load_config(config_dir or REPO_ROOT / "config")
+    config = load_config(config_dir or default_config_dir())
     departments = dict(config.departments)
     for dept, endpoint in (push or {}).items():
         departments[dept] = dataclasses.replace(
@@ -47,13 +55,39 @@ class GatewayHandle:
     data_dir: Path
     session: aiohttp.ClientSession
 
+    # the running gateway's services, for tests that look behind the HTTP interface
+
     @property
-    def runtime(self) -> Runtime:
-        return self.app[RUNTIME]
+    def store(self) -> Store:
+        return self.app[STORE]
+
+    @property
+    def clock(self) -> Clock:
+        return self.app[CLOCK]
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.app[METRICS]
+
+    @property
+    def intake(self) -> Intake:
+        return self.app[INTAKE]
+
+    @property
+    def cases(self) -> CaseService | None:
+        return self.app[CASES]
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self.app[DISPATCHER]
+
+    @property
+    def config(self) -> Config:
+        return self.app[CURRENT].config
 
     @property
     def gateway_id(self) -> str:
-        return self.runtime.config.gateway.id
+        return self.config.gateway.id
 
     def key(self, department: str) -> SigningKey:
         return SigningKey.load(dev_key_path(self.data_dir, department))
@@ -69,7 +103,7 @@ class GatewayHandle:
             self.session,
             attempts=2,
             backoff=0.01,
-            clock=self.runtime.clock,
+            clock=self.clock,
         )
 
 

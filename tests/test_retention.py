@@ -14,7 +14,7 @@ async def test_purges_finished_messages_older_than_retention_only(
     async with running_gateway(
         tmp_path, clock=clock, run_dispatcher=False, database=database
     ) as gw:
-        store = gw.runtime.store
+        store = gw.store
         receipt = await gw.client("330784.health.h001").submit(
             DIAGNOSIS, example("medical_diagnosis"), event_id="old"
         )

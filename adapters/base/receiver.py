@@ -20,6 +20,7 @@ from aiohttp import web
 from joserfc import jws
 
 from gateway.messages import Verified, verify_all
+from gateway.problem_types import UNKNOWN_KEY
 from gateway.problems import GatewayError
 from gateway.trust import KeyRegistry, SigningKey
 
@@ -71,7 +72,7 @@ class Receiver:
         try:
             return verify_all(body, await self._registry(), now, gateway_id=self.gateway_id)
         except GatewayError as exc:
-            if exc.slug != "unknown-key":
+            if exc.problem is not UNKNOWN_KEY:
                 raise
             return verify_all(
                 body, await self._registry(refresh=True), now, gateway_id=self.gateway_id

@@ -8,7 +8,8 @@ from functools import cache
 from typing import Any
 
 from adapters.common.errors import AdapterError, Problem
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.packaged import default_schema_dir
+from gateway.validation import SchemaRegistry
 
 PREFIX = "cn.gov.zj.injury."
 #: namespace of the adapters' deterministic event ids (uuid5)

@@ -268,7 +268,7 @@ def received(events: list[Any], doc_type: str, case_id: str) -> dict[str, Any] |
 
 async def watch_deadline(world: World, case_id: str) -> None:
     """Day by day, as the gateway's deadline watch does, until the case is overdue."""
-    cases = world.gw.runtime.cases
+    cases = world.gw.cases
     assert cases is not None
     for _ in range(40):
         world.clock.advance(timedelta(days=1))
@@ -370,8 +370,8 @@ def _yuan(amount: str) -> str:
 
 
 def print_summary(out: TextIO, played: list[Played], gw: GatewayHandle) -> None:
-    registry = gw.runtime.metrics.registry
-    cases = gw.runtime.cases
+    registry = gw.metrics.registry
+    cases = gw.cases
     assert cases is not None
     breaches = 0.0
     for stage in cases.definition.stages:

@@ -1,4 +1,4 @@
-"""``/admin/v1``: administrator calls, bearer tokens with roles (``gateway.api.admin_tokens``).
+"""``/admin/v1``: administrator calls, bearer tokens with roles (``gateway.administration.tokens``).
 
 Thin handlers: each checks the role, reads its parameters and body, and calls the one
 implementation in ``gateway.api.admin_actions`` that the web console calls too.
@@ -10,61 +10,35 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import admin_actions as actions
-from gateway.api.admin_actions import ADMIN_LOCK, ADMIN_STATE, adopt_shared_state
-from gateway.api.admin_tokens import (
+from gateway.administration import (
     ADMIN_ONLY,
-    ADMIN_TOKENS,
     AUDIT_ROLES,
     READ_ROLES,
-    ROLES,
     WRITE_ROLES,
     AdminToken,
-    AdminTokens,
 )
+from gateway.api import admin_actions as actions
+from gateway.api.appkeys import ADMIN_TOKENS, CLOCK
 from gateway.api.auth import bearer
-from gateway.api.keys import RUNTIME
 from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.messages import strict_loads
-from gateway.problems import ForbiddenError, MessageError
-
-__all__ = [
-    "ADMIN_LOCK",
-    "ADMIN_ONLY",
-    "ADMIN_STATE",
-    "ADMIN_TOKENS",
-    "READ_ROLES",
-    "ROLES",
-    "WRITE_ROLES",
-    "AdminToken",
-    "AdminTokens",
-    "adopt_shared_state",
-    "require",
-    "routes",
-]
+from gateway.problem_types import INVALID_BODY
+from gateway.problems import MessageError
 
 routes = web.RouteTableDef()
 
 
 def require(request: web.Request, roles: frozenset[str]) -> AdminToken:
-    return allowed(request.app[ADMIN_TOKENS].identify(bearer(request)), roles)
-
-
-def allowed(found: AdminToken | None, roles: frozenset[str]) -> AdminToken:
-    """``found`` if it is a token with one of ``roles``; 403 problems otherwise."""
-    if found is None:
-        raise ForbiddenError("not an administrator token", slug="admin-token-invalid")
-    if found.role not in roles:
-        raise ForbiddenError(f"role {found.role!r} may not do this", slug="role-forbidden")
-    return found
+    """The calling administrator, if its role is one of ``roles`` (else 403)."""
+    return request.app[ADMIN_TOKENS].require(bearer(request), roles)
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
     document = strict_loads(await request.read())
     if not isinstance(document, dict):
-        raise MessageError("the body must be a JSON object", slug="invalid-body")
+        raise MessageError("the body must be a JSON object", problem=INVALID_BODY)
     return document
 
 
@@ -144,7 +118,7 @@ async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = actions.department_id(request.app, request.match_info["dept"])
     kid = await actions.add_key(request.app, who, dept_id, await _json_body(request))
-    now = request.app[RUNTIME].clock.now()
+    now = request.app[CLOCK].now()
     return json_response({"kid": kid, "not_before": utc_iso(now)}, status=201)
 
 
@@ -189,7 +163,7 @@ async def replace_routes(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     body = await _json_body(request)
     version = await actions.put_routes(request.app, who, body)
-    return json_response({"version": version, "routes": len(request.app[RUNTIME].config.routes)})
+    return json_response({"version": version, "routes": len(body.get("routes", []))})
 
 
 @routes.get("/admin/v1/routes/versions")

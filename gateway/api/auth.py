@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.keys import RUNTIME
+from gateway.api.appkeys import CLOCK, DEPARTMENT_TOKENS, STORE
+from gateway.problem_types import TOKEN_MISSING
 from gateway.problems import AuthError, TokenReplayedError
 
 
@@ -15,7 +16,7 @@ def bearer(request: web.Request) -> str:
         raise AuthError(
             "this call needs 'Authorization: Bearer <token>' with a token your department "
             "signed for the gateway",
-            slug="token-missing",
+            problem=TOKEN_MISSING,
         )
     return token.strip()
 
@@ -27,9 +28,10 @@ async def department(request: web.Request) -> str:
     store shared by several instances (PostgreSQL) records each token too, so a token used
     on one instance is refused on the others.
     """
-    runtime = request.app[RUNTIME]
-    token = runtime.tokens.verify_token(bearer(request))
-    claim = getattr(runtime.store, "claim_token", None)
-    if claim is not None and not await claim(token.replay_key, token.expires, runtime.clock.now()):
+    token = request.app[DEPARTMENT_TOKENS].verify_token(bearer(request))
+    claim = getattr(request.app[STORE], "claim_token", None)
+    if claim is not None and not await claim(
+        token.replay_key, token.expires, request.app[CLOCK].now()
+    ):
         raise TokenReplayedError("the token was already used; tokens are single use")
     return token.department

@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.admin import READ_ROLES, require
+from gateway.administration import READ_ROLES
+from gateway.api.admin import require
+from gateway.api.appkeys import CASES
 from gateway.api.auth import department
-from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
 from gateway.cases import CaseDefinition, CaseView
+from gateway.problem_types import CASE_NOT_FOUND
 from gateway.problems import NotFoundError
 
 routes = web.RouteTableDef()
@@ -26,26 +28,26 @@ routes = web.RouteTableDef()
 
 @routes.get("/v1/cases/{id}")
 async def show_case(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
+    service = request.app[CASES]
     caller = await department(request)
     not_found = NotFoundError(
-        "no case with this id in which your department takes part", slug="case-not-found"
+        "no case with this id in which your department takes part", problem=CASE_NOT_FOUND
     )
-    if runtime.cases is None:
+    if service is None:
         raise not_found
-    view = await runtime.cases.view(request.match_info["id"])
+    view = await service.view(request.match_info["id"])
     if view is None or caller not in view.state.parties:
         raise not_found
-    return json_response(case_body(view, runtime.cases.definition))
+    return json_response(case_body(view, service.definition))
 
 
 @routes.get("/admin/v1/cases")
 async def list_open_cases(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    runtime = request.app[RUNTIME]
-    if runtime.cases is None:
+    service = request.app[CASES]
+    if service is None:
         return json_response({"cases": []})
-    views = await runtime.cases.open_views(limit=1000)
+    views = await service.open_views(limit=1000)
     return json_response(
         {
             "cases": [
@@ -66,11 +68,11 @@ async def list_open_cases(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/cases/{id}")
 async def show_case_to_admin(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    runtime = request.app[RUNTIME]
-    view = None if runtime.cases is None else await runtime.cases.view(request.match_info["id"])
-    if view is None or runtime.cases is None:
-        raise NotFoundError("no case with this id", slug="case-not-found")
-    return json_response(case_body(view, runtime.cases.definition))
+    service = request.app[CASES]
+    view = None if service is None else await service.view(request.match_info["id"])
+    if view is None or service is None:
+        raise NotFoundError("no case with this id", problem=CASE_NOT_FOUND)
+    return json_response(case_body(view, service.definition))
 
 
 def case_body(view: CaseView, definition: CaseDefinition) -> dict[str, Any]:

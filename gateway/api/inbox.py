@@ -12,11 +12,12 @@ import contextlib
 import orjson
 from aiohttp import web
 
+from gateway.api.appkeys import CLOCK, METRICS, NOTIFIER, STORE
 from gateway.api.auth import department
-from gateway.api.keys import RUNTIME
 from gateway.api.params import query_number, whole_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
+from gateway.problem_types import INVALID_ACK
 from gateway.problems import MessageError, Violation
 
 routes = web.RouteTableDef()
@@ -26,11 +27,10 @@ HEARTBEAT_SECONDS = 15.0
 
 @routes.get("/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     recipient = await department(request)
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, maximum=MAX_PAGE) or 100
-    records = await runtime.store.inbox(recipient, after, limit)
+    records = await request.app[STORE].inbox(recipient, after, limit)
     items = [{"sequence": r.seq, "message": orjson.Fragment(r.body)} for r in records]
     cursor = records[-1].seq if records else after
     return json_response({"messages": items, "next": cursor})
@@ -38,11 +38,10 @@ async def inbox(request: web.Request) -> web.Response:
 
 @routes.post("/v1/inbox/ack")
 async def ack(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     recipient = await department(request)
     sequences = _sequences(await request.read())
-    now = runtime.clock.now()
-    count = await runtime.store.ack(
+    now = request.app[CLOCK].now()
+    count = await request.app[STORE].ack(
         recipient,
         sequences,
         now,
@@ -54,7 +53,8 @@ async def ack(request: web.Request) -> web.Response:
             {"sequences": sequences[:100], "count": len(sequences)},
         ),
     )
-    runtime.metrics.deliveries.labels(runtime.metrics.dept_label(recipient), "pull").inc(count)
+    metrics = request.app[METRICS]
+    metrics.deliveries.labels(metrics.dept_label(recipient), "pull").inc(count)
     return json_response({"acknowledged": count})
 
 
@@ -72,7 +72,7 @@ def _sequences(body: bytes) -> list[int]:
     ):
         raise MessageError(
             f'send {{"sequences": [...]}} with 1 to {MAX_PAGE} positive sequence numbers',
-            slug="invalid-ack",
+            problem=INVALID_ACK,
             violations=[Violation("/sequences", "must be a non-empty list of positive integers")],
         )
     return values
@@ -81,7 +81,7 @@ def _sequences(body: bytes) -> list[int]:
 @routes.get("/v1/inbox/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received)."""
-    runtime = request.app[RUNTIME]
+    store, notifier = request.app[STORE], request.app[NOTIFIER]
     recipient = await department(request)
     header = request.headers.get("Last-Event-ID")
     if header is not None:
@@ -96,12 +96,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    wake = runtime.notifier.subscribe(recipient)
+    wake = notifier.subscribe(recipient)
     try:
         await response.write(b"retry: 2000\n\n")
-        while not runtime.notifier.closing:
+        while not notifier.closing:
             wake.clear()
-            records = await runtime.store.inbox(recipient, after, MAX_PAGE)
+            records = await store.inbox(recipient, after, MAX_PAGE)
             for record in records:
                 await response.write(
                     b"id: %d\nevent: message\ndata: %s\n\n" % (record.seq, record.body)
@@ -116,5 +116,5 @@ async def stream(request: web.Request) -> web.StreamResponse:
     except ConnectionResetError:
         pass  # the recipient went away; it resumes with Last-Event-ID
     finally:
-        runtime.notifier.unsubscribe(recipient, wake)
+        notifier.unsubscribe(recipient, wake)
     return response

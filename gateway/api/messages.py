@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import structlog
 from aiohttp import web
 
+from gateway.api.appkeys import CURRENT, INTAKE, STORE
 from gateway.api.auth import department
-from gateway.api.keys import RUNTIME
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
-from gateway.problems import (
-    DocumentError,
-    GatewayError,
-    MessageError,
-    NotFoundError,
-    SignatureError,
-)
+from gateway.problem_types import BODY_TOO_LARGE, MESSAGE_NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
+from gateway.problems import MessageError, NotFoundError
 
 ACCEPTED_TYPES = ("application/jose+json", "application/json")
 
@@ -27,35 +19,14 @@ routes = web.RouteTableDef()
 
 @routes.post("/v1/messages")
 async def submit(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    metrics = runtime.metrics
-    started = time.perf_counter()
-    metrics.messages_received.inc()
-    try:
-        if request.content_type not in ACCEPTED_TYPES:
-            raise MessageError(
-                "send the message as application/jose+json (JWS General JSON Serialization)",
-                slug="unsupported-media-type",
-                status=415,
-                title="Unsupported media type",
-            )
-        body = await _read_body(request, runtime.config.gateway.max_message_bytes)
-        accepted = await runtime.acceptor.accept(body)
-    except GatewayError as exc:
-        _count_rejection(runtime, exc)
-        raise
+    """202 with the gateway's signed receipt once the message is stored (``Intake``)."""
+    limit = request.app[CURRENT].config.gateway.max_message_bytes
+    accepted = await request.app[INTAKE].receive(lambda: _read_message(request, limit))
     record = accepted.record
     # the request's log line names the message and its case (neither is personal data)
     structlog.contextvars.bind_contextvars(
         message_id=f"{record.source}/{record.event_id}", case_id=record.subject
     )
-    if accepted.created:
-        runtime.committed(accepted)
-        if runtime.cases is not None:
-            await runtime.cases.observe(accepted)
-    else:
-        metrics.messages_duplicate.labels(metrics.dept_label(record.source)).inc()
-    metrics.accept_latency.observe(time.perf_counter() - started)
     headers = {"Location": f"/v1/messages/{record.event_id}?source={record.source}"}
     if not accepted.created:
         headers["Idempotent-Replayed"] = "true"
@@ -64,54 +35,40 @@ async def submit(request: web.Request) -> web.Response:
     )
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+async def _read_message(request: web.Request, limit: int) -> bytes:
+    """The request body, or a refusal before reading it: wrong media type, too large."""
+    if request.content_type not in ACCEPTED_TYPES:
+        raise MessageError(
+            "send the message as application/jose+json (JWS General JSON Serialization)",
+            problem=UNSUPPORTED_MEDIA_TYPE,
+        )
     if request.content_length is not None and request.content_length > limit:
         raise MessageError(
             f"the message is larger than {limit} bytes",
-            slug="body-too-large",
-            status=413,
-            title="Body too large",
+            problem=BODY_TOO_LARGE,
         )
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise MessageError(
             f"the message is larger than {limit} bytes",
-            slug="body-too-large",
-            status=413,
-            title="Body too large",
+            problem=BODY_TOO_LARGE,
         ) from None
-
-
-def _count_rejection(runtime: Any, exc: GatewayError) -> None:
-    metrics = runtime.metrics
-    metrics.messages_rejected.labels(exc.slug).inc()
-    if isinstance(exc, SignatureError) or exc.slug in {
-        "bad-signature",
-        "unknown-key",
-        "key-expired",
-        "key-revoked",
-        "algorithm-refused",
-        "source-mismatch",
-    }:
-        metrics.signature_failures.labels(exc.slug).inc()
-    if isinstance(exc, DocumentError) and exc.slug == "invalid-document":
-        metrics.validation_failures.labels(metrics.type_label(exc.extra.get("document_type"))).inc()
 
 
 @routes.get("/v1/messages/{id}")
 async def status(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
+    store = request.app[STORE]
     caller = await department(request)
     source = request.query.get("source", caller)
-    record = await runtime.store.find_message(source, request.match_info["id"])
+    record = await store.find_message(source, request.match_info["id"])
     not_found = NotFoundError(
         "no message with this id from this source that you sent or receive",
-        slug="message-not-found",
+        problem=MESSAGE_NOT_FOUND,
     )
     if record is None:
         raise not_found
-    deliveries = await runtime.store.deliveries_for(record.seq)
+    deliveries = await store.deliveries_for(record.seq)
     if caller != record.source:
         deliveries = [d for d in deliveries if d.recipient == caller]
         if not deliveries:

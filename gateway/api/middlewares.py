@@ -16,18 +16,26 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.api.keys import RUNTIME
+from gateway.api.appkeys import METRICS
 from gateway.api.responses import problem_response
+from gateway.problem_types import (
+    BODY_TOO_LARGE,
+    HTTP_ERROR,
+    INVALID_PARAMETER,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    UNSUPPORTED_MEDIA_TYPE,
+)
 from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-_HTTP_SLUGS = {
-    404: ("not-found", "Not found"),
-    405: ("method-not-allowed", "Method not allowed"),
-    413: ("body-too-large", "Body too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+_HTTP_PROBLEMS = {
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    413: BODY_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
 }
 
 
@@ -53,11 +61,9 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
 @web.middleware
 async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
-    runtime = request.app.get(RUNTIME)
-    if runtime is not None:
-        runtime.metrics.http_requests.labels(
-            _route_name(request), f"{response.status // 100}xx"
-        ).inc()
+    counters = request.app.get(METRICS)
+    if counters is not None:
+        counters.http_requests.labels(_route_name(request), f"{response.status // 100}xx").inc()
     return response
 
 
@@ -70,8 +76,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        slug, title = _HTTP_SLUGS.get(exc.status, ("http-error", exc.reason))
-        error = MessageError(_http_detail(exc), slug=slug, status=exc.status, title=title)
+        error = MessageError(_http_detail(exc), _HTTP_PROBLEMS.get(exc.status, HTTP_ERROR))
+        error.status = exc.status  # aiohttp's, for the generic type too
         return problem_response(error, request.path)
     except Exception:
         log.exception("http.unhandled")
@@ -94,8 +100,7 @@ async def plain_parameters(request: web.Request, handler: Handler) -> web.Stream
             raise MessageError(
                 f"{where} parameter {name if _plain(name) else '(name)'!r} holds control "
                 "characters; identifiers are plain text",
-                slug="invalid-parameter",
-                title="Invalid parameter",
+                problem=INVALID_PARAMETER,
                 violations=[Violation(f"/{where}/{name if _plain(name) else ''}", "not plain")],
             )
     return await handler(request)

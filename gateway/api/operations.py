@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.keys import RUNTIME
+from gateway.api.appkeys import CLOCK, CURRENT, METRICS, STORE
 from gateway.api.responses import json_response
 
 routes = web.RouteTableDef()
@@ -22,10 +22,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     checks = {
-        "store": await runtime.store.ping(),
-        "configuration": bool(runtime.config.departments),
+        "store": await request.app[STORE].ping(),
+        "configuration": bool(request.app[CURRENT].config.departments),
     }
     ready = all(checks.values())
     return json_response(
@@ -36,9 +35,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/.well-known/jwks.json")
 async def jwks(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     return json_response(
-        runtime.context.keys.jwks(runtime.clock.now()),
+        request.app[CURRENT].context.keys.jwks(request.app[CLOCK].now()),
         headers={"Cache-Control": "public, max-age=300"},
     )
 
@@ -50,9 +48,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
     await refresh_gauges(request.app)
-    body = generate_latest(runtime.metrics.registry)
+    body = generate_latest(request.app[METRICS].registry)
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
@@ -60,11 +57,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def refresh_gauges(app: web.Application) -> None:
     """Gauges read from the store at scrape time, so they are right with several instances."""
-    runtime = app[RUNTIME]
-    now = runtime.clock.now()
-    stats = await runtime.store.stats(now)
-    metrics = runtime.metrics
-    for recipient in runtime.config.departments:
+    now = app[CLOCK].now()
+    stats = await app[STORE].stats(now)
+    metrics = app[METRICS]
+    for recipient in app[CURRENT].config.departments:
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0

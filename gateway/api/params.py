@@ -12,6 +12,7 @@ import re
 
 from aiohttp import web
 
+from gateway.problem_types import INVALID_PARAMETER
 from gateway.problems import MessageError, Violation
 
 MAX_SEQUENCE = 2**63 - 1  # the stores' 64-bit integer columns
@@ -26,8 +27,7 @@ def whole_number(
     if _DIGITS.fullmatch(raw) is None or not minimum <= int(raw) <= maximum:
         raise MessageError(
             f"{where} parameter {name!r} must be a whole number between {minimum} and {maximum}",
-            slug="invalid-parameter",
-            title="Invalid parameter",
+            problem=INVALID_PARAMETER,
             violations=[Violation(f"/{where}/{name}", "not a whole number in range")],
         )
     return int(raw)

@@ -23,7 +23,7 @@ def json_response(
 def problem_response(error: GatewayError, instance: str | None = None) -> web.Response:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     return web.Response(
-        body=orjson.dumps(error.problem(instance)),
+        body=orjson.dumps(error.problem_body(instance)),
         status=error.status,
         content_type=PROBLEM_TYPE,
         headers=headers,

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from gateway.acceptance import Accepted, Acceptor
+from gateway.acceptance import Accepted
 from gateway.audit.chain import AuditEvent
 from gateway.cases.definition import CaseDefinition, short_type
 from gateway.cases.state import (
@@ -41,6 +41,7 @@ from gateway.cases.state import (
     open_case,
 )
 from gateway.clock import Clock, utc_iso
+from gateway.intake import Intake
 from gateway.messages import SignedMessage, build_event, sign_message
 from gateway.metrics import Metrics
 from gateway.problems import GatewayError
@@ -73,23 +74,22 @@ class CaseService:
         self,
         definition: CaseDefinition,
         store: Store,
-        acceptor: Acceptor,
+        intake: Intake,
         key: SigningKey,
         clock: Clock,
         metrics: Metrics,
-        committed: Callable[[Accepted], None],
     ) -> None:
+        """``intake``: the way in its own messages take, as any department's do."""
         needed = ("get_case", "save_case", "open_cases", "count_open_cases", "messages_after")
         if not all(hasattr(store, m) for m in needed):
             raise CaseStoreRequired(f"{type(store).__name__} has no case tables")
         self.definition = definition
         self._store = store
         self._cases: CaseStore = store  # type: ignore[assignment]
-        self._acceptor = acceptor
+        self._intake = intake
         self._key = key
         self._clock = clock
         self._metrics = metrics
-        self._committed = committed
         # One update at a time per case within an instance (different cases proceed
         # together, so their saves share a group commit); across instances the version
         # check. A lock lives only while someone holds or awaits it.
@@ -327,15 +327,13 @@ class CaseService:
             time=now,
         )
         try:
-            accepted = await self._acceptor.accept(sign_message(payload, self._key))
+            accepted = await self._intake.accept(sign_message(payload, self._key))
         except GatewayError as exc:
             # A refused request is recorded, not retried for ever: the timeline shows it and
             # an operator can see why (for instance the issuer is disabled).
             log.warning("case.send_refused", problem=exc.slug, type=doc_type)
             state.steps.append(_sent(now, state.stage, f"{note}: refused ({exc.slug})", doc_type))
             return
-        if accepted.created:
-            self._committed(accepted)
         recipients = [dept for dept, _ in accepted.recipients]
         if not recipients:  # a repeat: the first acceptance named them
             recipients = [

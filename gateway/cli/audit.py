@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 
+from gateway.assembly import EPOCH, dev_key_path, load_gateway_key
 from gateway.audit import checkpoints
 from gateway.audit.verify import Row, verify_rows
 from gateway.clock import SystemClock
 from gateway.configuration import load_config
+from gateway.options import Options
 from gateway.problems import ConfigError
-from gateway.runtime import EPOCH, Options, dev_key_path, load_gateway_key
 from gateway.storage.factory import open_store
 from gateway.trust import KeyRecord, SigningKey
 

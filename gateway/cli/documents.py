@@ -11,13 +11,15 @@ from typing import Any
 
 import orjson
 
+from gateway.assembly import build_key_registry, load_gateway_key
 from gateway.clock import utc_iso
 from gateway.configuration import load_config
 from gateway.messages import SignedMessage, build_event, sign_message, strict_json, verify_all
+from gateway.options import Options
+from gateway.packaged import default_schema_dir
 from gateway.problems import ConfigError, GatewayError, Violation
-from gateway.runtime import Options, build_key_registry, load_gateway_key
 from gateway.trust import KeyRegistry, SigningKey
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.validation import SchemaRegistry
 
 
 def register(commands: Any) -> None:

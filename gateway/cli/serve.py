@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from gateway.logs import configure_logging
-from gateway.runtime import Options
+from gateway.options import Options
 
 
 def register(commands: Any) -> None:

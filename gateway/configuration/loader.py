@@ -26,6 +26,7 @@ from gateway.configuration.model import (
     RetryPolicy,
     Route,
 )
+from gateway.problem_types import CONFIGURATION
 from gateway.problems import ConfigError
 
 DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
@@ -49,7 +50,7 @@ class Place:
 
     def fail(self, what: str) -> ConfigError:
         where = f"{self.file}: {self.path}" if self.path else self.file
-        return ConfigError(f"{where}: {what}", slug="configuration")
+        return ConfigError(f"{where}: {what}", problem=CONFIGURATION)
 
     def table(self, value: Any) -> dict[str, Any]:
         """``value`` if it is a TOML table; else an error naming this place."""

@@ -22,13 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 
-from gateway.api.admin_tokens import (
-    ADMIN_ONLY,
-    ADMIN_TOKENS,
-    AUDIT_ROLES,
-    WRITE_ROLES,
-    AdminToken,
-)
+from gateway.administration import ADMIN_ONLY, AUDIT_ROLES, WRITE_ROLES, AdminToken
+from gateway.api.appkeys import ADMIN_TOKENS
 from gateway.console.session import COOKIE, Session, Sessions
 from gateway.console.text import Catalogue
 from gateway.language import Language, negotiate, parse

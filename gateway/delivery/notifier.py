@@ -1,7 +1,7 @@
 """In-process wake-ups: the dispatcher and SSE streams wait on these, not on a poll timer.
 
-Across instances the PostgreSQL store adds LISTEN/NOTIFY on top (``notified``); polling and
-the streams' heartbeat stay the fallback.
+Across instances the PostgreSQL store adds LISTEN/NOTIFY on top (its listener calls
+``wake``); polling and the streams' heartbeat stay the fallback.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ class Notifier:
         self.closing = True
         self._wake_streams(self._inboxes)
 
-    def notified(self, wakeup: Wakeup) -> None:
-        """A commit, in this process or on another instance (PostgreSQL NOTIFY, or LISTEN
-        re-established): wake the dispatcher for push, the named recipients' streams for
-        pull, every stream if none are named (too many, or notifications were lost)."""
+    def wake(self, wakeup: Wakeup) -> None:
+        """After a commit, in this process or on another instance (PostgreSQL NOTIFY, or
+        LISTEN re-established): wake the dispatcher for push, the named recipients' streams
+        for pull, every stream if none are named (too many, or notifications were lost)."""
         if wakeup.push:
             self._dispatch.set()
         self._wake_streams(self._inboxes if wakeup.pull is None else wakeup.pull)

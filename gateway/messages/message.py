@@ -26,6 +26,7 @@ from gateway.messages.jws import (
     sign_segments,
     verify_segments,
 )
+from gateway.problem_types import RECEIPT_MISMATCH
 from gateway.problems import (
     EnvelopeError,
     MessageError,
@@ -406,7 +407,7 @@ def verify_receipt(
         if doc.get(name) != value or (name == "sequence" and isinstance(doc.get(name), bool)):
             raise MessageError(
                 f"the receipt's '{name}' does not match what the gateway signed",
-                slug="receipt-mismatch",
+                problem=RECEIPT_MISMATCH,
                 violations=[Violation("/" + name, "does not match the signed fact")],
             )
     return Receipt(

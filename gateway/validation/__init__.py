@@ -20,12 +20,11 @@ from gateway.validation.formats import (
     uscc_check_char,
     uscc_fault,
 )
-from gateway.validation.registry import SchemaRegistry, default_schema_dir
+from gateway.validation.registry import SchemaRegistry
 
 __all__ = [
     "FORMATS",
     "SchemaRegistry",
-    "default_schema_dir",
     "gb2260_fault",
     "is_date",
     "is_date_time",

@@ -35,6 +35,7 @@ import fastjsonschema
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from gateway.problem_types import UNKNOWN_TYPE
 from gateway.problems import ConfigError, DocumentError, Violation
 from gateway.validation.formats import (
     FAULTS,
@@ -60,11 +61,6 @@ _JSON_TYPE_NAMES: Final = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-def default_schema_dir() -> Path:
-    """The repository's ``schemas/`` directory (this file is ``gateway/validation/...``)."""
-    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 def _strings_only(check: Callable[[str], bool]) -> Callable[[object], bool]:
@@ -461,8 +457,7 @@ class SchemaRegistry:
             shown = doc_type[:120] if isinstance(doc_type, str) else repr(doc_type)[:120]
             raise DocumentError(
                 f"unknown document type {shown}",
-                slug="unknown-type",
-                title="Unknown document type",
+                problem=UNKNOWN_TYPE,
             )
         return entry
 

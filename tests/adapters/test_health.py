@@ -14,7 +14,7 @@ import pytest
 from adapters.common import AdapterError, send_parsed
 from adapters.common.cli import parse_files
 from adapters.health import FAMILY, parse_bytes, summary
-from gateway.runtime import dev_key_path
+from gateway.assembly import dev_key_path
 from gateway.testing import default_config, running_gateway
 from tests.adapters.conftest import HOSPITAL, RECOGNITION, REPO, example, pull_verified, sample
 

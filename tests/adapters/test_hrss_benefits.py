@@ -30,8 +30,9 @@ from adapters.hrss.benefits import (
     load_config,
     parse_config,
 )
+from gateway.packaged import default_schema_dir
 from gateway.problems import ConfigError, DocumentError
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.validation import SchemaRegistry
 from tests.adapters.conftest import example
 
 VECTORS: dict[str, Any] = json.loads(
@@ -361,7 +362,7 @@ def test_invalid_conclusion_refused_by_pointer(config: BenefitsConfig) -> None:
     with pytest.raises(DocumentError) as caught:
         _issue(conclusion, config)
     assert [v.pointer for v in caught.value.violations] == ["/worker/id_number"]
-    assert "330784198603140512" not in str(caught.value.problem())
+    assert "330784198603140512" not in str(caught.value.problem_body())
 
 
 def test_payment_before_the_conclusion_refused(config: BenefitsConfig) -> None:

@@ -11,7 +11,7 @@ import pytest
 from adapters.common import AdapterError, send_parsed
 from adapters.common.cli import parse_files
 from adapters.insurance_regulator import FAMILY, parse_csv, parse_file
-from gateway.runtime import dev_key_path
+from gateway.assembly import dev_key_path
 from gateway.testing import running_gateway
 from tests.adapters.conftest import BENEFITS, REPO, example, pull_verified, sample
 

@@ -14,7 +14,7 @@ from adapters.common import AdapterError, event_id_for, send_parsed
 from adapters.common.cli import Family, parse_files
 from adapters.common.xml import hardened_parser
 from adapters.police import FAMILY, parse_bytes, parse_file, to_native
-from gateway.runtime import dev_key_path
+from gateway.assembly import dev_key_path
 from gateway.testing import running_gateway
 from tests.adapters.conftest import RECOGNITION, REPO, example, pull_verified, sample
 

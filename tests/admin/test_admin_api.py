@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from adapters.base import SubmitError
-from gateway.api.admin import ADMIN_TOKENS
+from gateway.api.appkeys import ADMIN_TOKENS
 from gateway.testing import GatewayHandle, running_gateway
 from gateway.trust import issue_token
 from tests.exchange.conftest import DIAGNOSIS, example
@@ -53,7 +53,7 @@ async def test_auditor_reads_but_cannot_change(tmp_path: Path, database: str | N
 
 async def test_department_token_cannot_reach_admin(tmp_path: Path, database: str | None) -> None:
     async with running_gateway(tmp_path, database=database) as gw:
-        token = issue_token(gw.key(HOSPITAL), gw.gateway_id, now=gw.runtime.clock.now())
+        token = issue_token(gw.key(HOSPITAL), gw.gateway_id, now=gw.clock.now())
         status, problem = await _call(
             gw, "GET", "/admin/v1/departments", {"Authorization": f"Bearer {token}"}
         )
@@ -121,7 +121,7 @@ async def test_routes_and_dry_run(tmp_path: Path, database: str | None) -> None:
         status, problem = await _call(gw, "POST", "/admin/v1/routes/dry-run", headers, json=[1])
         assert (status, problem["type"]) == (400, PROBLEM + "invalid-dry-run")
         # nothing was stored by a dry run
-        assert await gw.runtime.store.get_message(1) is None
+        assert await gw.store.get_message(1) is None
 
 
 async def test_discard_unknown_dead_letter_is_404(tmp_path: Path, database: str | None) -> None:

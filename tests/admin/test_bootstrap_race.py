@@ -8,23 +8,20 @@ import stat
 import time
 from pathlib import Path
 
-from gateway.api.admin import AdminTokens
-from gateway.api.app import _write_private
+from gateway.administration import AdminTokens
+from gateway.administration import bootstrap as start_tokens
 from tests.together import PROCESSES, run_together
 
 DIRECTORIES = 10
 
 
 def bootstrap(root: str) -> list[tuple[bool, str | None]]:
-    """One instance's start in each data directory, as ``create_app`` does it: (made the
+    """One instance's start in each data directory, as the app's start does it: (made the
     token, role the clear token in ``admin-token`` has for this instance)."""
     started = []
     for data_dir in (Path(root, str(i)) for i in range(DIRECTORIES)):
-        admin = AdminTokens(data_dir / "admin-tokens.json")
-        clear = admin.ensure_bootstrap()
-        if clear is not None:
-            _write_private(data_dir / "admin-token", clear)
-        started.append((clear is not None, admin, data_dir))
+        admin, made = start_tokens(data_dir)
+        started.append((made, admin, data_dir))
     return [(made, _role(admin, data_dir)) for made, admin, data_dir in started]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway.api.admin import ADMIN_TOKENS
+from gateway.api.appkeys import ADMIN_TOKENS
 from gateway.testing import GatewayHandle, running_gateway
 from tests.exchange.conftest import DIAGNOSIS, FlakyEndpoint, example, serve
 
@@ -55,11 +55,11 @@ async def test_delivery_switched_to_push_reaches_the_new_endpoint_and_survives_r
                 {"department": RECOGNITION, "mode": "push", "endpoint": f"{url}/inbound"},
             )
             receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
-            assert gw.runtime.dispatcher is not None
-            assert await gw.runtime.dispatcher.run_once() == 1
+            assert gw.dispatcher is not None
+            assert await gw.dispatcher.run_once() == 1
             assert len(endpoint.received) == 1
             deliveries = {
-                d.recipient: d for d in await gw.runtime.store.deliveries_for(receipt["sequence"])
+                d.recipient: d for d in await gw.store.deliveries_for(receipt["sequence"])
             }
             assert (deliveries[RECOGNITION].mode, deliveries[RECOGNITION].state) == (
                 "push",

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from gateway.assembly import load_case_definition
 from gateway.cases import CaseDefinition, load_definition
 from gateway.cases.definition import Condition, parse_definition
 from gateway.configuration import load_config
 from gateway.problems import ConfigError
-from gateway.runtime import load_case_definition
 from tests.cases.conftest import REPO
 
 SHIPPED = REPO / "config" / "cases" / "work_injury.toml"

@@ -105,13 +105,13 @@ async def read_case(gw: GatewayHandle, dept: str, case: str = CASE) -> tuple[int
 
 
 def sample(gw: GatewayHandle, name: str, **labels: str) -> float:
-    value = gw.runtime.metrics.registry.get_sample_value(name, labels)
+    value = gw.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
 
 
 async def test_a_case_runs_from_one_form_to_payment(gateway: GatewayHandle) -> None:
     gw = gateway
-    clock = gw.runtime.clock
+    clock = gw.clock
     assert isinstance(clock, ManualClock)
     await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
     assert sample(gw, "zjx_cases_open", stage="recognition") == 1
@@ -162,7 +162,7 @@ async def test_a_case_runs_from_one_form_to_payment(gateway: GatewayHandle) -> N
     assert sample(gw, "zjx_cases_open", stage="payment") == 0
     closing = [d for k, _, d in await drain(gw, "330784.zlb") if k == doc_type("case_notice")]
     assert closing[-1]["status"] == "closed"
-    actions = [r.event.action for r in await gw.runtime.store.audit_entries(0, 1000)]
+    actions = [r.event.action for r in await gw.store.audit_entries(0, 1000)]
     assert actions.count("case.opened") == 1 and actions.count("case.closed") == 1
 
 
@@ -180,16 +180,16 @@ async def test_only_the_departments_of_a_case_may_read_it(gateway: GatewayHandle
 
 async def test_a_late_case_is_flagged_and_counted_once(gateway: GatewayHandle) -> None:
     gw = gateway
-    clock = gw.runtime.clock
-    assert isinstance(clock, ManualClock) and gw.runtime.cases is not None
+    clock = gw.clock
+    assert isinstance(clock, ManualClock) and gw.cases is not None
     await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)
     await answer_requests(gw, silent=frozenset({"330784.market"}))  # never answers
     clock.advance(timedelta(days=26))
-    await gw.runtime.cases.check_deadlines()
+    await gw.cases.check_deadlines()
     assert (await read_case(gw, "330784.zlb"))[1]["deadline_flag"] == "near"
     clock.advance(timedelta(days=5))
-    await gw.runtime.cases.check_deadlines()
-    await gw.runtime.cases.check_deadlines()
+    await gw.cases.check_deadlines()
+    await gw.cases.check_deadlines()
     case = (await read_case(gw, "330784.zlb"))[1]
     assert case["deadline_flag"] == "overdue"
     assert case["stages"][0]["missing"] == [doc_type("business_licence")]
@@ -268,15 +268,15 @@ async def test_catch_up_applies_a_message_the_submit_path_missed(
         tmp_path, clock=clock, database=database, run_dispatcher=False
     ) as gw:
         body = gw.client("330784.zlb").sign(doc_type("application_form"), PRESS)
-        accepted = await gw.runtime.acceptor.accept(body)  # as if the process died here
+        accepted = await gw.intake.acceptor.accept(body)  # as if the process died here
         assert accepted.created
         assert (await read_case(gw, "330784.zlb"))[0] == 404
     async with running_gateway(
         tmp_path, clock=clock, database=database, run_dispatcher=False
     ) as gw:
-        assert gw.runtime.cases is not None
-        assert await gw.runtime.cases.catch_up() == 1
-        assert await gw.runtime.cases.catch_up() == 0
+        assert gw.cases is not None
+        assert await gw.cases.catch_up() == 1
+        assert await gw.cases.catch_up() == 0
         status, case = await read_case(gw, "330784.zlb")
         assert status == 200 and case["stage"] == "recognition"
         requests = [k for k, _, _ in await drain(gw, "330784.market")]
@@ -287,7 +287,7 @@ async def test_a_failed_case_update_is_counted_and_applied_later(
     gateway: GatewayHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gw = gateway
-    store = gw.runtime.store
+    store = gw.store
     real_save = store.save_case  # type: ignore[attr-defined]
     failures = [RuntimeError("database went away")]
 
@@ -300,10 +300,10 @@ async def test_a_failed_case_update_is_counted_and_applied_later(
     await gw.client("330784.zlb").submit(doc_type("application_form"), PRESS)  # still 202
     assert sample(gw, "zjx_case_errors_total") == 1
     assert (await read_case(gw, "330784.zlb"))[0] == 404
-    assert gw.runtime.cases is not None
-    assert await gw.runtime.cases.catch_up() == 1
+    assert gw.cases is not None
+    assert await gw.cases.catch_up() == 1
     assert (await read_case(gw, "330784.zlb"))[0] == 200
-    assert await gw.runtime.cases.catch_up() == 0  # the rest was applied on the submit path
+    assert await gw.cases.catch_up() == 0  # the rest was applied on the submit path
 
 
 async def test_two_instances_applying_to_one_case_lose_no_step(tmp_path: Path, pg_url: str) -> None:

@@ -11,14 +11,15 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.assembly import dev_key_path
 from gateway.cli import main
 from gateway.clock import SystemClock
-from gateway.runtime import REPO_ROOT, dev_key_path
+from gateway.packaged import default_schema_dir
 from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
 
 DIAGNOSIS = "cn.gov.zj.injury.medical_diagnosis.v1"
 HOSPITAL = "330784.health.h001"
-EXAMPLES = REPO_ROOT / "schemas" / "examples" / "medical_diagnosis"
+EXAMPLES = default_schema_dir() / "examples" / "medical_diagnosis"
 
 
 def _valid() -> Path:

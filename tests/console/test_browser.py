@@ -57,8 +57,8 @@ async def gateway_with_work(tmp_path: Path, database: str | None) -> AsyncIterat
             press = case_example("application_form", "workplace_press")
             await gw.client("330784.zlb").submit(doc_type("application_form"), press)
             await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
-            assert gw.runtime.dispatcher is not None
-            await gw.runtime.dispatcher.run_once()
+            assert gw.dispatcher is not None
+            await gw.dispatcher.run_once()
             yield Setup(gw, endpoint, admin_token(gw.data_dir))
 
 
@@ -194,7 +194,7 @@ async def test_dead_letter_replayed_after_a_new_endpoint(
         gateway_with_work(tmp_path, database) as setup,
         chromium(browser, setup.gw.base_url) as run,
     ):
-        gw, dispatcher = setup.gw, setup.gw.runtime.dispatcher
+        gw, dispatcher = setup.gw, setup.gw.dispatcher
         assert dispatcher is not None and RECOGNITION in dispatcher.gone
         page = await run.page()
         await log_in(page, setup.token)
@@ -216,7 +216,7 @@ async def test_dead_letter_replayed_after_a_new_endpoint(
         assert "Replayed" in await page.inner_text("[role=status]")
         assert await page.locator(row).count() == 0
         assert await dispatcher.run_once() == 1
-        deliveries = {d.recipient: d for d in await gw.runtime.store.deliveries_for(diagnosis)}
+        deliveries = {d.recipient: d for d in await gw.store.deliveries_for(diagnosis)}
         assert deliveries[RECOGNITION].state == "delivered"
         assert len(setup.endpoint.received) == 1
         audit = await _admin_get(gw, "/admin/v1/audit?action=delivery.replayed")
@@ -254,7 +254,7 @@ async def test_language_switch_and_forged_forms_refused(
         )
         await page.click("#toggle-enabled")
         assert "表单已过期" in await page.inner_text("[role=alert]")
-        assert gw.runtime.config.departments[HOSPITAL].enabled
+        assert gw.config.departments[HOSPITAL].enabled
 
         # another site's form posting here: the Strict cookie is not sent, nothing changes
         other = await run.context.new_page()  # not the console's: its errors are not ours
@@ -262,7 +262,7 @@ async def test_language_switch_and_forged_forms_refused(
         await other.click("#go")
         await other.wait_for_load_state()
         assert "/console/login" in other.url
-        assert gw.runtime.config.departments[HOSPITAL].enabled
+        assert gw.config.departments[HOSPITAL].enabled
         refused = await _admin_get(gw, "/admin/v1/audit?action=department.disabled")
         assert refused["entries"] == []
         run.assert_clean("status of 403")  # the tampered form's refusal page

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from gateway.api.admin import ADMIN_TOKENS, ROLES
+from gateway.administration import ROLES
+from gateway.api.appkeys import ADMIN_TOKENS
 from gateway.console import templates
 from gateway.console.session import Sessions
 from gateway.console.text import Catalogue
@@ -61,7 +62,7 @@ async def test_roles_as_in_the_api(tmp_path: Path, database: str | None) -> None
             ) as response:
                 assert response.status == 403
                 assert "Your role may not do this." in await response.text()
-            assert gw.runtime.config.departments[HOSPITAL].enabled
+            assert gw.config.departments[HOSPITAL].enabled
             async with auditor.get(f"{gw.base_url}/console/audit") as response:
                 assert response.status == 200
         async with await _log_in(gw, "operator-token") as operator:
@@ -103,10 +104,10 @@ async def test_sessions_csrf_and_headers(tmp_path: Path, database: str | None) -
                     disable, data=data, headers=extra, allow_redirects=False
                 ) as response:
                     assert response.status == 403, (data, extra)
-            assert gw.runtime.config.departments[HOSPITAL].enabled
+            assert gw.config.departments[HOSPITAL].enabled
             async with admin.post(disable, data={"csrf": csrf}, allow_redirects=False) as response:
                 assert response.status == 303
-            assert not gw.runtime.config.departments[HOSPITAL].enabled
+            assert not gw.config.departments[HOSPITAL].enabled
 
             # a cookie changed by one character is no session; logging out ends this one
             cookie = admin.cookie_jar.filter_cookies(URL(gw.base_url + "/console/"))["zjx_console"]

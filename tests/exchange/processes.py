@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from gateway.runtime import dev_key_path
+from gateway.assembly import dev_key_path
 from gateway.trust import SigningKey, issue_token
 from tests.exchange.conftest import REPO
 

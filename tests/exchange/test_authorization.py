@@ -28,7 +28,7 @@ async def test_cannot_submit_a_type_it_may_not_send(tmp_path: Path, database: st
             await gw.client(MARKET).submit(DIAGNOSIS, example("medical_diagnosis"))
         assert caught.value.status == 403
         assert caught.value.problem["type"] == PROBLEM + "type-not-allowed"
-        assert await gw.runtime.store.find_message(MARKET, "x") is None
+        assert await gw.store.find_message(MARKET, "x") is None
 
 
 async def test_cannot_submit_as_another_department(tmp_path: Path, database: str | None) -> None:
@@ -38,7 +38,7 @@ async def test_cannot_submit_as_another_department(tmp_path: Path, database: str
             type=DIAGNOSIS,
             data=example("medical_diagnosis"),
             id="forged",
-            time=gw.runtime.clock.now(),
+            time=gw.clock.now(),
         )
         market = gw.key(MARKET)  # market's key, hospital's source
         payload_b64 = b64url_encode(payload)
@@ -48,7 +48,7 @@ async def test_cannot_submit_as_another_department(tmp_path: Path, database: str
             await gw.client(MARKET).submit_signed(body)
         assert caught.value.status == 403
         assert caught.value.problem["type"] == PROBLEM + "source-mismatch"
-        assert await gw.runtime.store.find_message(HOSPITAL, "forged") is None
+        assert await gw.store.find_message(HOSPITAL, "forged") is None
 
 
 async def test_cannot_read_another_senders_status(tmp_path: Path, database: str | None) -> None:
@@ -67,7 +67,7 @@ async def test_cannot_read_another_inbox(tmp_path: Path, database: str | None) -
     async with running_gateway(tmp_path, database=database) as gw:
         await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"), event_id="i-1")
         # market signs a token claiming to be the assessment committee
-        now = gw.runtime.clock.now()
+        now = gw.clock.now()
         token = issue_token(gw.key(MARKET), gw.gateway_id, now=now)
         header, claims, _ = token.split(".")
         forged_claims = orjson.loads(_b64d(claims))
@@ -87,7 +87,7 @@ async def test_cannot_read_another_inbox(tmp_path: Path, database: str | None) -
 @pytest.mark.parametrize("jti", [None, "a\x00b\u2028"], ids=["uuid", "control-characters"])
 async def test_token_is_single_use(tmp_path: Path, database: str | None, jti: str | None) -> None:
     async with running_gateway(tmp_path, database=database) as gw:
-        token = issue_token(gw.key(ASSESSMENT), gw.gateway_id, now=gw.runtime.clock.now(), jti=jti)
+        token = issue_token(gw.key(ASSESSMENT), gw.gateway_id, now=gw.clock.now(), jti=jti)
         headers = {"Authorization": f"Bearer {token}"}
         async with gw.session.get(f"{gw.base_url}/v1/inbox", headers=headers) as response:
             assert response.status == 200

@@ -38,7 +38,7 @@ async def _metric(gw: GatewayHandle, line_prefix: str) -> float:
 
 
 async def _nothing_stored(gw: GatewayHandle) -> None:
-    stats = await gw.runtime.store.stats(gw.runtime.clock.now())
+    stats = await gw.store.stats(gw.clock.now())
     assert sum(stats.pending_by_recipient.values()) == 0
 
 
@@ -98,7 +98,7 @@ async def test_invalid_document_lists_pointers_without_values(
 async def test_clock_skew_is_refused(tmp_path: Path, database: str | None) -> None:
     async with running_gateway(tmp_path, database=database) as gw:
         client = gw.client(HOSPITAL)
-        late = gw.runtime.clock.now() - timedelta(hours=2)
+        late = gw.clock.now() - timedelta(hours=2)
         got, problem = await _post(
             gw, client.sign(DIAGNOSIS, example("medical_diagnosis"), time=late)
         )
@@ -151,7 +151,7 @@ async def test_a_subject_that_is_not_a_plain_case_id_is_refused(
             "source": HOSPITAL,
             "type": DIAGNOSIS,
             "subject": subject,
-            "time": gw.runtime.clock.now().isoformat(),
+            "time": gw.clock.now().isoformat(),
             "data": example("medical_diagnosis"),
         }
         payload_b64 = b64url_encode(orjson.dumps(event))

@@ -16,9 +16,9 @@ from pathlib import Path
 import aiohttp
 import orjson
 
+from gateway.assembly import dev_key_path
 from gateway.messages import sign_message
 from gateway.messages.event import build_event
-from gateway.runtime import dev_key_path
 from gateway.trust import SigningKey
 from tests.exchange.conftest import DIAGNOSIS, example
 from tests.exchange.processes import free_port, gateway_process, inbox_ids, submit, wait_ready

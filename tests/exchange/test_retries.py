@@ -37,7 +37,7 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path, database: s
         async with running_gateway(
             tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
-            dispatcher = gw.runtime.dispatcher
+            dispatcher = gw.dispatcher
             assert dispatcher is not None
             dispatcher.breakers.policy = BreakerPolicy(failures=1000)
             receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
@@ -48,7 +48,7 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path, database: s
             while True:
                 assert await dispatcher.run_once() == 1
                 attempts += 1
-                deliveries = {d.recipient: d for d in await gw.runtime.store.deliveries_for(seq)}
+                deliveries = {d.recipient: d for d in await gw.store.deliveries_for(seq)}
                 current = deliveries[RECOGNITION]
                 if current.state == "dead":
                     break
@@ -80,7 +80,7 @@ async def test_retry_schedule_dead_letter_and_replay(tmp_path: Path, database: s
             ) as response:
                 assert response.status == 200
             assert await dispatcher.run_once() == 1
-            deliveries = {d.recipient: d for d in await gw.runtime.store.deliveries_for(seq)}
+            deliveries = {d.recipient: d for d in await gw.store.deliveries_for(seq)}
             assert deliveries[RECOGNITION].state == "delivered"
             assert len(endpoint.received) == 1
 
@@ -94,12 +94,12 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path, database: 
         async with running_gateway(
             tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
-            dispatcher = gw.runtime.dispatcher
+            dispatcher = gw.dispatcher
             assert dispatcher is not None
             receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
             await dispatcher.run_once()
             deliveries = {
-                d.recipient: d for d in await gw.runtime.store.deliveries_for(receipt["sequence"])
+                d.recipient: d for d in await gw.store.deliveries_for(receipt["sequence"])
             }
             assert deliveries[RECOGNITION].state == "dead"
             assert RECOGNITION in dispatcher.gone
@@ -108,7 +108,7 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path, database: 
             url_ = f"{gw.base_url}/admin/v1/dead-letters/{seq}/{RECOGNITION}/discard"
             async with gw.session.post(url_, headers=headers) as response:
                 assert response.status == 200
-            deliveries = {d.recipient: d for d in await gw.runtime.store.deliveries_for(seq)}
+            deliveries = {d.recipient: d for d in await gw.store.deliveries_for(seq)}
             assert deliveries[RECOGNITION].state == "discarded"
 
 
@@ -122,7 +122,7 @@ async def test_open_breaker_probes_instead_of_hammering(
         async with running_gateway(
             tmp_path, config=config, clock=clock, run_dispatcher=False, database=database
         ) as gw:
-            dispatcher = gw.runtime.dispatcher
+            dispatcher = gw.dispatcher
             assert dispatcher is not None
             client = gw.client(HOSPITAL)
             for index in range(20):

@@ -32,9 +32,9 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from gateway.assembly import dev_key_path
 from gateway.messages import sign_message
 from gateway.messages.event import build_event
-from gateway.runtime import dev_key_path
 from gateway.testing import running_gateway
 from gateway.trust import SigningKey
 from tests.exchange.conftest import DIAGNOSIS, REPO, example, serve

@@ -74,11 +74,11 @@ async def test_notifier_wakes_what_the_notification_names() -> None:
     notifier = Notifier()
     medicare, police = notifier.subscribe("zj.medicare"), notifier.subscribe("zj.police")
 
-    notifier.notified(Wakeup(False, ("zj.medicare", "zj.unknown")))
+    notifier.wake(Wakeup(False, ("zj.medicare", "zj.unknown")))
     assert medicare.is_set() and not police.is_set()
     await notifier.wait_dispatch(0.01)  # would return at once had the dispatcher been woken
     medicare.clear()
 
-    notifier.notified(EVERYTHING)
+    notifier.wake(EVERYTHING)
     assert medicare.is_set() and police.is_set()
     await asyncio.wait_for(notifier.wait_dispatch(5), 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.runtime import _dev_key
+from gateway.assembly import _dev_key
 from gateway.trust import SigningKey
 from tests.together import PROCESSES, run_together
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.packaged import default_schema_dir
+from gateway.validation import SchemaRegistry
 
 PREFIX = "cn.gov.zj.injury."
 EXAMPLES = default_schema_dir() / "examples"

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from gateway.packaged import default_schema_dir
 from gateway.problems import ConfigError, DocumentError, Violation
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.validation import SchemaRegistry
 from gateway.validation.registry import split_pointer, to_pointer
 
 from .conftest import type_of
@@ -118,7 +119,7 @@ def test_messages_never_contain_the_offending_value(
     assert "19491231" not in text and "110105" not in text
     with pytest.raises(DocumentError) as caught:
         registry.check(APP, application)
-    body = json.dumps(caught.value.problem(), ensure_ascii=False)
+    body = json.dumps(caught.value.problem_body(), ensure_ascii=False)
     assert PLANTED_ID not in body and PLANTED_BAD_ID not in body
 
 
@@ -132,7 +133,7 @@ def test_check_raises_invalid_document(
     assert exc.slug == "invalid-document" and exc.status == 422
     assert exc.violations == [Violation("/injury", "required property 'body_part' is missing")]
     assert exc.extra["document_type"] == APP
-    assert exc.problem()["errors"] == [
+    assert exc.problem_body()["errors"] == [
         {"pointer": "/injury", "detail": "required property 'body_part' is missing"}
     ]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.administration import AUDIT_ROLES
 from gateway.api import admin_actions as actions
-from gateway.api.admin_tokens import AUDIT_ROLES
 from gateway.api.params import query_number
 from gateway.console.visit import Visit, page
 

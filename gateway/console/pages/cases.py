@@ -8,10 +8,11 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.api.admin_tokens import READ_ROLES
+from gateway.administration import READ_ROLES
+from gateway.api.appkeys import CASES, CLOCK
 from gateway.api.cases import case_body
-from gateway.api.keys import RUNTIME
 from gateway.console.visit import Visit, page
+from gateway.problem_types import CASE_NOT_FOUND
 from gateway.problems import NotFoundError
 
 routes = web.RouteTableDef()
@@ -21,7 +22,7 @@ LISTED = 1000
 @routes.get("/console/cases")
 @page(READ_ROLES)
 async def open_cases(visit: Visit) -> web.StreamResponse:
-    service = visit.app[RUNTIME].cases
+    service = visit.app[CASES]
     views = [] if service is None else await service.open_views(LISTED)
     stages = [] if service is None else [s.name for s in service.definition.stages]
     by_stage = Counter(v.state.stage for v in views)
@@ -37,12 +38,11 @@ async def open_cases(visit: Visit) -> web.StreamResponse:
 @routes.get("/console/cases/{id}")
 @page(READ_ROLES)
 async def one_case(visit: Visit) -> web.StreamResponse:
-    runtime = visit.app[RUNTIME]
-    service = runtime.cases
+    service = visit.app[CASES]
     view = None if service is None else await service.view(visit.request.match_info["id"])
     if view is None or service is None:
-        raise NotFoundError("no case with this id", slug="case-not-found")
+        raise NotFoundError("no case with this id", problem=CASE_NOT_FOUND)
     body = case_body(view, service.definition)
     deadline = datetime.fromisoformat(view.state.deadline)
-    left = (deadline - runtime.clock.now()).total_seconds() / 86400
+    left = (deadline - visit.app[CLOCK].now()).total_seconds() / 86400
     return visit.render("case.html", case=body, days_left=round(left, 1))

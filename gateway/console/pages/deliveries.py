@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.administration import READ_ROLES, WRITE_ROLES
 from gateway.api import admin_actions as actions
-from gateway.api.admin_tokens import READ_ROLES, WRITE_ROLES
 from gateway.api.params import path_number
 from gateway.console.visit import BASE, Visit, change, page, redirect
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.administration import ADMIN_ONLY, READ_ROLES
 from gateway.api import admin_actions as actions
-from gateway.api.admin_tokens import ADMIN_ONLY, READ_ROLES
 from gateway.console.visit import BASE, Visit, change, page, redirect
 from gateway.messages import strict_loads
+from gateway.problem_types import INVALID_BODY
 from gateway.problems import MessageError
 
 routes = web.RouteTableDef()
@@ -69,7 +70,7 @@ def _jwk(visit: Visit) -> Any:
     """The pasted public JWK, parsed as strictly as any JSON the gateway takes."""
     text = visit.field("jwk").strip()
     if not text:
-        raise MessageError("paste the new key's public JWK", slug="invalid-body")
+        raise MessageError("paste the new key's public JWK", problem=INVALID_BODY)
     return strict_loads(text.encode())
 
 

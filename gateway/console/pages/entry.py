@@ -7,8 +7,8 @@ from importlib import resources
 import structlog
 from aiohttp import web
 
-from gateway.api import admin_actions as actions
-from gateway.api.admin_tokens import ADMIN_TOKENS, READ_ROLES
+from gateway.administration import READ_ROLES
+from gateway.api.appkeys import ADMIN_TOKENS, ADMINISTRATION
 from gateway.console.session import COOKIE, LOGIN_COOKIE
 from gateway.console.visit import (
     BASE,
@@ -67,7 +67,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         log.warning("console.login_refused")
         return _login_page(request, status=403, error="login.refused")
     _, cookie = console.sessions.issue(found.name, found.sha256)
-    await actions.audit(request.app, found, "console.login", f"admin:{found.name}")
+    await request.app[ADMINISTRATION].audit(found, "console.login", f"admin:{found.name}")
     response = redirect(BASE)
     set_session_cookie(request, response, cookie)
     response.del_cookie(LOGIN_COOKIE, path=BASE)

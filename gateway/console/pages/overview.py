@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from gateway.api.admin_tokens import READ_ROLES
-from gateway.api.keys import RUNTIME
+from gateway.administration import READ_ROLES
+from gateway.api.appkeys import CASES, CLOCK, DISPATCHER, METRICS, STORE
 from gateway.clock import utc_iso
 from gateway.console.visit import Visit, page
 
@@ -21,19 +21,20 @@ CASES_SHOWN = 10
 @routes.get("/console/")
 @page(READ_ROLES)
 async def overview(visit: Visit) -> web.StreamResponse:
-    runtime = visit.app[RUNTIME]
-    now = runtime.clock.now()
-    stats = await runtime.store.stats(now)
-    metrics = runtime.metrics
+    app = visit.app
+    now = app[CLOCK].now()
+    stats = await app[STORE].stats(now)
+    metrics = app[METRICS]
     traffic = {
         "accepted": _total(metrics.messages_accepted),
         "rejected": _total(metrics.messages_rejected),
         "delivered": _total(metrics.deliveries),
         "dead_lettered": _total(metrics.dead_letters),
     }
-    dispatcher = runtime.dispatcher
+    dispatcher = app.get(DISPATCHER)
     breakers = dispatcher.breakers.states(now) if dispatcher else {}
-    cases = [] if runtime.cases is None else await runtime.cases.open_views(CASES_SHOWN)
+    service = app[CASES]
+    cases = [] if service is None else await service.open_views(CASES_SHOWN)
     return visit.render(
         "overview.html",
         traffic=traffic,

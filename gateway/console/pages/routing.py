@@ -10,11 +10,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from gateway.administration import ADMIN_ONLY, READ_ROLES
 from gateway.api import admin_actions as actions
-from gateway.api.admin_tokens import ADMIN_ONLY, READ_ROLES
 from gateway.api.params import path_number, query_number
 from gateway.console.visit import BASE, Visit, change, page, redirect
 from gateway.messages import strict_loads
+from gateway.problem_types import INVALID_BODY
 from gateway.problems import GatewayError, MessageError
 
 routes = web.RouteTableDef()
@@ -57,7 +58,9 @@ async def save(visit: Visit) -> web.StreamResponse:
     try:
         body = strict_loads(text.encode())
         if not isinstance(body, dict):
-            raise MessageError('the table is a JSON object: {"routes": [...]}', slug="invalid-body")
+            raise MessageError(
+                'the table is a JSON object: {"routes": [...]}', problem=INVALID_BODY
+            )
         body["note"] = visit.field("note")[:200]
         await actions.put_routes(visit.app, visit.admin, body)
     except GatewayError as error:

@@ -1,71 +1,30 @@
-"""Everything a running gateway holds, built from configuration and the data directory.
+"""What a gateway is assembled from: configuration, schemas, the gateway's key, the
+departments' keys, the case definition and the hosted case service's key.
 
-``Runtime`` is the one object the HTTP layer, the dispatcher and the CLI share. Keeping the
-acceptance context (configuration, routes, keys, schemas) in one swappable object lets an
-administrator's change apply to the next message without a restart and without a lock on
-the request path: a request reads ``runtime.context`` once and uses that snapshot throughout.
+These are read once at start (``gateway serve``) or by a CLI command; the running services
+are built from them in ``gateway.api.services``. Development keys are made on first start
+when the configuration allows it, so ``gateway serve`` needs nothing else.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
-from gateway.acceptance import AcceptanceContext, Accepted, Acceptor
-from gateway.cases import CaseDefinition, CaseService, load_definition
-from gateway.clock import Clock, SystemClock
+from gateway.acceptance import AcceptanceContext
+from gateway.cases import CaseDefinition, load_definition
 from gateway.configuration import Config, load_config
-from gateway.delivery import Dispatcher, Notifier
-from gateway.metrics import Metrics
+from gateway.options import Options
 from gateway.problems import ConfigError, GatewayError
 from gateway.routing import Router
-from gateway.storage.base import Store
-from gateway.storage.wakeup import Wakeup
-from gateway.trust import KeyRecord, KeyRegistry, SigningKey, TokenVerifier
-from gateway.validation import SchemaRegistry, default_schema_dir
+from gateway.trust import KeyRecord, KeyRegistry, SigningKey
+from gateway.validation import SchemaRegistry
 
-log = structlog.get_logger("gateway.runtime")
+log = structlog.get_logger("gateway.assembly")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class Options:
-    """What ``gateway serve`` is told. Environment variables supply the defaults."""
-
-    config_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("GATEWAY_CONFIG", REPO_ROOT / "config"))
-    )
-    data_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("GATEWAY_DATA_DIR", REPO_ROOT / "data"))
-    )
-    schemas_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("GATEWAY_SCHEMAS", default_schema_dir()))
-    )
-    database: str | None = field(default_factory=lambda: os.environ.get("GATEWAY_DATABASE"))
-    host: str = field(default_factory=lambda: os.environ.get("GATEWAY_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("GATEWAY_PORT", "8080")))
-    poll_interval: float = 1.0
-    # how often an instance on a shared store looks for another instance's admin change
-    admin_poll: float = field(
-        default_factory=lambda: float(os.environ.get("GATEWAY_ADMIN_POLL_SECONDS", "2"))
-    )
-    # How long a claimed push delivery stays with this instance. An instance that dies holding
-    # claims delays them by up to this long before another instance takes them over; a push
-    # that lasts longer than this may be sent twice. Short leases are for tests.
-    lease_seconds: float = field(
-        default_factory=lambda: float(os.environ.get("GATEWAY_LEASE_SECONDS", "120"))
-    )
-    run_dispatcher: bool = True
-    clock: Clock = field(default_factory=SystemClock)
-    # Tests and the demo hand in a configuration built in memory instead of a directory.
-    config: Config | None = None
 
 
 def load_gateway_key(config: Config, data_dir: Path) -> SigningKey:
@@ -96,6 +55,7 @@ def _dev_key(path: Path, kid: str) -> SigningKey:
 
 
 def dev_key_path(data_dir: Path, department: str) -> Path:
+    """Where a department's development key lives (tests and the demo sign with it)."""
     return data_dir / "dev-keys" / f"{department}.jwk"
 
 
@@ -129,6 +89,7 @@ def build_key_registry(config: Config, data_dir: Path, gateway_key: SigningKey) 
 def build_context(
     config: Config, schemas: SchemaRegistry, data_dir: Path, gateway_key: SigningKey
 ) -> AcceptanceContext:
+    """The acceptance context of the configuration as loaded (before any admin change)."""
     unknown = sorted(
         t
         for d in config.departments.values()
@@ -144,33 +105,6 @@ def build_context(
         schemas=schemas,
         gateway_key=gateway_key,
     )
-
-
-@dataclass(slots=True)
-class Runtime:
-    options: Options
-    context: AcceptanceContext
-    store: Store
-    clock: Clock
-    metrics: Metrics
-    notifier: Notifier
-    acceptor: Acceptor
-    tokens: TokenVerifier
-    dispatcher: Dispatcher | None = None
-    cases: CaseService | None = None
-    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-
-    @property
-    def config(self) -> Config:
-        return self.context.config
-
-    def committed(self, accepted: Accepted) -> None:
-        """After a new message commits: count it and wake delivery (push and pull)."""
-        record = accepted.record
-        self.metrics.messages_accepted.labels(
-            self.metrics.type_label(record.type), self.metrics.dept_label(record.source)
-        ).inc()
-        self.notifier.notified(Wakeup.for_recipients(accepted.recipients))
 
 
 def load_case_definition(config: Config) -> CaseDefinition | None:
@@ -196,6 +130,7 @@ def load_case_key(config: Config, data_dir: Path, definition: CaseDefinition) ->
 
 
 def load_static(options: Options) -> tuple[Config, SchemaRegistry, SigningKey]:
+    """Configuration, schemas and the gateway's key; the data directory exists afterwards."""
     config = options.config or load_config(options.config_dir)
     schemas = SchemaRegistry.load(options.schemas_dir)
     options.data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,2 @@
+"""The default configuration (data, not code). Packaged as ``gateway.default_config``: see
+gateway/packaged.py."""

@@ -1,0 +1,1 @@
+"""The JSON Schemas (data, not code). Packaged as ``gateway.schemas``: see gateway/packaged.py."""
