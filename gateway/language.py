@@ -18,6 +18,8 @@ from typing import Literal
 Language = Literal["en", "zh"]
 LANGUAGES: tuple[Language, ...] = ("en", "zh")
 DEFAULT: Language = "en"
+#: the ``Content-Language`` of an answer in each language (BCP 47)
+CONTENT_LANGUAGE: dict[Language, str] = {"en": "en", "zh": "zh-CN"}
 
 #: language-range of RFC 4647 section 2.1 (lower-cased before matching)
 _RANGE = re.compile(r"\*|[a-z]{1,8}(-[a-z0-9]{1,8})*")

@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from gateway.api.appkeys import METRICS
 from gateway.api.responses import problem_response
+from gateway.language import negotiate
 from gateway.problem_types import (
     BODY_TOO_LARGE,
     HTTP_ERROR,
@@ -69,20 +70,23 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error as a problem, its title and detail in the language ``Accept-Language``
+    prefers (English or Chinese, ``gateway.language``)."""
+    language = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except GatewayError as exc:
-        return problem_response(exc, request.path)
+        return problem_response(exc, request.path, language)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         error = MessageError(_http_detail(exc), _HTTP_PROBLEMS.get(exc.status, HTTP_ERROR))
         error.status = exc.status  # aiohttp's, for the generic type too
-        return problem_response(error, request.path)
+        return problem_response(error, request.path, language)
     except Exception:
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
-        return problem_response(internal, request.path)
+        return problem_response(internal, request.path, language)
 
 
 @web.middleware

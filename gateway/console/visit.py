@@ -113,9 +113,15 @@ class Visit:
             can_admin=who is not None and who.role in ADMIN_ONLY,
             can_handle=who is not None and who.role in WRITE_ROLES,
             can_audit=who is not None and who.role in AUDIT_ROLES,
+            problem=self.problem,
             **context,
         )
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+
+    def problem(self, error: GatewayError) -> tuple[str, str]:
+        """An error's title and detail in the visitor's language, from the problem catalogue
+        (what the API answers under the same ``Accept-Language``)."""
+        return error.problem.localized(self.language, error.detail)
 
     def failed(self, error: GatewayError) -> web.Response:
         return self.render("error.html", status=error.status, error=error, back=self._back())

@@ -16,6 +16,7 @@ from gateway.console import templates
 from gateway.console.session import Sessions
 from gateway.console.text import Catalogue
 from gateway.delivery.breaker import State
+from gateway.problem_types import INVALID_JSON
 from gateway.testing import GatewayHandle, running_gateway
 
 HOSPITAL = "330784.health.h001"
@@ -108,6 +109,19 @@ async def test_sessions_csrf_and_headers(tmp_path: Path, database: str | None) -
             async with admin.post(disable, data={"csrf": csrf}, allow_redirects=False) as response:
                 assert response.status == 303
             assert not gw.config.departments[HOSPITAL].enabled
+
+            # a refused edit, for a visitor who chose Chinese: the catalogue's Chinese problem
+            async with admin.get(f"{gw.base_url}/console/language?set=zh&next=/console/routes"):
+                pass
+            async with admin.post(
+                f"{gw.base_url}/console/routes", data={"csrf": csrf, "routes": "{"}
+            ) as response:
+                page = await response.text()
+            assert response.status == 400
+            assert (
+                f"<strong>{INVALID_JSON.title_zh}</strong>: {INVALID_JSON.detail_zh}。详情："
+                in page
+            )
 
             # a cookie changed by one character is no session; logging out ends this one
             cookie = admin.cookie_jar.filter_cookies(URL(gw.base_url + "/console/"))["zjx_console"]
