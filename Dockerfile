@@ -1,19 +1,21 @@
 # syntax=docker/dockerfile:1
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY gateway ./gateway
 COPY adapters ./adapters
+# schemas/ and config/ ship inside the wheel (gateway.schemas, gateway.default_config)
+COPY schemas ./schemas
+COPY config ./config
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home /var/lib/zj-exchange --create-home gateway
 COPY --from=build /opt/venv /opt/venv
+# the operators' configuration; the schemas are the package's own (GATEWAY_SCHEMAS overrides)
 COPY config /etc/zj-exchange/config
-COPY schemas /usr/share/zj-exchange/schemas
 ENV PATH=/opt/venv/bin:$PATH \
     GATEWAY_CONFIG=/etc/zj-exchange/config \
-    GATEWAY_SCHEMAS=/usr/share/zj-exchange/schemas \
     GATEWAY_DATA_DIR=/var/lib/zj-exchange \
     GATEWAY_HOST=0.0.0.0 \
     GATEWAY_PORT=8080

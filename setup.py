@@ -6,11 +6,11 @@ gateway/packaged.py). pyproject.toml cannot combine package discovery with such 
 so the package list is made here; everything else is in pyproject.toml.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 DATA_PACKAGES = {"gateway.schemas": "schemas", "gateway.default_config": "config"}
 
 setup(
-    packages=[*find_packages(include=["gateway*", "adapters*"]), *DATA_PACKAGES],
+    packages=[*find_namespace_packages(include=["gateway*", "adapters*"]), *DATA_PACKAGES],
     package_dir=DATA_PACKAGES,
 )

@@ -20,13 +20,28 @@ _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300
 
 
 class Metrics:
+    """Every metric of one gateway instance, on its own registry."""
+
     def __init__(self, types: Iterable[str] = (), departments: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._types = frozenset(types)
         self._departments = frozenset(departments)
-        r = self.registry
+        self._messages(self.registry)
+        self._deliveries(self.registry)
+        self._cases(self.registry)
+        self.http_requests = Counter(
+            "zjx_http_requests",
+            "HTTP requests by route and status class.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+
+    def _messages(self, r: CollectorRegistry) -> None:
+        """The way in (gateway/intake.py)."""
         self.messages_received = Counter(
-            "zjx_messages_received", "Messages submitted to POST /v1/messages.", registry=r
+            "zjx_messages_received",
+            "Messages submitted: POST /v1/messages and the hosted case service's own.",
+            registry=r,
         )
         self.messages_accepted = Counter(
             "zjx_messages_accepted",
@@ -64,6 +79,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+
+    def _deliveries(self, r: CollectorRegistry) -> None:
+        """Delivery (gateway/delivery) and the gauges read from the store at scrape time."""
         self.delivery_attempts = Counter(
             "zjx_delivery_attempts",
             "Push delivery attempts, by recipient and outcome.",
@@ -107,7 +125,9 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
-        # Fed by the case layer (gateway/cases).
+
+    def _cases(self, r: CollectorRegistry) -> None:
+        """Fed by the case layer (gateway/cases)."""
         self.cases_open = Gauge(
             "zjx_cases_open", "Open work-injury cases, by stage.", ["stage"], registry=r
         )
@@ -126,12 +146,6 @@ class Metrics:
         self.case_errors = Counter(
             "zjx_case_errors",
             "Accepted messages the case layer could not apply (logged; the message stands).",
-            registry=r,
-        )
-        self.http_requests = Counter(
-            "zjx_http_requests",
-            "HTTP requests by route and status class.",
-            ["route", "status"],
             registry=r,
         )
 

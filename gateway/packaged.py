@@ -23,7 +23,13 @@ CONFIG_PACKAGE = "gateway.default_config"
 
 def _directory(package: str) -> Path:
     """The packaged folder as a directory on disk (wheels are installed unzipped)."""
-    found = resources.files(package)
+    try:
+        found = resources.files(package)
+    except ModuleNotFoundError:
+        raise ConfigError(
+            f"{package} is not installed: an editable install made before setup.py mapped "
+            "schemas/ and config/ into the package; run `pip install -e .` again"
+        ) from None
     path = Path(str(found))
     if not path.is_dir():
         raise ConfigError(f"{package}: packaged data is not a directory on disk ({found})")

@@ -33,7 +33,7 @@ from gateway.storage.base import Store
 from gateway.trust import SigningKey
 
 if TYPE_CHECKING:  # adapters build on gateway; import only for typing
-    from adapters.base import GatewayClient
+    from adapters.link import GatewayClient
 
 
 def default_config(push: Mapping[str, str] | None = None, config_dir: Path | None = None) -> Config:
@@ -93,7 +93,7 @@ class GatewayHandle:
         return SigningKey.load(dev_key_path(self.data_dir, department))
 
     def client(self, department: str) -> GatewayClient:
-        from adapters.base import GatewayClient
+        from adapters.link import GatewayClient
 
         return GatewayClient(
             self.base_url,

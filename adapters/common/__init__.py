@@ -1,4 +1,4 @@
-"""What every department adapter shares beyond ``adapters.base``: the adapter error (file,
+"""What every department adapter shares beyond ``adapters.link``: the adapter error (file,
 place, field; never a value), local validation against the schemas, deterministic event ids,
 the send loop (batches report every bad record and still send the good ones) and the
 ``send`` / ``serve`` command line."""

@@ -6,7 +6,7 @@
 ``send`` parses every file first, reports every refused record (file, place, field, why;
 never a value) on stderr, and sends the good ones; exit status 0 when everything was sent
 (or had been sent before), 1 when some record was refused, 2 on a usage error. ``serve``
-receives pushed messages with ``adapters.base.Receiver`` (both signatures verified with the
+receives pushed messages with ``adapters.link.Receiver`` (both signatures verified with the
 gateway's JWKS) and writes each document in the family's receiving shape to stdout or, with
 ``--out``, to one file per message in that directory.
 """
@@ -23,15 +23,15 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from adapters.base import Delivered, GatewayClient, Receiver
 from adapters.common.errors import AdapterError
 from adapters.common.records import Parsed
 from adapters.common.send import send_parsed
+from adapters.link import Delivered, GatewayClient, Receiver
+from gateway.configuration import load_config
 from gateway.messages import CloudEvent
+from gateway.packaged import default_config_dir
 from gateway.problems import GatewayError
 from gateway.trust import SigningKey
-
-DEFAULT_GATEWAY_ID = "330000.exchange"
 
 ParseFile = Callable[[Path], Parsed]
 #: a received event -> (file extension, bytes in the department system's shape)
@@ -138,6 +138,12 @@ async def _serve(args: argparse.Namespace, family: Family) -> int:
     return 0
 
 
+def default_gateway_id() -> str:
+    """The gateway id of the configuration ``GATEWAY_CONFIG`` names, else of the default
+    configuration shipped with the gateway."""
+    return load_config(default_config_dir()).gateway.id
+
+
 def main(family: Family, argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m adapters.{family.name}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,7 +152,12 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
         p.add_argument("--gateway", required=True, help="gateway base URL")
         p.add_argument("--key", required=True, help="the department's private JWK file")
         p.add_argument("--as", dest="as_dept", help="department id (default: from the key id)")
-        p.add_argument("--gateway-id", default=DEFAULT_GATEWAY_ID)
+        p.add_argument(
+            "--gateway-id",
+            default=None,
+            help="the gateway's id (default: gateway.toml of GATEWAY_CONFIG or the default "
+            "configuration)",
+        )
         if name == "send":
             p.add_argument("files", nargs="+", metavar="FILE")
             p.add_argument(
@@ -159,6 +170,7 @@ def main(family: Family, argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runner = _send if args.command == "send" else _serve
     try:
+        args.gateway_id = args.gateway_id or default_gateway_id()
         return asyncio.run(runner(args, family))
     except KeyboardInterrupt:
         return 0

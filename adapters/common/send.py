@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters.base import GatewayClient, SubmitError
 from adapters.common.records import Parsed, event_id_for
+from adapters.link import GatewayClient, SubmitError
 
 
 @dataclass(slots=True)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from adapters.simulated.systems import DemoError, Native
+from gateway.packaged import default_schema_dir
 
-REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CASE = b"GS-330784-2026-000731"
 PREFIX = "cn.gov.zj.injury."
 
@@ -45,7 +45,7 @@ def short(doc_type: str) -> str:
 
 
 def example(name: str, file: str) -> dict[str, Any]:
-    path = REPO / "schemas" / "examples" / name / "valid" / f"{file}.json"
+    path = default_schema_dir() / "examples" / name / "valid" / f"{file}.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
@@ -61,7 +61,8 @@ def material(doc_type: str, case_id: str) -> Native:
     name = short(doc_type)
     if name in SAMPLES:
         family, file = SAMPLES[name]
-        content = (REPO / "adapters" / family / "samples" / file).read_bytes()
+        # the adapters' samples ship with them (package data), so the demo runs installed
+        content = resources.files(f"adapters.{family}").joinpath("samples", file).read_bytes()
         return Native(f"{case_id}-{file}", content.replace(SAMPLE_CASE, case_id.encode()))
     if name in EXAMPLES:
         document = example(name, EXAMPLES[name])

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import orjson
 
-from adapters.base import GatewayClient
 from adapters.common import send_parsed
 from adapters.common.cli import Family
 from adapters.common.records import Outgoing, Parsed
+from adapters.link import GatewayClient
 from gateway.clock import Clock
 from gateway.messages import CloudEvent, verify_all
 from gateway.trust import KeyRegistry

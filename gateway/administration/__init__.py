@@ -3,7 +3,12 @@ tokens (``tokens``) and the service that applies changes to a running gateway (`
 The HTTP handlers (``gateway.api.admin``) only read requests and write responses."""
 
 from gateway.administration.overlay import AdminState
-from gateway.administration.service import Administration, SharedAdminStore, shared_store
+from gateway.administration.service import (
+    Administration,
+    SharedAdminStore,
+    load_state,
+    shared_store,
+)
 from gateway.administration.tokens import (
     ADMIN_ONLY,
     AUDIT_ROLES,
@@ -27,5 +32,6 @@ __all__ = [
     "Administration",
     "SharedAdminStore",
     "bootstrap",
+    "load_state",
     "shared_store",
 ]

@@ -51,6 +51,11 @@ def shared_store(store: object) -> SharedAdminStore | None:
     return store if all(hasattr(store, m) for m in needed) else None  # type: ignore[return-value]
 
 
+def load_state(path: Path) -> AdminState:
+    """The overlay saved at ``path``; empty on a first start."""
+    return AdminState.from_bytes(path.read_bytes()) if path.exists() else AdminState()
+
+
 class Administration:
     """Holds the overlay in force and applies changes to it (see the module docstring)."""
 
@@ -58,12 +63,15 @@ class Administration:
         self,
         *,
         base: AcceptanceContext,
+        state: AdminState,
         current: CurrentContext,
         path: Path,
         store: Store,
         clock: Clock,
         notifier: Notifier,
     ) -> None:
+        """``state`` is the overlay in force (``load_state``), ``current`` holds
+        ``state.apply(base)``; ``path`` is where the overlay is saved."""
         self._base = base
         self._current = current
         self._path = path
@@ -72,8 +80,7 @@ class Administration:
         self._clock = clock
         self._notifier = notifier
         self._lock = asyncio.Lock()
-        self._state = AdminState.from_bytes(path.read_bytes()) if path.exists() else AdminState()
-        current.swap(self._state.apply(base))
+        self._state = state
 
     @property
     def state(self) -> AdminState:

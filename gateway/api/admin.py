@@ -20,14 +20,30 @@ from gateway.administration import (
 from gateway.api import admin_actions as actions
 from gateway.api.appkeys import ADMIN_TOKENS, CLOCK
 from gateway.api.auth import bearer
+from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, SIGNED_MESSAGE, STRICT_JSON, answers
 from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.messages import strict_loads
-from gateway.problem_types import INVALID_BODY
+from gateway.problem_types import (
+    DEAD_LETTER_NOT_FOUND,
+    DEPARTMENT_EXISTS,
+    DEPARTMENT_NOT_FOUND,
+    INVALID_BODY,
+    INVALID_DELIVERY,
+    INVALID_DEPARTMENT,
+    INVALID_DRY_RUN,
+    INVALID_KEY,
+    INVALID_ROUTES,
+    KEY_EXISTS,
+    KEY_NOT_FOUND,
+    ROUTE_VERSION_NOT_FOUND,
+)
 from gateway.problems import MessageError
 
 routes = web.RouteTableDef()
+#: a key in a request body: strict JSON, name and JWK, not taken, usable
+KEY_BODY = (*STRICT_JSON, INVALID_BODY, KEY_EXISTS, INVALID_KEY)
 
 
 def require(request: web.Request, roles: frozenset[str]) -> AdminToken:
@@ -46,6 +62,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 
 
 @routes.get("/admin/v1/dead-letters")
+@answers(ADMIN_AUTH)
 async def list_dead(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     found = await actions.dead_letters(request.app, request.query.get("recipient"))
@@ -53,6 +70,7 @@ async def list_dead(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/dead-letters/{seq:\\d+}/{recipient}/replay")
+@answers(ADMIN_AUTH, DEAD_LETTER_NOT_FOUND)
 async def replay(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
@@ -61,6 +79,7 @@ async def replay(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/dead-letters/{seq:\\d+}/{recipient}/discard")
+@answers(ADMIN_AUTH, DEAD_LETTER_NOT_FOUND)
 async def discard(request: web.Request) -> web.Response:
     who = require(request, WRITE_ROLES)
     seq, recipient = path_number(request, "seq"), request.match_info["recipient"]
@@ -72,17 +91,20 @@ async def discard(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/departments")
+@answers(ADMIN_AUTH)
 async def list_departments(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     return json_response({"departments": actions.departments(request.app)})
 
 
 @routes.post("/admin/v1/departments/{dept}/disable")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND)
 async def disable_department(request: web.Request) -> web.Response:
     return await _set_enabled(request, enabled=False)
 
 
 @routes.post("/admin/v1/departments/{dept}/enable")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND)
 async def enable_department(request: web.Request) -> web.Response:
     return await _set_enabled(request, enabled=True)
 
@@ -95,6 +117,7 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
 
 
 @routes.put("/admin/v1/departments/{dept}/delivery")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DELIVERY, DEPARTMENT_NOT_FOUND)
 async def set_delivery(request: web.Request) -> web.Response:
     """Body: the department's delivery table, ``{"mode": "push", "endpoint": "https://..."}``
     or ``{"mode": "pull"}`` (``timeout``, ``concurrency`` optional)."""
@@ -106,6 +129,7 @@ async def set_delivery(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/revoke")
+@answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def revoke_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id, name = request.match_info["dept"], request.match_info["name"]
@@ -114,6 +138,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys")
+@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND)
 async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = actions.department_id(request.app, request.match_info["dept"])
@@ -123,6 +148,7 @@ async def add_key(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/rotate")
+@answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def rotate_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = actions.department_id(request.app, request.match_info["dept"])
@@ -132,6 +158,7 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/departments")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DEPARTMENT, DEPARTMENT_EXISTS)
 async def add_department(request: web.Request) -> web.Response:
     """A new department, given as its departments.toml table in JSON (id, name, sends,
     receives, delivery). Its keys are added with the keys call; it is enabled at once."""
@@ -144,12 +171,14 @@ async def add_department(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/routes")
+@answers(ADMIN_AUTH)
 async def list_routes(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     return json_response({"routes": actions.route_table(request.app)})
 
 
 @routes.post("/admin/v1/routes/dry-run")
+@answers(ADMIN_AUTH, SIGNED_MESSAGE, INVALID_DRY_RUN)
 async def dry_run(request: web.Request) -> web.Response:
     """Which recipients would this event (or signed message) reach, and why: every route
     with each of its checks and the value the event holds there."""
@@ -158,6 +187,7 @@ async def dry_run(request: web.Request) -> web.Response:
 
 
 @routes.put("/admin/v1/routes")
+@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_ROUTES)
 async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
@@ -167,12 +197,14 @@ async def replace_routes(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/routes/versions")
+@answers(ADMIN_AUTH)
 async def route_versions(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     return json_response(actions.route_versions(request.app))
 
 
 @routes.get("/admin/v1/routes/versions/{version:\\d+}")
+@answers(ADMIN_AUTH, ROUTE_VERSION_NOT_FOUND)
 async def route_version(request: web.Request) -> web.Response:
     """The routes of one version, as PUT takes them."""
     require(request, READ_ROLES)
@@ -183,6 +215,7 @@ async def route_version(request: web.Request) -> web.Response:
 
 
 @routes.post("/admin/v1/routes/versions/{version:\\d+}/rollback")
+@answers(ADMIN_CHANGE, ROUTE_VERSION_NOT_FOUND)
 async def rollback_routes(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     version = path_number(request, "version")
@@ -194,6 +227,7 @@ async def rollback_routes(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/audit")
+@answers(ADMIN_AUTH)
 async def audit_entries(request: web.Request) -> web.Response:
     require(request, AUDIT_ROLES)
     after = query_number(request, "after", 0)
@@ -205,6 +239,7 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/audit/verify")
+@answers(ADMIN_AUTH)
 async def audit_verify(request: web.Request) -> web.Response:
     """The chain recomputed from the stored bytes and the signed checkpoints checked."""
     require(request, AUDIT_ROLES)

@@ -227,7 +227,10 @@ async def rotate_key(
     """The new key (``body["new"]``) is valid at once; the old one until the overlap window
     (``body["overlap"]``, a duration such as ``1h``) ends."""
     old = _existing_kid(app, dept_id, name)
-    overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    try:
+        overlap = parse_duration(body.get("overlap", "1h"), Place("request body", "overlap"))
+    except ConfigError as exc:  # the client's input, not the configuration: never a 500
+        raise MessageError(exc.detail, problem=INVALID_BODY) from None
     now = app[CLOCK].now()
     kid, record = _new_key(app, dept_id, body.get("new"), now)
     await app[ADMINISTRATION].change(

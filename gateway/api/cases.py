@@ -18,6 +18,7 @@ from gateway.administration import READ_ROLES
 from gateway.api.admin import require
 from gateway.api.appkeys import CASES
 from gateway.api.auth import department
+from gateway.api.openapi import ADMIN_AUTH, DEPARTMENT_AUTH, answers
 from gateway.api.responses import json_response
 from gateway.cases import CaseDefinition, CaseView
 from gateway.problem_types import CASE_NOT_FOUND
@@ -27,6 +28,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/v1/cases/{id}")
+@answers(DEPARTMENT_AUTH, CASE_NOT_FOUND)
 async def show_case(request: web.Request) -> web.Response:
     service = request.app[CASES]
     caller = await department(request)
@@ -42,6 +44,7 @@ async def show_case(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/cases")
+@answers(ADMIN_AUTH)
 async def list_open_cases(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     service = request.app[CASES]
@@ -66,6 +69,7 @@ async def list_open_cases(request: web.Request) -> web.Response:
 
 
 @routes.get("/admin/v1/cases/{id}")
+@answers(ADMIN_AUTH, CASE_NOT_FOUND)
 async def show_case_to_admin(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
     service = request.app[CASES]

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from gateway.api.appkeys import CLOCK, METRICS, NOTIFIER, STORE
 from gateway.api.auth import department
+from gateway.api.openapi import DEPARTMENT_AUTH, answers
 from gateway.api.params import query_number, whole_number
 from gateway.api.responses import json_response
 from gateway.audit.chain import AuditEvent
@@ -26,6 +27,7 @@ HEARTBEAT_SECONDS = 15.0
 
 
 @routes.get("/v1/inbox")
+@answers(DEPARTMENT_AUTH)
 async def inbox(request: web.Request) -> web.Response:
     recipient = await department(request)
     after = query_number(request, "after", 0)
@@ -37,6 +39,7 @@ async def inbox(request: web.Request) -> web.Response:
 
 
 @routes.post("/v1/inbox/ack")
+@answers(DEPARTMENT_AUTH, INVALID_ACK)
 async def ack(request: web.Request) -> web.Response:
     recipient = await department(request)
     sequences = _sequences(await request.read())
@@ -79,6 +82,7 @@ def _sequences(body: bytes) -> list[int]:
 
 
 @routes.get("/v1/inbox/stream")
+@answers(DEPARTMENT_AUTH)
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events; resume with ``Last-Event-ID`` (the last sequence received)."""
     store, notifier = request.app[STORE], request.app[NOTIFIER]

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from gateway.api.appkeys import CURRENT, INTAKE, STORE
 from gateway.api.auth import department
+from gateway.api.openapi import ACCEPTANCE, DEPARTMENT_AUTH, answers
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
 from gateway.problem_types import BODY_TOO_LARGE, MESSAGE_NOT_FOUND, UNSUPPORTED_MEDIA_TYPE
@@ -18,6 +19,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/v1/messages")
+@answers(ACCEPTANCE)
 async def submit(request: web.Request) -> web.Response:
     """202 with the gateway's signed receipt once the message is stored (``Intake``)."""
     limit = request.app[CURRENT].config.gateway.max_message_bytes
@@ -57,6 +59,7 @@ async def _read_message(request: web.Request, limit: int) -> bytes:
 
 
 @routes.get("/v1/messages/{id}")
+@answers(DEPARTMENT_AUTH, MESSAGE_NOT_FOUND)
 async def status(request: web.Request) -> web.Response:
     store = request.app[STORE]
     caller = await department(request)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.appkeys import CLOCK, CURRENT, METRICS, STORE
+from gateway.api.openapi import document
 from gateway.api.responses import json_response
 
 routes = web.RouteTableDef()
-OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
 @routes.get("/healthz")
@@ -43,7 +41,8 @@ async def jwks(request: web.Request) -> web.Response:
 
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+    """The description of every operation, with the problem types each answers with."""
+    return json_response(document(request.app.router))
 
 
 @routes.get("/metrics")

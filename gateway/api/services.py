@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from gateway.acceptance import AcceptanceContext, Acceptor, CurrentContext
-from gateway.administration import Administration, AdminTokens, bootstrap
+from gateway.administration import Administration, AdminTokens, bootstrap, load_state
 from gateway.api.appkeys import (
     ADMIN_TOKENS,
     ADMINISTRATION,
@@ -59,13 +59,16 @@ async def _build(
     app: web.Application, options: Options, base: AcceptanceContext, store: Store
 ) -> None:
     clock, config = options.clock, base.config
-    current = CurrentContext(base)
+    state_file = options.data_dir / "admin-state.json"
+    state = load_state(state_file)
+    current = CurrentContext(state.apply(base))
     notifier = Notifier()
     metrics = Metrics(base.schemas.types(), [*config.departments, "other"])
     administration = Administration(
         base=base,
+        state=state,
         current=current,
-        path=options.data_dir / "admin-state.json",
+        path=state_file,
         store=store,
         clock=clock,
         notifier=notifier,

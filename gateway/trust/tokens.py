@@ -183,6 +183,15 @@ class TokenVerifier:
         except GatewayError:
             raise _invalid("the token's signature does not verify") from None
 
+        self._check_claims(claims, department, now)
+        expires = datetime.fromtimestamp(claims["exp"] + self._leeway, tz=now.tzinfo)
+        replay_key = f"{department}\x00{claims['jti']}"
+        if not self._replay.add(replay_key, expires):
+            raise TokenReplayedError("the token was already used; tokens are single use")
+        return VerifiedToken(department, replay_key, expires)
+
+    def _check_claims(self, claims: dict[str, Any], department: str, now: datetime) -> None:
+        """The registered claims (joserfc, with leeway), then this gateway's own rules."""
         registry = JWTClaimsRegistry(
             now=int(now.timestamp()),
             leeway=self._leeway,
@@ -207,9 +216,3 @@ class TokenVerifier:
             )
         if len(claims["jti"]) > 128:
             raise _invalid("the token's jti is too long")
-
-        expires = datetime.fromtimestamp(claims["exp"] + self._leeway, tz=now.tzinfo)
-        replay_key = f"{department}\x00{claims['jti']}"
-        if not self._replay.add(replay_key, expires):
-            raise TokenReplayedError("the token was already used; tokens are single use")
-        return VerifiedToken(department, replay_key, expires)

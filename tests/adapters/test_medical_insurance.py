@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 
-from adapters.base import Delivered, Receiver
 from adapters.common import AdapterError, send_parsed
+from adapters.link import Delivered, Receiver
 from adapters.medical_insurance import parse_bytes, parse_file, to_native, transaction
 from gateway.testing import default_config, running_gateway
 from tests.adapters.conftest import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import SubmitError
+from adapters.link import SubmitError
 from gateway.api.appkeys import ADMIN_TOKENS
 from gateway.testing import GatewayHandle, running_gateway
 from gateway.trust import issue_token

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import GatewayClient, SubmitError
+from adapters.link import GatewayClient, SubmitError
 from gateway.clock import ManualClock
 from gateway.testing import GatewayHandle, running_gateway
 from gateway.trust import SigningKey
@@ -110,13 +110,12 @@ async def test_add_and_rotate_keys_with_an_overlap(tmp_path: Path, database: str
     async with running_gateway(tmp_path, clock=clock, database=database) as gw:
         new = SigningKey.generate(f"{HOSPITAL}/k2")
         public = {k: v for k, v in new.public_jwk().items() if k != "kid"}
-        status, body = await _call(
-            gw,
-            "POST",
-            f"/admin/v1/departments/{HOSPITAL}/keys/dev/rotate",
-            _token(gw),
-            json={"new": {"name": "k2", "jwk": public}, "overlap": "1h"},
-        )
+        rotate = f"/admin/v1/departments/{HOSPITAL}/keys/dev/rotate"
+        # an unreadable overlap is the caller's fault: 400, nothing changed (it was a 500)
+        bad = {"new": {"name": "k2", "jwk": public}, "overlap": "an hour"}
+        status, problem = await _call(gw, "POST", rotate, _token(gw), json=bad)
+        assert (status, problem["type"]) == (400, PROBLEM + "invalid-body"), problem
+        status, body = await _call(gw, "POST", rotate, _token(gw), json={**bad, "overlap": "1h"})
         assert status == 200, body
         old_client = gw.client(HOSPITAL)
         new_client = GatewayClient(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import SubmitError
+from adapters.link import SubmitError
 from gateway.testing import GatewayHandle, running_gateway
 from tests.exchange.conftest import example
 

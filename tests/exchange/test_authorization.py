@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.base import SubmitError
+from adapters.link import SubmitError
 from gateway.messages.event import build_event
 from gateway.messages.jws import b64url_encode, sign_segments
 from gateway.testing import running_gateway

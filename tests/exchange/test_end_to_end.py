@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from adapters.base import Delivered, Receiver
+from adapters.link import Delivered, Receiver
 from gateway.messages import verify_all
 from gateway.testing import default_config, running_gateway
 from gateway.trust import KeyRegistry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import SubmitError
+from adapters.link import SubmitError
 from gateway.testing import GatewayHandle, running_gateway
 from tests.exchange.conftest import DIAGNOSIS, example
 
