@@ -81,7 +81,7 @@ async def store_run(
         start = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-        return messages / elapsed, store.commits
+        return messages / elapsed, store.connector.commits
     finally:
         await store.close()
 

@@ -26,9 +26,9 @@ import structlog
 
 from gateway.acceptance import Accepted, Acceptor
 from gateway.delivery.notifier import Notifier
+from gateway.delivery.wakeup import Wakeup
 from gateway.metrics import Metrics
 from gateway.problems import GatewayError
-from gateway.storage.wakeup import Wakeup
 
 
 class Observer(Protocol):

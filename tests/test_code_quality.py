@@ -31,15 +31,10 @@ def test_mypy_strict_is_clean() -> None:
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-# Sizes a reader can hold in mind (issue 14). gateway/storage is measured by its own owner's
-# test until both land; everything else in gateway/ is held to them here.
+# Sizes a reader can hold in mind (issue 14), for every module of gateway/.
 MAX_MODULE_LINES = 650
 MAX_FUNCTION_LINES = 70
-MEASURED = sorted(
-    path
-    for path in (REPO / "gateway").rglob("*.py")
-    if (REPO / "gateway" / "storage") not in path.parents
-)
+MEASURED = sorted((REPO / "gateway").rglob("*.py"))
 
 
 def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -84,3 +79,62 @@ def test_problem_types_are_raised_by_name() -> None:
         if literal.search(line)
     ]
     assert not found, found
+
+
+# Capabilities are declared on Store, never probed; few type: ignore (issue 14).
+IGNORE_LIMIT = 5  # ``type: ignore`` comments in the whole gateway package
+
+
+def _probes_a_store(node: ast.AST) -> bool:
+    """``getattr(store, ...)`` / ``hasattr(runtime.store, ...)``: asking a store at run time
+    what it can do, instead of reading ``Store.capabilities``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("getattr", "hasattr")
+        and bool(node.args)
+        and "store" in ast.unparse(node.args[0]).lower()
+    )
+
+
+def _untyped_store(node: ast.AST) -> bool:
+    """``store: Any`` as a parameter, a variable or a field."""
+    if isinstance(node, ast.arg):
+        name, annotation = node.arg, node.annotation
+    elif isinstance(node, ast.AnnAssign):
+        name, annotation = ast.unparse(node.target), node.annotation
+    else:
+        return False
+    return (
+        annotation is not None
+        and "store" in name.lower()
+        and ast.unparse(annotation) in ("Any", "typing.Any")
+    )
+
+
+def test_nothing_asks_a_store_what_it_can_do() -> None:
+    """Capabilities are declared on ``Store`` (``Store.capabilities``), never discovered with
+    getattr/hasattr, and a store is never typed ``Any``."""
+    found = []
+    for path in sorted((REPO / "gateway").rglob("*.py")) + sorted(
+        (REPO / "adapters").rglob("*.py")
+    ):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if _probes_a_store(node) or _untyped_store(node):
+                found.append(f"{path.relative_to(REPO)}:{getattr(node, 'lineno', '?')}")
+    assert found == []
+
+
+def test_few_type_ignores_each_with_its_reason() -> None:
+    """A ``type: ignore`` silences the checker; each says why, after the code."""
+    ignores = [
+        (f"{path.relative_to(REPO)}:{number}", line)
+        for path in MEASURED
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "# type: ignore" in line
+    ]
+    assert len(ignores) <= IGNORE_LIMIT, ignores
+    unexplained = [
+        where for where, line in ignores if not re.search(r"type: ignore\[[\w-]+\]\s+#\s*\S", line)
+    ]
+    assert unexplained == []

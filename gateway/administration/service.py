@@ -28,11 +28,11 @@ from gateway.administration.tokens import AdminToken
 from gateway.audit.chain import AuditEvent
 from gateway.clock import Clock
 from gateway.delivery.notifier import Notifier
+from gateway.delivery.wakeup import Wakeup
 from gateway.files import replace_private
 from gateway.problem_types import ADMIN_STATE_CHANGED, DEAD_LETTER_NOT_FOUND
 from gateway.problems import ConflictError, NotFoundError
 from gateway.storage.base import Store
-from gateway.storage.wakeup import Wakeup
 
 log = structlog.get_logger("gateway.admin")
 
@@ -45,10 +45,9 @@ class SharedAdminStore(Protocol):
     async def save_admin_state(self, body: bytes, version: int) -> bool: ...
 
 
-def shared_store(store: object) -> SharedAdminStore | None:
+def shared_store(store: Store) -> SharedAdminStore | None:
     """``store`` if it shares the overlay between instances, else None (the file is it)."""
-    needed = ("admin_state", "admin_state_version", "save_admin_state")
-    return store if all(hasattr(store, m) for m in needed) else None  # type: ignore[return-value]
+    return store if store.capabilities.shared_admin_state else None
 
 
 def load_state(path: Path) -> AdminState:

@@ -29,8 +29,8 @@ async def department(request: web.Request) -> str:
     on one instance is refused on the others.
     """
     token = request.app[DEPARTMENT_TOKENS].verify_token(bearer(request))
-    claim = getattr(request.app[STORE], "claim_token", None)
-    if claim is not None and not await claim(
+    store = request.app[STORE]
+    if store.capabilities.token_uses and not await store.claim_token(
         token.replay_key, token.expires, request.app[CLOCK].now()
     ):
         raise TokenReplayedError("the token was already used; tokens are single use")

@@ -78,11 +78,11 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
 
 async def workers(app: web.Application) -> AsyncIterator[None]:
     """Start every worker this instance runs; on stop, cancel them and wait for each."""
-    listen = getattr(app[STORE], "listen", None)
-    if listen is not None:
+    store = app[STORE]
+    if store.capabilities.listen:
         # Other instances' commits wake this dispatcher and this instance's live streams
         # too (PostgreSQL LISTEN/NOTIFY); streams are served without a dispatcher as well.
-        await listen(app[NOTIFIER].wake)
+        await store.listen(app[NOTIFIER].wake)
     app[WORKERS] = {
         name: asyncio.create_task(loop(), name=name) for name, loop in _loops(app).items()
     }

@@ -46,7 +46,7 @@ from gateway.messages import SignedMessage, build_event, sign_message
 from gateway.metrics import Metrics
 from gateway.problems import GatewayError
 from gateway.routing.router import resolve_pointer
-from gateway.storage.base import CaseRecord, CaseStore, MessageRecord, Store
+from gateway.storage.base import CaseRecord, MessageRecord, Store
 from gateway.trust import SigningKey
 
 log = structlog.get_logger("gateway.cases")
@@ -55,10 +55,6 @@ CASE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 CHINA = timezone(timedelta(hours=8))  # due dates are calendar days in Zhejiang
 _ATTEMPTS = 5  # optimistic-lock retries before giving up on one message
 _AUDITED = frozenset({"opened", "stage", "closed", "deadline"})
-
-
-class CaseStoreRequired(TypeError):
-    """The configured store does not implement the case tables."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +76,8 @@ class CaseService:
         metrics: Metrics,
     ) -> None:
         """``intake``: the way in its own messages take, as any department's do."""
-        needed = ("get_case", "save_case", "open_cases", "count_open_cases", "messages_after")
-        if not all(hasattr(store, m) for m in needed):
-            raise CaseStoreRequired(f"{type(store).__name__} has no case tables")
         self.definition = definition
         self._store = store
-        self._cases: CaseStore = store  # type: ignore[assignment]
         self._intake = intake
         self._key = key
         self._clock = clock
@@ -144,7 +136,7 @@ class CaseService:
         """
         since = self._clock.now() - 2 * self.definition.deadline
         applied = 0
-        while records := await self._cases.messages_after(self._cursor, since, batch):
+        while records := await self._store.messages_after(self._cursor, since, batch):
             for record in records:
                 if record.seq not in self._observed and self.concerns(record):
                     deliveries = await self._store.deliveries_for(record.seq)
@@ -157,7 +149,7 @@ class CaseService:
         return applied
 
     async def view(self, case_id: str) -> CaseView | None:
-        stored = await self._cases.get_case(case_id)
+        stored = await self._store.get_case(case_id)
         if stored is None:
             return None
         state = CaseState.from_json(stored.state)
@@ -167,19 +159,19 @@ class CaseService:
         """Open cases, nearest deadline first."""
         now, warn = self._clock.now(), self.definition.warn_before
         views = []
-        for stored in await self._cases.open_cases(limit=limit):
+        for stored in await self._store.open_cases(limit=limit):
             state = CaseState.from_json(stored.state)
             views.append(CaseView(state, state.deadline_flag(now, warn)))
         return views
 
     async def check_deadlines(self) -> None:
         """Flag open cases nearing or past their deadline (each flag once per case)."""
-        for stored in await self._cases.open_cases(limit=10_000):
+        for stored in await self._store.open_cases(limit=10_000):
             await self._update(stored.case_id, self._deadline_rule)
         await self.refresh_gauge()
 
     async def refresh_gauge(self) -> None:
-        counts = await self._cases.count_open_cases()
+        counts = await self._store.count_open_cases()
         for stage in self.definition.stages:
             self._metrics.cases_open.labels(stage.name).set(counts.get(stage.name, 0))
 
@@ -250,7 +242,7 @@ class CaseService:
         rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
     ) -> bool:
         for _ in range(_ATTEMPTS):
-            stored = await self._cases.get_case(case_id)
+            stored = await self._store.get_case(case_id)
             before = None if stored is None else CaseState.from_json(stored.state)
             steps_before = 0 if before is None else len(before.steps)
             where = None if stored is None else (stored.stage, stored.status)
@@ -263,7 +255,7 @@ class CaseService:
             await self._carry_out(state, actions)
             version = 1 if stored is None else stored.version + 1
             audit = self._audit(state, steps_before)
-            if await self._cases.save_case(self._record(state, version), audit):
+            if await self._store.save_case(self._record(state, version), audit):
                 self._count(actions)
                 return where != (state.stage, state.status)
         log.error("case.update_conflict", case_id=case_id)
@@ -430,4 +422,4 @@ def _bounded(text: str, limit: int = 64) -> str:
     return f"{text[: limit - 13]}-{digest}"
 
 
-__all__ = ["CaseService", "CaseStoreRequired", "CaseView", "short_type"]
+__all__ = ["CaseService", "CaseView", "short_type"]

@@ -56,11 +56,11 @@ async def _rows(args: argparse.Namespace, after: int = 0) -> AsyncIterator[Row]:
     sqlite_file = args.data_dir / "gateway.sqlite3"
     if args.database is None and not sqlite_file.exists():
         raise ConfigError(f"{sqlite_file}: no gateway store here")
-    store: Any = open_store(args.database or sqlite_file, SystemClock())
+    store = open_store(args.database or sqlite_file, SystemClock())
     await store.open()
     try:
         while True:
-            page: list[Row] = await store.audit_rows(after, PAGE)
+            page = await store.audit_rows(after, PAGE)
             for row in page:
                 yield row
             if len(page) < PAGE:

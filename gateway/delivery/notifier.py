@@ -11,7 +11,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from gateway.storage.wakeup import Wakeup
+from gateway.delivery.wakeup import Wakeup
 
 
 class Notifier:

@@ -1,4 +1,5 @@
-"""The storage interface every backend implements, and the records it returns.
+"""The storage interface every backend implements, the records it returns, and what a
+backend can do beyond the common contract (``Capabilities``).
 
 Why one transaction per acceptance: DESIGN section 6 promises a 202 only once the message,
 its deliveries and its audit entry are durable together. ``accept`` therefore takes a
@@ -13,9 +14,15 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.audit.chain import AuditEvent
+
+if TYPE_CHECKING:  # gateway.delivery imports this module: only the type comes back
+    from gateway.delivery.wakeup import Wakeup
+
+#: One stored audit entry as the verifier reads it: (seq, entry bytes, prev_hash, hash).
+AuditRow = tuple[int, bytes, str, str]
 
 
 class DeliveryState(enum.StrEnum):
@@ -92,8 +99,54 @@ class StoreStats:
     dead: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case as stored: the columns the watch and the metrics query, and the state (JSON)
+    that only the case layer reads. ``version`` guards every write (optimistic locking)."""
+
+    case_id: str
+    stage: str
+    status: str  # "open" | "closed"
+    opened_at: datetime
+    deadline: datetime
+    version: int
+    state: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store does beyond the common contract, declared by the driver so that callers
+    ask this record, never the object (``getattr``/``hasattr``). Each is about several
+    gateway instances sharing one database (DESIGN section 8); a single-process store (SQLite)
+    has none, and its methods for them raise ``Unsupported``.
+
+    Claims with leases, dead letters, the audit chain and the case tables are not listed:
+    every store has them.
+    """
+
+    #: ``listen``: other instances' commits wake this one (PostgreSQL LISTEN/NOTIFY).
+    listen: bool
+    #: ``claim_token``: a department token's use is recorded for every instance to see.
+    token_uses: bool
+    #: ``admin_state`` and friends: the administration overlay is kept for every instance.
+    shared_admin_state: bool
+
+
+class Unsupported(NotImplementedError):
+    """The store lacks the capability a method needs (see ``Store.capabilities``): a caller
+    that checks the declared capability first never sees this."""
+
+    def __init__(self, store: str, capability: str) -> None:
+        super().__init__(f"{store} has no {capability} (Store.capabilities.{capability} is False)")
+        self.capability = capability
+
+
 class Store(Protocol):
-    """What the gateway needs from a database. All times are aware UTC datetimes."""
+    """What the gateway needs from a database. All times are aware UTC datetimes; a naive
+    datetime is refused with ValueError. Database faults are ``StoreError``."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -134,50 +187,15 @@ class Store(Protocol):
     # audit
     async def append_audit(self, event: AuditEvent) -> AuditRecord: ...
     async def audit_entries(self, after_seq: int, limit: int) -> list[AuditRecord]: ...
-    async def audit_rows(self, after_seq: int, limit: int) -> list[tuple[int, bytes, str, str]]:
-        """(seq, stored entry bytes, prev_hash, hash): what the chain is verified from."""
+    async def audit_rows(self, after_seq: int, limit: int) -> list[AuditRow]:
+        """The stored bytes, for the verifier, which recomputes every link from them."""
         ...
 
     # operations
     async def stats(self, now: datetime) -> StoreStats: ...
     async def purge_delivered_before(self, before: datetime) -> int: ...
 
-
-@dataclass(frozen=True, slots=True)
-class CaseRecord:
-    """A case as stored: the columns the watch and the metrics query, and the state (JSON)
-    that only the case layer reads. ``version`` guards every write (optimistic locking)."""
-
-    case_id: str
-    stage: str
-    status: str  # "open" | "closed"
-    opened_at: datetime
-    deadline: datetime
-    version: int
-    state: bytes
-
-
-def case_from_row(row: Sequence[Any], when: Callable[[Any], datetime]) -> CaseRecord:
-    """A ``CaseRecord`` from ``case_id, stage, status, opened_at, deadline, version, state``;
-    ``when`` turns the store's time column into an aware datetime."""
-    return CaseRecord(
-        case_id=row[0],
-        stage=row[1],
-        status=row[2],
-        opened_at=when(row[3]),
-        deadline=when(row[4]),
-        version=row[5],
-        state=bytes(row[6]),
-    )
-
-
-#: the columns ``case_from_row`` reads, in its order
-CASE_SELECT = "SELECT case_id, stage, status, opened_at, deadline, version, state FROM cases"
-
-
-class CaseStore(Protocol):
-    """What the case layer needs from the database; both stores implement it."""
-
+    # cases
     async def get_case(self, case_id: str) -> CaseRecord | None: ...
 
     async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
@@ -193,5 +211,29 @@ class CaseStore(Protocol):
         self, after_seq: int, since: datetime, limit: int
     ) -> list[MessageRecord]:
         """Messages with a higher sequence number accepted at or after ``since``, in
-        sequence order: what the case layer's catch-up reads."""
+        sequence order (commit order on both stores): what the case layer's catch-up reads."""
+        ...
+
+    # capability ``listen``
+    async def listen(self, callback: Callable[[Wakeup], None]) -> None:
+        """Call ``callback`` whenever another instance commits newly due deliveries, from
+        the time this returns until ``close``. A hint only: pollers still poll."""
+        ...
+
+    # capability ``token_uses``
+    async def claim_token(self, key: str, expires: datetime, now: datetime) -> bool:
+        """Record a department token's use; False when any instance recorded it before (and
+        it has not expired)."""
+        ...
+
+    # capability ``shared_admin_state``
+    async def admin_state(self) -> tuple[int, bytes] | None:
+        """The shared administration overlay and its version, if any change was saved."""
+        ...
+
+    async def admin_state_version(self) -> int: ...
+
+    async def save_admin_state(self, body: bytes, version: int) -> bool:
+        """Save ``body`` as ``version`` over ``version - 1``; False when another instance
+        saved first."""
         ...

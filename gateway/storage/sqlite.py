@@ -1,4 +1,5 @@
-"""The embedded SQLite store (WAL): what ``gateway serve`` uses with nothing else installed.
+"""The embedded SQLite driver (WAL): what ``gateway serve`` uses with nothing else installed.
+The store's logic is ``gateway.storage.core``; this module only runs its scripts.
 
 Why one writer thread with group commit: SQLite allows one writer at a time and, with
 ``synchronous=FULL``, each COMMIT costs an fsync. A 202 may only be sent once the message is
@@ -13,7 +14,13 @@ Reads go through a small pool of separate connections: WAL lets readers proceed 
 writer commits, and they only ever see committed data, so a caller that has been told its
 message is accepted will find it.
 
-Times are stored as integer microseconds since the epoch (UTC), which round-trip exactly.
+A script (``gateway.storage.connector``) is a coroutine that awaits only its ``Tx``, whose
+SQLite methods never suspend, so the writer and reader threads run it to completion with
+``drive`` and no event loop.
+
+Times are stored as integer microseconds since the epoch (UTC), which round-trip exactly;
+lists travel as one JSON array parameter (read with ``json_each``). SQLite has none of the
+shared-store capabilities: one process owns the file (``Capabilities``).
 """
 
 from __future__ import annotations
@@ -23,46 +30,38 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 
-from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
 from gateway.clock import Clock
-from gateway.problems import NotFoundError, StoreError
-from gateway.storage.base import (
-    CASE_SELECT,
-    AcceptOutcome,
-    AcceptRequest,
-    AuditRecord,
-    CaseRecord,
-    ClaimedDelivery,
-    DeliveryRecord,
-    DeliveryState,
-    MessageRecord,
-    StoreStats,
-    case_from_row,
-)
+from gateway.problems import StoreError
+from gateway.storage.base import Capabilities, Unsupported
+from gateway.storage.connector import Script, Tx, answers
+from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_sqlite
+from gateway.storage.rows import FRAGMENTS, Row, aware
+from gateway.storage.sql import Query, load_queries
+
+if TYPE_CHECKING:
+    from gateway.delivery.wakeup import Wakeup
 
 T = TypeVar("T")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SYNCHRONOUS: Final = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
-_PURGE_CHUNK: Final = 1000  # keep each purge transaction short so accepts are not starved
+#: One process owns the file: nothing to share with other instances.
+CAPABILITIES: Final = Capabilities(listen=False, token_uses=False, shared_admin_state=False)
 
 
 def to_micros(when: datetime) -> int:
-    """Aware datetime -> integer microseconds since the epoch. Naive datetimes are refused:
-    guessing a zone is how retry schedules end up eight hours off."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("naive datetime given to the store; all times must be aware UTC")
-    delta = when - _EPOCH
+    """Aware datetime -> integer microseconds since the epoch (ValueError if naive)."""
+    delta = aware(when) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -70,63 +69,56 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-def _opt_from_micros(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
+#: Values SQLite takes as they are; anything else goes through ``_convert``.
+_AS_IS: Final = frozenset({str, int, bytes, type(None)})
 
 
-def _message(row: Sequence[Any]) -> MessageRecord:
-    return MessageRecord(
-        seq=row[0],
-        source=row[1],
-        event_id=row[2],
-        type=row[3],
-        subject=row[4],
-        payload_sha256=row[5],
-        accepted_at=from_micros(row[6]),
-        body=bytes(row[7]),
-        receipt=bytes(row[8]),
-    )
+def _convert(value: object) -> object:
+    """A script's value as SQLite stores it: times as microseconds, lists as JSON."""
+    if type(value) in _AS_IS:
+        return value
+    if isinstance(value, datetime):
+        return to_micros(value)
+    if isinstance(value, list | tuple):
+        return orjson.dumps(value).decode()
+    return value
 
 
-def _delivery(row: Sequence[Any]) -> DeliveryRecord:
-    return DeliveryRecord(
-        seq=row[0],
-        recipient=row[1],
-        mode=row[2],
-        state=DeliveryState(row[3]),
-        attempts=row[4],
-        next_attempt_at=_opt_from_micros(row[5]),
-        last_error=row[6],
-        delivered_at=_opt_from_micros(row[7]),
-        receipt=None if row[8] is None else bytes(row[8]),
-        accepted_at=_opt_from_micros(row[9]),
-    )
+class SqliteTx(Tx):
+    """Queries on one connection, inside whatever transaction its thread has begun."""
+
+    def __init__(self, conn: sqlite3.Connection, queries: Mapping[str, Query]) -> None:
+        super().__init__(queries)
+        self._conn = conn
+
+    async def _execute(
+        self, query: Query, params: Mapping[str, object], want_rows: bool
+    ) -> tuple[list[Row], int]:
+        rows: list[Row] = []
+        count = 0
+        # SQLite binds ``:name`` from the mapping itself, ignoring names a statement lacks.
+        values = params
+        if not all(type(v) in _AS_IS for v in params.values()):
+            values = {k: _convert(v) for k, v in params.items()}
+        for statement in query.statements:
+            cursor = self._conn.execute(statement.text, values)
+            rows = cursor.fetchall()  # all: a half-stepped statement would block RELEASE
+            count = cursor.rowcount
+        return rows, count
 
 
-def event_from_entry(entry: bytes) -> AuditEvent:
-    """Rebuild the event from its stored canonical bytes (the bytes are the truth)."""
-    data = orjson.loads(entry)
-    return AuditEvent(
-        action=data["action"],
-        actor=data["actor"],
-        at=datetime.fromisoformat(data["at"]),
-        target=data["target"],
-        detail=data["detail"],
-    )
-
-
-def _append_audit(conn: sqlite3.Connection, event: AuditEvent) -> AuditRecord:
-    """Chain ``event`` after the last entry. Runs inside the caller's transaction, so the
-    entry commits or vanishes together with the change it records."""
-    last = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev_hash = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
-    body = entry_bytes(seq, event)
-    digest = link(prev_hash, body)
-    conn.execute(
-        "INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (?, ?, ?, ?)",
-        (seq, body, prev_hash, digest),
-    )
-    return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
+def drive(script: Script[T], tx: SqliteTx) -> T:
+    """Run ``script`` to completion on this thread. It awaits only ``tx``, whose methods
+    never suspend, so one ``send`` finishes it; a script that does suspend is a bug in the
+    core and fails loudly rather than hanging the writer."""
+    coroutine = script(tx)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("a store script awaited something other than its transaction")
 
 
 def _store_error(exc: BaseException) -> BaseException:
@@ -141,7 +133,7 @@ def _store_error(exc: BaseException) -> BaseException:
 
 @dataclass(slots=True)
 class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
+    script: Script[Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
 
@@ -167,8 +159,10 @@ def _settle(future: asyncio.Future[Any], error: BaseException | None, value: Any
         future.set_result(value)
 
 
-class SqliteStore:
-    """``Store`` over one SQLite file. See the module docstring for the threading model."""
+class SqliteConnector:
+    """The driver over one SQLite file. See the module docstring for the threading model."""
+
+    capabilities = CAPABILITIES
 
     def __init__(
         self,
@@ -188,6 +182,7 @@ class SqliteStore:
         if max_batch < 1 or readers < 1:
             raise ValueError("max_batch and readers must be at least 1")
         self.path = Path(path)
+        self.name = f"SQLite store at {self.path}"
         self.clock = clock
         self.synchronous = sync
         self.busy_timeout_ms = int(busy_timeout_ms)
@@ -205,6 +200,7 @@ class SqliteStore:
         self._read_pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._read_conns: list[sqlite3.Connection] = []
         self._read_executor: ThreadPoolExecutor | None = None
+        self._queries = load_queries("sqlite", FRAGMENTS)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -290,7 +286,7 @@ class SqliteStore:
         if not self._accepting or writer is None or not writer.is_alive():
             return False
         try:
-            return bool(await self._read(lambda c: c.execute("SELECT 1").fetchone()[0] == 1))
+            return await self.read(answers)
         except (StoreError, sqlite3.Error):
             return False
 
@@ -350,12 +346,13 @@ class SqliteStore:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         """One transaction for the whole batch; each job in its own savepoint."""
         outcomes: list[tuple[_Job, BaseException | None, Any]] = []
+        tx = SqliteTx(conn, self._queries)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
-                    value = job.fn(conn)
+                    value = drive(job.script, tx)
                 except Exception as exc:
                     # If this raises too (the whole transaction was lost, e.g. disk full),
                     # the outer handler fails the entire batch.
@@ -397,18 +394,19 @@ class SqliteStore:
             with contextlib.suppress(RuntimeError):  # the caller's loop has already closed
                 loop.call_soon_threadsafe(_settle_all, items)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Queue ``fn`` for the writer; returns once its transaction has COMMITTED."""
+    async def write(self, script: Script[T]) -> T:
+        """Queue ``script`` for the writer; returns once its transaction has COMMITTED."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._submit_lock:
             if not self._accepting:
                 raise StoreError("the store is not open")
-            self._queue.put(_Job(fn, future, loop))
+            self._queue.put(_Job(script, future, loop))
         return await future
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on a pooled read connection in a worker thread."""
+    async def read(self, script: Script[T], *, snapshot: bool = False) -> T:
+        """Run ``script`` on a pooled read connection in a worker thread; ``snapshot``: in
+        one read transaction, so every query sees the same commit."""
         executor = self._read_executor
         if executor is None or not self._accepting:
             raise StoreError("the store is not open")
@@ -416,7 +414,9 @@ class SqliteStore:
         def run() -> T:
             conn = self._read_pool.get()
             try:
-                return fn(conn)
+                if snapshot:
+                    conn.execute("BEGIN")
+                return drive(script, SqliteTx(conn, self._queries))
             except sqlite3.Error as exc:
                 raise StoreError(f"database error: {exc}") from exc
             finally:
@@ -427,442 +427,39 @@ class SqliteStore:
 
         return await asyncio.get_running_loop().run_in_executor(executor, run)
 
-    # ------------------------------------------------------------------ acceptance
+    # ------------------------------------------------------------------ the dialect
 
-    async def accept(self, request: AcceptRequest) -> AcceptOutcome:
-        """Store the message, its deliveries and its audit entry in one durable transaction,
-        or return the original if (source, event_id) is already stored (``build`` is then
-        not called). Concurrent callers share a commit (see the module docstring)."""
-        accepted_at = to_micros(request.accepted_at)
-        return await self._write(lambda conn: self._accept_in(conn, request, accepted_at))
+    def when(self, value: Any) -> datetime:
+        return from_micros(int(value))
 
-    @staticmethod
-    def _accept_in(
-        conn: sqlite3.Connection, request: AcceptRequest, accepted_at: int
-    ) -> AcceptOutcome:
-        existing = conn.execute(
-            "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-            " m.accepted_at,"
-            " m.body, m.receipt FROM messages m WHERE m.source = ? AND m.event_id = ?",
-            (request.source, request.event_id),
-        ).fetchone()
-        if existing is not None:
-            # Also covers a duplicate earlier in the same batch: same connection, same
-            # transaction, so its uncommitted row is visible here.
-            return AcceptOutcome(record=_message(existing), created=False)
-        row = conn.execute(
-            "UPDATE counters SET value = value + 1 WHERE name = 'message_seq' RETURNING value"
-        ).fetchall()  # fetch all: a half-stepped statement would block RELEASE
-        seq = int(row[0][0])
-        body, receipt = request.build(seq)
-        conn.execute(
-            "INSERT INTO messages (seq, source, event_id, type, subject, payload_sha256,"
-            " accepted_at, body, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                seq,
-                request.source,
-                request.event_id,
-                request.type,
-                request.subject,
-                request.payload_sha256,
-                accepted_at,
-                body,
-                receipt,
-            ),
-        )
-        conn.executemany(
-            "INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)"
-            " VALUES (?, ?, ?, 'pending', 0, ?)",
-            [
-                (seq, recipient, mode, accepted_at if mode == "push" else None)
-                for recipient, mode in request.recipients
-            ],
-        )
-        _append_audit(conn, request.audit)
-        record = MessageRecord(
-            seq=seq,
-            source=request.source,
-            event_id=request.event_id,
-            type=request.type,
-            subject=request.subject,
-            payload_sha256=request.payload_sha256,
-            accepted_at=from_micros(accepted_at),
-            body=bytes(body),
-            receipt=bytes(receipt),
-        )
-        return AcceptOutcome(record=record, created=True)
+    def notice(self, due: Sequence[tuple[str, str]]) -> str | None:
+        """Nobody else to tell: this process woke itself in process."""
+        return None
 
-    async def find_message(self, source: str, event_id: str) -> MessageRecord | None:
-        def run(conn: sqlite3.Connection) -> MessageRecord | None:
-            row = conn.execute(
-                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at,"
-                " m.body, m.receipt FROM messages m WHERE m.source = ? AND m.event_id = ?",
-                (source, event_id),
-            ).fetchone()
-            return None if row is None else _message(row)
+    async def listen(self, callback: Callable[[Wakeup], None]) -> None:
+        raise Unsupported(self.name, "listen")
 
-        return await self._read(run)
 
-    async def get_message(self, seq: int) -> MessageRecord | None:
-        def run(conn: sqlite3.Connection) -> MessageRecord | None:
-            row = conn.execute(
-                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at,"
-                " m.body, m.receipt FROM messages m WHERE m.seq = ?",
-                (seq,),
-            ).fetchone()
-            return None if row is None else _message(row)
+class SqliteStore(StoreCore[SqliteConnector]):
+    """``Store`` over one SQLite file: the core over ``SqliteConnector``."""
 
-        return await self._read(run)
-
-    async def deliveries_for(self, seq: int) -> list[DeliveryRecord]:
-        def run(conn: sqlite3.Connection) -> list[DeliveryRecord]:
-            rows = conn.execute(
-                "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
-                " d.last_error,"
-                " d.delivered_at, d.receipt, m.accepted_at"
-                " FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.seq = ? ORDER BY d.recipient",
-                (seq,),
-            ).fetchall()
-            return [_delivery(r) for r in rows]
-
-        return await self._read(run)
-
-    # ------------------------------------------------------------------ push delivery
-
-    async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
-    ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due push deliveries, oldest first. A lease that has run out
-        (its holder crashed) makes the delivery claimable again: at least once, never lost."""
-        now_us = to_micros(now)
-        until_us = to_micros(now + timedelta(seconds=lease_seconds))
-
-        def run(conn: sqlite3.Connection) -> list[ClaimedDelivery]:
-            rows = conn.execute(
-                "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
-                " d.last_error, d.delivered_at, d.receipt, m.accepted_at,"
-                " m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at, m.body, m.receipt"
-                " FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= ?"
-                " AND (d.lease_until IS NULL OR d.lease_until <= ?)"
-                " ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT ?",
-                (now_us, now_us, limit),
-            ).fetchall()
-            conn.executemany(
-                "UPDATE deliveries SET lease_owner = ?, lease_until = ?"
-                " WHERE seq = ? AND recipient = ?",
-                [(owner, until_us, r[0], r[1]) for r in rows],
-            )
-            return [
-                ClaimedDelivery(delivery=_delivery(r[:10]), message=_message(r[10:])) for r in rows
-            ]
-
-        if limit <= 0:
-            return []
-        return await self._write(run)
-
-    async def next_due(self) -> datetime | None:
-        def run(conn: sqlite3.Connection) -> datetime | None:
-            row = conn.execute(
-                "SELECT MIN(next_attempt_at) FROM deliveries"
-                " WHERE state = 'pending' AND mode = 'push'"
-            ).fetchone()
-            return _opt_from_micros(row[0])
-
-        return await self._read(run)
-
-    @staticmethod
-    def _require(conn: sqlite3.Connection, seq: int, recipient: str) -> str:
-        row = conn.execute(
-            "SELECT state FROM deliveries WHERE seq = ? AND recipient = ?", (seq, recipient)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no delivery of message {seq} to {recipient}")
-        return str(row[0])
-
-    async def mark_delivered(
-        self, seq: int, recipient: str, at: datetime, receipt: bytes | None, audit: AuditEvent
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        max_batch: int = 256,
+        readers: int = 4,
     ) -> None:
-        """Record a successful delivery. The audit entry is written even when the delivery
-        was no longer pending (a lease ran out and another worker delivered it too): the
-        recipient did receive it again, and that is worth knowing."""
-        at_us = to_micros(at)
-
-        def run(conn: sqlite3.Connection) -> None:
-            self._require(conn, seq, recipient)
-            conn.execute(
-                "UPDATE deliveries SET state = 'delivered', delivered_at = ?, receipt = ?,"
-                " last_error = NULL, lease_owner = NULL, lease_until = NULL"
-                " WHERE seq = ? AND recipient = ? AND state = 'pending'",
-                (at_us, receipt, seq, recipient),
+        super().__init__(
+            SqliteConnector(
+                path,
+                clock=clock,
+                synchronous=synchronous,
+                busy_timeout_ms=busy_timeout_ms,
+                max_batch=max_batch,
+                readers=readers,
             )
-            _append_audit(conn, audit)
-
-        await self._write(run)
-
-    async def mark_retry(
-        self, seq: int, recipient: str, attempts: int, next_at: datetime, error: str
-    ) -> None:
-        """Schedule another attempt. Ignored if the delivery is no longer pending."""
-        next_us = to_micros(next_at)
-
-        def run(conn: sqlite3.Connection) -> None:
-            self._require(conn, seq, recipient)
-            conn.execute(
-                "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?,"
-                " lease_owner = NULL, lease_until = NULL"
-                " WHERE seq = ? AND recipient = ? AND state = 'pending'",
-                (attempts, next_us, error, seq, recipient),
-            )
-
-        await self._write(run)
-
-    async def mark_dead(
-        self, seq: int, recipient: str, attempts: int, error: str, audit: AuditEvent
-    ) -> None:
-        """Dead-letter a pending delivery (audited). Ignored, without audit, if it was no
-        longer pending (delivered meanwhile by another worker)."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            self._require(conn, seq, recipient)
-            cur = conn.execute(
-                "UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?,"
-                " lease_owner = NULL, lease_until = NULL"
-                " WHERE seq = ? AND recipient = ? AND state = 'pending'",
-                (attempts, error, seq, recipient),
-            )
-            if cur.rowcount:
-                _append_audit(conn, audit)
-
-        await self._write(run)
-
-    # ------------------------------------------------------------------ dead letters
-
-    async def list_dead(self, recipient: str | None, limit: int) -> list[DeliveryRecord]:
-        def run(conn: sqlite3.Connection) -> list[DeliveryRecord]:
-            rows = conn.execute(
-                "SELECT d.seq, d.recipient, d.mode, d.state, d.attempts, d.next_attempt_at,"
-                " d.last_error, d.delivered_at, d.receipt, m.accepted_at"
-                " FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.state = 'dead' AND (?1 IS NULL OR d.recipient = ?1)"
-                " ORDER BY d.seq, d.recipient LIMIT ?2",
-                (recipient, limit),
-            ).fetchall()
-            return [_delivery(r) for r in rows]
-
-        return await self._read(run)
-
-    async def replay(self, seq: int, recipient: str, now: datetime, audit: AuditEvent) -> bool:
-        """Dead -> pending with a fresh attempt budget, due now (push) or back in the inbox
-        (pull). False, and nothing audited, if the delivery was not dead."""
-        now_us = to_micros(now)
-
-        def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0,"
-                " next_attempt_at = CASE mode WHEN 'push' THEN ? ELSE NULL END,"
-                " lease_owner = NULL, lease_until = NULL"
-                " WHERE seq = ? AND recipient = ? AND state = 'dead'",
-                (now_us, seq, recipient),
-            )
-            if not cur.rowcount:
-                return False
-            _append_audit(conn, audit)
-            return True
-
-        return await self._write(run)
-
-    async def discard(self, seq: int, recipient: str, audit: AuditEvent) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE deliveries SET state = 'discarded', lease_owner = NULL,"
-                " lease_until = NULL WHERE seq = ? AND recipient = ? AND state = 'dead'",
-                (seq, recipient),
-            )
-            if not cur.rowcount:
-                return False
-            _append_audit(conn, audit)
-            return True
-
-        return await self._write(run)
-
-    # ------------------------------------------------------------------ pull delivery
-
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
-        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
-            rows = conn.execute(
-                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at,"
-                " m.body, m.receipt FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.recipient = ? AND d.mode = 'pull' AND d.state = 'pending'"
-                " AND d.seq > ? ORDER BY d.seq LIMIT ?",
-                (recipient, after_seq, limit),
-            ).fetchall()
-            return [_message(r) for r in rows]
-
-        return await self._read(run)
-
-    async def ack(
-        self, recipient: str, seqs: Sequence[int], at: datetime, audit: AuditEvent
-    ) -> int:
-        """Mark the recipient's pending pull deliveries among ``seqs`` delivered; returns how
-        many changed. Other recipients' numbers are silently ignored so the count never
-        reveals whether someone else's message exists. Audited only when something changed."""
-        at_us = to_micros(at)
-        wanted = sorted({int(s) for s in seqs})
-
-        def run(conn: sqlite3.Connection) -> int:
-            # The numbers travel as one JSON array parameter: no statement built from
-            # input, and no limit on how many bound parameters one ack may carry.
-            cur = conn.execute(
-                "UPDATE deliveries SET state = 'delivered', delivered_at = ?"
-                " WHERE recipient = ? AND mode = 'pull' AND state = 'pending'"
-                " AND seq IN (SELECT value FROM json_each(?))",
-                (at_us, recipient, orjson.dumps(wanted).decode()),
-            )
-            changed = int(cur.rowcount)
-            if changed:
-                _append_audit(conn, audit)
-            return changed
-
-        if not wanted:
-            return 0
-        return await self._write(run)
-
-    # ------------------------------------------------------------------ audit
-
-    async def append_audit(self, event: AuditEvent) -> AuditRecord:
-        return await self._write(lambda conn: _append_audit(conn, event))
-
-    async def audit_entries(self, after_seq: int, limit: int) -> list[AuditRecord]:
-        rows = await self.audit_rows(after_seq, limit)
-        return [
-            AuditRecord(seq=seq, event=event_from_entry(entry), prev_hash=prev, hash=digest)
-            for seq, entry, prev, digest in rows
-        ]
-
-    async def audit_rows(self, after_seq: int, limit: int) -> list[tuple[int, bytes, str, str]]:
-        """Raw (seq, stored entry bytes, prev_hash, hash) for the verifier, which recomputes
-        every link from the stored bytes rather than trusting any decoded form."""
-
-        def run(conn: sqlite3.Connection) -> list[tuple[int, bytes, str, str]]:
-            rows = conn.execute(
-                "SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > ?"
-                " ORDER BY seq LIMIT ?",
-                (after_seq, limit),
-            ).fetchall()
-            return [(int(r[0]), bytes(r[1]), str(r[2]), str(r[3])) for r in rows]
-
-        return await self._read(run)
-
-    # ------------------------------------------------------------------ operations
-
-    async def stats(self, now: datetime) -> StoreStats:
-        def run(conn: sqlite3.Connection) -> StoreStats:
-            conn.execute("BEGIN")  # one snapshot for both queries
-            stats = StoreStats()
-            for recipient, count, oldest in conn.execute(
-                "SELECT d.recipient, COUNT(*), MIN(m.accepted_at)"
-                " FROM deliveries d JOIN messages m USING (seq)"
-                " WHERE d.state = 'pending' GROUP BY d.recipient"
-            ):
-                stats.pending_by_recipient[recipient] = int(count)
-                stats.oldest_pending_by_recipient[recipient] = from_micros(oldest)
-            row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'").fetchone()
-            stats.dead = int(row[0])
-            conn.execute("COMMIT")
-            return stats
-
-        return await self._read(run)
-
-    async def purge_delivered_before(self, before: datetime) -> int:
-        """Retention: delete messages accepted before ``before`` whose every delivery is
-        finished (delivered or discarded); their deliveries go by cascade. The audit log is
-        never touched. Runs in short chunks so acceptances are not held up behind it."""
-        before_us = to_micros(before)
-
-        def run(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "DELETE FROM messages WHERE seq IN ("
-                " SELECT m.seq FROM messages m WHERE m.accepted_at < ?"
-                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = m.seq"
-                "  AND d.state NOT IN ('delivered', 'discarded'))"
-                " ORDER BY m.accepted_at LIMIT ?)",
-                (before_us, _PURGE_CHUNK),
-            )
-            return int(cur.rowcount)
-
-        total = 0
-        while True:
-            removed = await self._write(run)
-            total += removed
-            if removed < _PURGE_CHUNK:
-                return total
-
-    # ------------------------------------------------------------------ cases
-
-    async def get_case(self, case_id: str) -> CaseRecord | None:
-        def run(conn: sqlite3.Connection) -> CaseRecord | None:
-            row = conn.execute(f"{CASE_SELECT} WHERE case_id = ?", (case_id,)).fetchone()
-            return None if row is None else case_from_row(row, from_micros)
-
-        return await self._read(run)
-
-    async def save_case(self, case: CaseRecord, audit: Sequence[AuditEvent]) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            values = (case.stage, case.status, case.version, case.state, case.case_id)
-            if case.version == 1:
-                cur = conn.execute(
-                    "INSERT INTO cases (stage, status, version, state, case_id, opened_at,"
-                    " deadline) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING",
-                    (*values, to_micros(case.opened_at), to_micros(case.deadline)),
-                )
-            else:
-                cur = conn.execute(
-                    "UPDATE cases SET stage = ?, status = ?, version = ?, state = ?"
-                    " WHERE case_id = ? AND version = ?",
-                    (*values, case.version - 1),
-                )
-            if cur.rowcount != 1:
-                return False
-            for event in audit:
-                _append_audit(conn, event)
-            return True
-
-        return await self._write(run)
-
-    async def open_cases(self, limit: int) -> list[CaseRecord]:
-        def run(conn: sqlite3.Connection) -> list[CaseRecord]:
-            rows = conn.execute(
-                f"{CASE_SELECT} WHERE status = 'open' ORDER BY deadline LIMIT ?", (limit,)
-            ).fetchall()
-            return [case_from_row(r, from_micros) for r in rows]
-
-        return await self._read(run)
-
-    async def count_open_cases(self) -> dict[str, int]:
-        def run(conn: sqlite3.Connection) -> dict[str, int]:
-            rows = conn.execute(
-                "SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage"
-            ).fetchall()
-            return {str(stage): int(count) for stage, count in rows}
-
-        return await self._read(run)
-
-    async def messages_after(
-        self, after_seq: int, since: datetime, limit: int
-    ) -> list[MessageRecord]:
-        def run(conn: sqlite3.Connection) -> list[MessageRecord]:
-            rows = conn.execute(
-                "SELECT m.seq, m.source, m.event_id, m.type, m.subject, m.payload_sha256,"
-                " m.accepted_at, m.body, m.receipt FROM messages m"
-                " WHERE m.seq > ? AND m.accepted_at >= ? ORDER BY m.seq LIMIT ?",
-                (after_seq, to_micros(since), limit),
-            ).fetchall()
-            return [_message(r) for r in rows]
-
-        return await self._read(run)
+        )

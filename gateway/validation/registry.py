@@ -340,7 +340,7 @@ def _declares(
         try:
             target: object = schema
             for t in split_pointer(ref[1:]):
-                target = target[t]  # type: ignore[index]
+                target = target[t]  # type: ignore[index]  # any JSON node; TypeError below
         except (KeyError, TypeError, ValueError):
             return False
         return _declares(schema, target, tokens, depth + 1)

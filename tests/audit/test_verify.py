@@ -22,7 +22,7 @@ async def _gateway_with_history(data_dir: Path, database: str | None = None) -> 
         client = gw.client("330784.health.h001")
         for index in range(4):
             await client.submit(DIAGNOSIS, example("medical_diagnosis"), event_id=f"a-{index}")
-        rows = await gw.store.audit_rows(0, 1000)  # type: ignore[attr-defined]
+        rows = await gw.store.audit_rows(0, 1000)
     return len(rows)
 
 

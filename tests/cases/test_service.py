@@ -288,7 +288,7 @@ async def test_a_failed_case_update_is_counted_and_applied_later(
 ) -> None:
     gw = gateway
     store = gw.store
-    real_save = store.save_case  # type: ignore[attr-defined]
+    real_save = store.save_case
     failures = [RuntimeError("database went away")]
 
     async def flaky_save(*args: Any) -> bool:

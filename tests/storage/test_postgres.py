@@ -13,11 +13,11 @@ import pytest
 
 from gateway.audit.chain import GENESIS, link
 from gateway.clock import ManualClock
+from gateway.delivery.wakeup import EVERYTHING, Wakeup
 from gateway.problems import ConfigError, StoreError
 from gateway.storage.base import AcceptOutcome, Store
 from gateway.storage.factory import open_store
 from gateway.storage.postgres import PostgresStore
-from gateway.storage.wakeup import EVERYTHING, Wakeup
 
 from .conftest import START, default_build, event, request
 
@@ -61,7 +61,7 @@ def test_satisfies_protocol(clock: ManualClock) -> None:
 def test_factory_picks_postgres(clock: ManualClock) -> None:
     for url in ("postgresql://u@h/db", "postgres://u@h/db"):
         s = open_store(url, clock)
-        assert isinstance(s, PostgresStore) and s.url == url
+        assert isinstance(s, PostgresStore) and s.connector.url == url
 
 
 async def test_unreachable_is_a_store_error(clock: ManualClock) -> None:
@@ -195,7 +195,7 @@ async def test_lease_expiry_lets_the_other_instance_take_over(
     # instance-a died without reporting; its lease runs out.
     taken = await b.claim_due(START + timedelta(seconds=30), 10, "instance-b", 30)
     assert [(c.delivery.seq, c.delivery.recipient) for c in taken] == [(1, "zj.hrss")]
-    conn = await asyncpg.connect(b.url)
+    conn = await asyncpg.connect(b.connector.url)
     try:
         owner = await conn.fetchval("SELECT lease_owner FROM deliveries WHERE seq = 1")
     finally:
@@ -282,8 +282,8 @@ async def test_listen_reconnects_after_its_connection_is_terminated(
         woken.set()
 
     await b.listen(wake)
-    (before,) = await listening_backends(b.url)
-    conn = await asyncpg.connect(b.url)
+    (before,) = await listening_backends(b.connector.url)
+    conn = await asyncpg.connect(b.connector.url)
     try:
         assert await conn.fetchval("SELECT pg_terminate_backend($1)", before)
     finally:
@@ -292,22 +292,25 @@ async def test_listen_reconnects_after_its_connection_is_terminated(
     # may have been lost meanwhile).
     await asyncio.wait_for(woken.wait(), 5)
     assert wakeups == [EVERYTHING]
-    (after,) = await listening_backends(b.url)
+    (after,) = await listening_backends(b.connector.url)
     assert after != before
     woken.clear()
     await a.accept(request("push-after-reconnect"))
     await asyncio.wait_for(woken.wait(), 5)
     await b.close()  # stops the reconnecting listener too
-    assert await listening_backends(a.url) == []
+    assert await listening_backends(a.connector.url) == []
 
 
 def test_pool_sizes_from_the_url(clock: ManualClock) -> None:
     s = open_store("postgresql://u@h/db?pool_min_size=2&pool_max_size=30&sslmode=disable", clock)
     assert isinstance(s, PostgresStore)
-    assert (s.min_size, s.max_size) == (2, 30)
-    assert s.url == "postgresql://u@h/db?sslmode=disable"  # asyncpg never sees them
+    assert (s.connector.min_size, s.connector.max_size) == (2, 30)
+    assert s.connector.url == "postgresql://u@h/db?sslmode=disable"  # asyncpg never sees them
     default = open_store("postgresql://u@h/db", clock)
-    assert isinstance(default, PostgresStore) and (default.min_size, default.max_size) == (1, 10)
+    assert isinstance(default, PostgresStore) and (
+        default.connector.min_size,
+        default.connector.max_size,
+    ) == (1, 10)
     for bad in ("pool_max_size=x", "pool_max_size=0", "pool_min_size=5&pool_max_size=2"):
         with pytest.raises(ConfigError, match="storage URL"):
             open_store(f"postgresql://u@h/db?{bad}", clock)

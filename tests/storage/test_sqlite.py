@@ -101,12 +101,12 @@ async def test_accept_and_dedup(store: AnyStore) -> None:
 
 @pytest.mark.sqlite_only("group-commit counters (PostgreSQL: test_postgres.py)")
 async def test_concurrent_accepts_are_gap_free_and_group_committed(store: SqliteStore) -> None:
-    before = store.commits
+    before = store.connector.commits
     outcomes = await asyncio.gather(*(store.accept(request(f"e{i}")) for i in range(200)))
     seqs = sorted(o.record.seq for o in outcomes)
     assert seqs == list(range(1, 201))
     assert all(o.created for o in outcomes)
-    assert store.commits - before < 200
+    assert store.connector.commits - before < 200
     rows = await store.audit_rows(0, 1000)
     assert [r[0] for r in rows] == list(range(1, 201))
 
@@ -149,7 +149,7 @@ async def test_failing_build_fails_only_its_caller(store: SqliteStore) -> None:
         asyncio.create_task(store.accept(request("dup-recipient", recipients=[PUSH, PUSH])))
     )
     await asyncio.sleep(0.05)
-    commits = store.commits
+    commits = store.connector.commits
     gate.release.set()
     await held
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -159,7 +159,7 @@ async def test_failing_build_fails_only_its_caller(store: SqliteStore) -> None:
     assert len(ok) == 7
     # The failed ones left no gap: 1 is the gate, then 2..8 for the seven good ones.
     assert sorted(r.record.seq for r in ok) == list(range(2, 9))
-    assert store.commits - commits <= 2  # the gate's batch plus one batch for the rest
+    assert store.connector.commits - commits <= 2  # the gate's batch plus one batch for the rest
     assert await store.find_message("zj.hospital.a", "e3") is None
     assert await store.deliveries_for(99) == []
     # Their audit entries vanished with them: the chain is contiguous.
@@ -354,7 +354,7 @@ async def test_audit_chain_recomputes_from_stored_bytes(store: AnyStore, db_path
     if isinstance(store, SqliteStore):
         _tamper_sqlite(db_path, rows[1][1])
     else:
-        await _tamper_postgres(store.url, rows[1][1])
+        await _tamper_postgres(store.connector.url, rows[1][1])
     rows = await store.audit_rows(0, 100)
     broken = [seq for seq, entry, prev_hash, digest in rows if link(prev_hash, entry) != digest]
     assert broken == [2]
@@ -521,12 +521,12 @@ async def test_open_failure_is_a_store_error(tmp_path: Path, clock: ManualClock)
 
 def test_factory(tmp_path: Path, clock: ManualClock) -> None:
     s = open_store(tmp_path / "a.db", clock)
-    assert isinstance(s, SqliteStore) and s.path == tmp_path / "a.db"
+    assert isinstance(s, SqliteStore) and s.connector.path == tmp_path / "a.db"
     s = open_store(str(tmp_path / "b.db"), clock)
-    assert isinstance(s, SqliteStore) and s.path == tmp_path / "b.db"
+    assert isinstance(s, SqliteStore) and s.connector.path == tmp_path / "b.db"
     s = open_store(f"sqlite:///{tmp_path}/c.db?synchronous=normal", clock)
     assert isinstance(s, SqliteStore)
-    assert s.path == tmp_path / "c.db" and s.synchronous == "NORMAL"
+    assert s.connector.path == tmp_path / "c.db" and s.connector.synchronous == "NORMAL"
     assert sqlite_path("sqlite:///data/x.db")[0] == Path("data/x.db")
     assert sqlite_path("sqlite:////var/lib/x.db")[0] == Path("/var/lib/x.db")
     with pytest.raises(ConfigError):

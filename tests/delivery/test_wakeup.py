@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from gateway.delivery import Notifier
-from gateway.storage.wakeup import EVERYTHING, MAX_PAYLOAD, Wakeup, decode, encode
+from gateway.delivery.wakeup import EVERYTHING, MAX_PAYLOAD, Wakeup, decode, encode
 
 # PostgreSQL refuses a NOTIFY payload of this many bytes or more.
 POSTGRES_LIMIT = 8000

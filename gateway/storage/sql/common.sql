@@ -1,0 +1,92 @@
+-- Queries both dialects spell alike. Named parameters (:seq); {message_columns} and the
+-- other column lists come from gateway/storage/rows.py. See gateway/storage/sql/__init__.py.
+
+-- find_message --
+-- A message by its idempotency key (source, event id).
+SELECT {message_columns} FROM messages m WHERE m.source = :source AND m.event_id = :event_id;
+
+-- get_message --
+SELECT {message_columns} FROM messages m WHERE m.seq = :seq;
+
+-- deliveries_for --
+-- Every recipient's delivery of one message.
+SELECT {delivery_columns} FROM deliveries d JOIN messages m USING (seq)
+WHERE d.seq = :seq ORDER BY d.recipient;
+
+-- next_due --
+-- When the earliest pending push delivery falls due (leases ignored).
+SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND mode = 'push';
+
+-- delivery_state --
+SELECT state FROM deliveries WHERE seq = :seq AND recipient = :recipient;
+
+-- mark_delivered --
+UPDATE deliveries SET state = 'delivered', delivered_at = :at, receipt = :receipt,
+    last_error = NULL, lease_owner = NULL, lease_until = NULL
+WHERE seq = :seq AND recipient = :recipient AND state = 'pending';
+
+-- mark_retry --
+UPDATE deliveries SET attempts = :attempts, next_attempt_at = :next_at, last_error = :error,
+    lease_owner = NULL, lease_until = NULL
+WHERE seq = :seq AND recipient = :recipient AND state = 'pending';
+
+-- mark_dead --
+UPDATE deliveries SET state = 'dead', attempts = :attempts, last_error = :error,
+    lease_owner = NULL, lease_until = NULL
+WHERE seq = :seq AND recipient = :recipient AND state = 'pending';
+
+-- list_dead --
+-- Dead letters, of one recipient or (NULL) of all.
+SELECT {delivery_columns} FROM deliveries d JOIN messages m USING (seq)
+WHERE d.state = 'dead'
+    AND (CAST(:recipient AS TEXT) IS NULL OR d.recipient = CAST(:recipient AS TEXT))
+ORDER BY d.seq, d.recipient LIMIT :limit;
+
+-- discard --
+UPDATE deliveries SET state = 'discarded', lease_owner = NULL, lease_until = NULL
+WHERE seq = :seq AND recipient = :recipient AND state = 'dead';
+
+-- inbox --
+-- A pulling recipient's pending messages after a sequence number, in sequence order.
+SELECT {message_columns} FROM deliveries d JOIN messages m USING (seq)
+WHERE d.recipient = :recipient AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > :after
+ORDER BY d.seq LIMIT :limit;
+
+-- insert_audit --
+INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (:seq, :entry, :prev_hash, :hash);
+
+-- audit_rows --
+SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > :after ORDER BY seq LIMIT :limit;
+
+-- pending_by_recipient --
+SELECT d.recipient, COUNT(*), MIN(m.accepted_at) FROM deliveries d JOIN messages m USING (seq)
+WHERE d.state = 'pending' GROUP BY d.recipient;
+
+-- count_dead --
+SELECT COUNT(*) FROM deliveries WHERE state = 'dead';
+
+-- get_case --
+SELECT {case_columns} FROM cases WHERE case_id = :case_id;
+
+-- insert_case --
+INSERT INTO cases (case_id, stage, status, version, state, opened_at, deadline)
+VALUES (:case_id, :stage, :status, :version, :state, :opened_at, :deadline)
+ON CONFLICT (case_id) DO NOTHING;
+
+-- update_case --
+-- Optimistic locking: only over the version the change was made on.
+UPDATE cases SET stage = :stage, status = :status, version = :version, state = :state
+WHERE case_id = :case_id AND version = :previous;
+
+-- open_cases --
+SELECT {case_columns} FROM cases WHERE status = 'open' ORDER BY deadline LIMIT :limit;
+
+-- count_open_cases --
+SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage;
+
+-- messages_after --
+SELECT {message_columns} FROM messages m
+WHERE m.seq > :after AND m.accepted_at >= :since ORDER BY m.seq LIMIT :limit;
+
+-- ping --
+SELECT 1;
