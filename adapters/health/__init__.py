@@ -6,6 +6,6 @@ from adapters.common.cli import Family
 from adapters.health.native import parse_bytes, parse_file
 from adapters.health.receiving import summary, to_native
 
-FAMILY = Family("health", parse_file, to_native)
+FAMILY = Family("health", parse_file, to_native, parse_configured=parse_file)
 
 __all__ = ["FAMILY", "parse_bytes", "parse_file", "summary", "to_native"]

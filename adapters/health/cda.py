@@ -4,19 +4,27 @@ Implemented: the outpatient (emergency) record C0002 -> ``outpatient_record``; t
 record C0049 and discharge summary C0053 -> ``admission_discharge_record`` (discharge).
 The patient's resident ID number is the ``patient/id`` whose root is the ID-card OID
 2.16.156.10011.1.3; diagnoses are entry observations whose value is coded in ICD-10
-(code system 2.16.156.10011.2.3.3.11). Parsing is hardened (``adapters.common.xml``). The
-elements read are documented in README.md.
+(code system 2.16.156.10011.2.3.3.11), with the edition decided by ``coding.toml``. The
+discharge documents' content is read by section code and data element as WS/T 500 places it
+(``wst500.toml``: section, DE code, cardinality). The birth date is ``birthTime``, else the
+one inside the identity number. Parsing is hardened (``adapters.common.xml``: UTF-8 or the
+GB18030 family as declared). The elements read are documented in README.md.
 """
 
 from __future__ import annotations
 
+import tomllib
 from datetime import date
+from functools import cache
+from importlib import resources
 from typing import Any
 
+from adapters.common.coding import CodeSet, load_coding, split_pair
 from adapters.common.errors import AdapterError
+from adapters.common.people import with_id_kind
 from adapters.common.records import Outgoing, doc_type, outgoing
 from adapters.common.xml import Element, parse_xml, path_of
-from adapters.health.common import institution, ts_date, ts_moment
+from adapters.health.common import birth_date_in, institution, ts_date, ts_moment
 
 OUTPATIENT = doc_type("outpatient_record")
 V3 = "urn:hl7-org:v3"
@@ -41,10 +49,7 @@ ICD9CM3_OID = "2.16.156.10011.2.3.3.12"
 ADMISSION_DX = "46241-6"  # 入院诊断
 DISCHARGE_DX = "11535-2"  # 出院诊断
 PROCEDURES = "47519-4"  # 手术及操作
-COURSE = "8648-8"  # 住院过程 (诊疗经过); its observation DE06.00.193.00 is the condition
-ADVICE = "18776-5"  # 出院医嘱
-CONDITION_CODE = "DE06.00.193.00"
-CONDITION = {"1": "cured", "2": "improved", "3": "not_cured", "4": "died", "9": "other"}
+CODING = load_coding("adapters.health", "coding.toml")
 #: section LOINC code -> canonical field (narrative text of the section)
 SECTIONS = {
     "10154-3": "chief_complaint",  # 主诉
@@ -55,6 +60,12 @@ SECTIONS = {
 }
 DIAGNOSIS_SECTION = "29548-5"  # 诊断
 INJURY_SECTION = "11374-6"  # 受伤情况: an observation whose effectiveTime is the injury date
+
+
+@cache
+def _elements() -> dict[str, Any]:
+    text = (resources.files("adapters.health") / "wst500.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
 
 
 class _Cda:
@@ -143,16 +154,29 @@ def _diagnoses(c: _Cda, body: Element, code: str) -> list[dict[str, Any]]:
         if not value.get("code") or not value.get("displayName"):
             raise c.fail(value, "value/@code @displayName", "is missing")
         primary = obs.xpath("v3:priorityCode/@code", namespaces=NS)
-        diagnoses.append(
-            {
-                "code": value.get("code"),
-                "name": value.get("displayName"),
-                "primary": primary == ["1"],
-            }
-        )
+        for code, edition in _coded(c, value, CODING["icd10"]):
+            diagnoses.append(
+                {
+                    "code": code,
+                    "code_edition": edition,
+                    "name": value.get("displayName"),
+                    "primary": primary == ["1"],
+                }
+            )
     if not diagnoses:
         raise c.fail(section, "entry/observation", "no diagnosis")
     return diagnoses
+
+
+def _coded(c: _Cda, el: Element, code_set: CodeSet) -> list[tuple[str, str]]:
+    """``[(code, edition)]`` of a coded element (``@code`` under ``@codeSystem``)."""
+    out = []
+    for code in split_pair(str(el.get("code"))):
+        edition = code_set.edition(code, el.get("codeSystem"))
+        if edition is None:
+            raise c.fail(el, "@code", code_set.fault(code, el.get("codeSystem")))
+        out.append((code, edition))
+    return out
 
 
 def _patient(c: _Cda, role: Element) -> dict[str, Any]:
@@ -169,7 +193,8 @@ def _patient(c: _Cda, role: Element) -> dict[str, Any]:
             raise c.fail(el, "administrativeGenderCode/@code", "not one of 1 2 (GB/T 2261.1)")
         patient["gender"] = GENDER[gender]
     birth = c.ts(el, "v3:birthTime", "birthTime", moment=False, required=False)
-    _put(patient, "birth_date", birth)
+    _put(patient, "birth_date", birth or birth_date_in(str(patient["id_number"])))
+    with_id_kind(patient)
     phone = c.attr(role, "v3:telecom", "value", "telecom", required=False)
     _put(patient, "phone", phone.removeprefix("tel:") if phone else None)
     return patient
@@ -217,7 +242,7 @@ def outpatient(c: _Cda) -> dict[str, Any]:
     for loinc, field in SECTIONS.items():
         section = _section(c, body, loinc)
         if section is not None:
-            _put(doc, field, c.text(section, "v3:text", f"section {loinc}/text"))
+            _put(doc, field, _section_text(section))
     doc["diagnoses"] = _diagnoses(c, body, DIAGNOSIS_SECTION)
     doc["doctor"] = _doctor(c)
     return doc
@@ -236,10 +261,54 @@ def _operations(c: _Cda, body: Element) -> list[dict[str, Any]] | None:
         if not code.get("displayName"):
             raise c.fail(code, "code/@displayName", "is missing")
         op: dict[str, Any] = {"name": code.get("displayName")}
-        _put(op, "code", code.get("code"))
+        if code.get("code"):
+            op["code"], op["code_edition"] = _coded(c, code, CODING["icd9cm3"])[0]
         op["date"] = c.ts(proc, "v3:effectiveTime", "procedure/effectiveTime", moment=False)
         operations.append(op)
     return operations
+
+
+def _section_text(section: Element) -> str | None:
+    """A section's narrative ``text``; when a system leaves it empty (``<text/>``), the text
+    values of its entries (``entry/observation/value``, one per line), so nothing is lost."""
+    narrative = section.xpath("v3:text", namespaces=NS)
+    text = "".join(narrative[0].itertext()).strip() if narrative else ""
+    if not text:
+        values = section.xpath("v3:entry/v3:observation/v3:value", namespaces=NS)
+        text = "\n".join(t for v in values if (t := "".join(v.itertext()).strip()))
+    return text or None
+
+
+def _element(c: _Cda, body: Element, spec: dict[str, Any]) -> str | None:
+    """A data element by section and DE code: the entry's value, else the section's text."""
+    section, element = spec["section"], spec["element"]
+    where = f"section {section} element {element}"
+    path = f"v3:component/v3:section//v3:observation[v3:code/@code='{element}']/v3:value"
+    found = body.xpath(path, namespaces=NS)
+    value_el = found[0] if found else None
+    if spec["kind"] == "coded" and value_el is not None:
+        return _condition(c, value_el, where)
+    text = "".join(value_el.itertext()).strip() if value_el is not None else ""
+    if not text and spec["kind"] == "text":
+        holder = _section(c, body, section)
+        narrative = holder.xpath("v3:text", namespaces=NS) if holder is not None else []
+        text = "".join(narrative[0].itertext()).strip() if narrative else ""
+    if not text and spec["required"]:
+        raise c.fail(body, where, "is missing (WS/T 500: required)")
+    return text or None
+
+
+def _condition(c: _Cda, value: Element, where: str) -> str:
+    """DE06.00.193.00 as a code (``@code``) or as the code's words (ST text)."""
+    table = _elements()["discharge_condition"]
+    code = (value.get("code") or "").strip()
+    words = "".join(value.itertext()).strip()
+    if code in table["codes"]:
+        return str(table["codes"][code])
+    if not code and words in table["words"]:
+        return str(table["words"][words])
+    allowed = " ".join([*table["codes"], *table["words"]])
+    raise c.fail(value, where, f"not one of {allowed}")
 
 
 def discharge(c: _Cda) -> dict[str, Any]:
@@ -251,20 +320,8 @@ def discharge(c: _Cda) -> dict[str, Any]:
     doc["admission_diagnoses"] = _diagnoses(c, body, ADMISSION_DX)
     doc["discharge_diagnoses"] = _diagnoses(c, body, DISCHARGE_DX)
     _put(doc, "operations", _operations(c, body))
-    course = _section(c, body, COURSE)
-    if course is not None:
-        text = c.text(course, "v3:text", f"section {COURSE}/text", required=False)
-        _put(doc, "course_of_treatment", text)
-        path = f"v3:entry/v3:observation[v3:code/@code='{CONDITION_CODE}']/v3:value"
-        value = c.attr(course, path, "code", "condition", required=False)
-        if value is not None:
-            if value not in CONDITION:
-                reason = "not one of " + " ".join(sorted(CONDITION))
-                raise c.fail(c.need(course, path, "condition"), "value/@code", reason)
-            doc["discharge_condition"] = CONDITION[value]
-    advice = _section(c, body, ADVICE)
-    if advice is not None:
-        _put(doc, "discharge_advice", c.text(advice, "v3:text", f"section {ADVICE}/text"))
+    for field, spec in _elements()["discharge"].items():
+        _put(doc, field, _element(c, body, spec))
     admitted, discharged = str(doc["admitted_at"]), str(doc["discharged_at"])
     stay = date.fromisoformat(discharged[:10]) - date.fromisoformat(admitted[:10])
     doc["length_of_stay_days"] = max(stay.days, 1)

@@ -15,6 +15,15 @@ def institution(name: str, credit_code: str) -> dict[str, str]:
     return doc
 
 
+def birth_date_in(id_number: str) -> str | None:
+    """The birth date inside an 18-character identity number (characters 7-14, every kind
+    in gateway/validation/data/id_kinds.toml), or ``None`` when it is not a real date."""
+    try:
+        return datetime.strptime(id_number[6:14], "%Y%m%d").date().isoformat()
+    except ValueError:
+        return None
+
+
 _TS = re.compile(r"([0-9]{8})([0-9]{2})?([0-9]{2})?([0-9]{2})?(?:\.[0-9]{1,4})?([+-][0-9]{4})?")
 
 

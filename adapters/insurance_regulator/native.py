@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.common.errors import AdapterError, Problem
+from adapters.common.people import with_id_kinds
 from adapters.common.records import Outgoing, Parsed, doc_type, registry
 from adapters.common.xml import native_date, native_moment
 
@@ -91,6 +92,7 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
 
 def _row(type_: str, flat: dict[str, str], file: str, place: str) -> Outgoing:
     data = _nest(flat, file, place)
+    with_id_kinds(data)
     violations = registry().validate(type_, data)
     if violations:
         raise AdapterError(
@@ -122,9 +124,10 @@ def parse_csv(text: str, file: str) -> Parsed:
             file, "row 1", "(header)", "needs an account_reference or a claim_number column"
         )
     known = set(registry().schema(type_)["properties"])
-    for column in header:
+    for number, column in enumerate(header, start=1):
         if column.split(".")[0] not in known:
-            raise AdapterError.one(file, "row 1", column, "unknown column")
+            name = column or f"(column {number}, no name)"
+            raise AdapterError.one(file, "row 1", name, "unknown column")
     parsed = Parsed()
     for row in reader:
         place = f"row {reader.line_num}"

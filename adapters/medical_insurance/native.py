@@ -14,13 +14,19 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from adapters.common.coding import load_coding, split_pair
 from adapters.common.errors import AdapterError, Problem
+from adapters.common.people import with_id_kind
 from adapters.common.records import Outgoing, Parsed, doc_type, outgoing
 from adapters.common.xml import native_date, native_moment
 
 SETTLEMENT = doc_type("medical_expense_settlement")
 SETTLEMENT_INFNOS = frozenset({"2207", "2304", "5203"})  # 门诊结算 / 住院结算 / 结算信息查询
 CENT = Decimal("0.01")
+#: the largest amount the schemas allow (decimal-money: at most 15 digits before the point)
+MAX_AMOUNT = Decimal("999999999999999.99")
+#: diagnoses on the platform are in the medical insurance edition 2.0 (coding.toml)
+CODING = load_coding("adapters.medical_insurance", "coding.toml")
 
 GENDER = {"1": "male", "2": "female"}
 INSUTYPE = {"310": "basic_medical", "390": "basic_medical", "GS": "work_injury"}
@@ -90,8 +96,11 @@ class _Reader:
             amount = Decimal(value)
         except InvalidOperation:
             raise self.fail(place, name, "not a decimal amount") from None
-        if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
-            raise self.fail(place, name, "not a non-negative amount with at most 2 decimals")
+        # checked before quantize: quantize raises on an exponent beyond the context ("1e30")
+        if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
+            raise self.fail(place, name, "not a non-negative amount below 10^15 yuan")
+        if amount != amount.quantize(CENT):
+            raise self.fail(place, name, "not an amount with at most 2 decimals")
         return amount.quantize(CENT)
 
     def date(self, obj: dict[str, Any], name: str, place: str, required: bool = True) -> str | None:
@@ -138,7 +147,7 @@ def settlement(tx: object, file: str) -> Outgoing:
         patient["gender"] = r.code(s, "gend", at, GENDER)
     _put(patient, "birth_date", r.date(s, "brdy", at, required=False))
     _put(patient, "phone", r.text(s, "tel", at, required=False))
-    doc["patient"] = patient
+    doc["patient"] = with_id_kind(patient)
     hospital: dict[str, Any] = {
         "name": r.req(s, "fixmedins_name", at),
         "credit_code": r.req(s, "fixmedins_uscc", at),
@@ -165,10 +174,14 @@ def settlement(tx: object, file: str) -> Outgoing:
         flag = r.req(d, "maindiag_flag", place)
         if flag not in ("0", "1"):
             raise r.fail(place, "maindiag_flag", "not one of 0 1")
-        diagnoses.append(
-            {"code": r.req(d, "diag_code", place), "name": r.req(d, "diag_name", place),
-             "primary": flag == "1"}
-        )  # fmt: skip
+        name = r.req(d, "diag_name", place)
+        for code in split_pair(r.req(d, "diag_code", place)):
+            edition = CODING["icd10"].edition(code)
+            if edition is None:
+                raise r.fail(place, "diag_code", CODING["icd10"].fault(code))
+            diagnoses.append(
+                {"code": code, "code_edition": edition, "name": name, "primary": flag == "1"}
+            )
     if diagnoses:
         doc["diagnoses"] = diagnoses
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.common.errors import AdapterError, Problem
+from adapters.common.people import with_id_kind
 from adapters.common.records import Outgoing, Parsed, doc_type, outgoing
 from adapters.common.xml import Element, XmlReader, local, parse_xml
 
@@ -64,6 +65,7 @@ def resident_identity(r: XmlReader, el: Element) -> tuple[str, dict[str, Any], s
     _put(doc, "case_id", r.text(el, "CaseId", required=False))
     doc["name"] = r.req(el, "Name")
     doc["id_number"] = r.req(el, "IdNumber")
+    with_id_kind(doc)
     doc["gender"] = r.code(el, "Gender", GENDER)
     _put(doc, "ethnicity", r.text(el, "Ethnicity", required=False))
     doc["birth_date"] = r.date(el, "BirthDate")
@@ -96,6 +98,7 @@ def traffic_determination(r: XmlReader, el: Element) -> tuple[str, dict[str, Any
             "id_number": r.req(p, "IdNumber"),
             "role": r.code(p, "Role", PARTY_ROLE),
         }
+        with_id_kind(party)
         _put(party, "vehicle_plate", r.text(p, "VehiclePlate", required=False))
         _put(party, "vehicle_kind", r.text(p, "VehicleKind", required=False))
         party["liability"] = r.code(p, "Liability", LIABILITY)
@@ -129,6 +132,7 @@ def police_certificate(r: XmlReader, el: Element) -> tuple[str, dict[str, Any], 
     for p in r.children(persons_el, "Person"):
         person: dict[str, Any] = {"name": r.req(p, "Name")}
         _put(person, "id_number", r.text(p, "IdNumber", required=False))
+        with_id_kind(person)
         person["role"] = r.code(p, "Role", PERSON_ROLE)
         persons.append(person)
     if not persons:

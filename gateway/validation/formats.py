@@ -16,67 +16,53 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from operator import mul
 
-# GB/T 2260 province-level codes (first two digits of a region code), including Taiwan (71),
-# Hong Kong (81) and Macao (82), which appear in resident ID numbers of residence permits.
-PROVINCE_CODES: frozenset[str] = frozenset(
-    [str(n) for n in range(11, 16)]
-    + [str(n) for n in range(21, 24)]
-    + [str(n) for n in range(31, 38)]
-    + [str(n) for n in range(41, 47)]
-    + [str(n) for n in range(50, 55)]
-    + [str(n) for n in range(61, 66)]
-    + ["71", "81", "82"]
-)
+from gateway.validation import codes, identity
+from gateway.validation.regions import regions
 
-# --- resident ID number, GB 11643-1999 (ISO 7064 MOD 11-2) ------------------------------------
+# --- identity numbers, by kind (identity.py, data/id_kinds.toml) ------------------------------
 
-RESIDENT_ID_WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-RESIDENT_ID_CHECK_CHARS = "10X98765432"
-RESIDENT_ID_ALPHABET = "0123456789X"
-_RESIDENT_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")  # ASCII only, upper-case X
-EARLIEST_BIRTH = date(1900, 1, 1)
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-_RESIDENT_ID_ZERO_SUM = ord("0") * sum(RESIDENT_ID_WEIGHTS)
-
-
-def resident_id_check_char(first17: str) -> str:
-    """The GB 11643 check character for the first 17 (ASCII) digits (MOD 11-2).
-
-    Computed on the ASCII codes (sum of w * (code - 48) = sum of w * code - 48 * sum of w):
-    this runs on every ID number of every message, and avoids 17 ``int()`` calls.
-    """
-    total = sum(map(mul, first17.encode("ascii"), RESIDENT_ID_WEIGHTS)) - _RESIDENT_ID_ZERO_SUM
-    return RESIDENT_ID_CHECK_CHARS[total % 11]
+RESIDENT_ID_WEIGHTS = identity.WEIGHTS
+RESIDENT_ID_CHECK_CHARS = identity.CHECK_CHARS
+RESIDENT_ID_ALPHABET = identity.ALPHABET
+CHINA_STANDARD_TIME = identity.CHINA_STANDARD_TIME
+resident_id_check_char = identity.check_char
 
 
 def resident_id_fault(s: str, *, today: date | None = None) -> str | None:
-    """What is wrong with a resident ID number, or ``None``.
+    """What is wrong with a resident ID number (GB 11643), or ``None``.
 
-    ``today`` bounds the birth date; it defaults to the current date in China Standard Time (a
-    child born this morning in Yongkang is not refused because UTC is still on yesterday) and
-    is a parameter so tests are not at the mercy of the calendar.
+    The region part must be a GB/T 2260 code listed at the birth date (a code abolished later
+    stays in the numbers issued before): ``data/gb2260.tsv``.
     """
-    if not _RESIDENT_ID_SHAPE.fullmatch(s):
-        return "not a valid resident ID number (must be 17 digits and a check digit or X)"
-    if s[:2] not in PROVINCE_CODES:
-        return "not a valid resident ID number (region code part is not a GB/T 2260 code)"
-    try:
-        born = date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
-    except ValueError:
-        return "not a valid resident ID number (birth date part is not a real date)"
-    if born < EARLIEST_BIRTH or born > (today or datetime.now(CHINA_STANDARD_TIME).date()):
-        return "not a valid resident ID number (birth date part is out of range)"
-    if resident_id_check_char(s[:17]) != s[17]:
-        return "not a valid resident ID number (GB 11643 check character)"
-    return None
+    return identity.id_number_fault(s, "resident", today=today)
 
 
 def is_resident_id(s: str) -> bool:
     """True for a GB 11643 resident ID number: shape, region, birth date and check character."""
     return resident_id_fault(s) is None
+
+
+def id_number_fault(s: str) -> str | None:
+    """What is wrong with an identity number of any kind (the kind its first characters say)."""
+    return identity.id_number_fault(s)
+
+
+def is_id_number(s: str) -> bool:
+    """True for a valid number of any kind in ``data/id_kinds.toml``."""
+    return id_number_fault(s) is None
+
+
+def _kind_checker(kind: str) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+    def fault(s: str) -> str | None:
+        return identity.id_number_fault(s, kind)
+
+    def check(s: str) -> bool:
+        return fault(s) is None
+
+    return check, fault
 
 
 # --- unified social credit code, GB 32100-2015 (MOD 31) ---------------------------------------
@@ -108,8 +94,11 @@ def uscc_fault(s: str) -> str | None:
             "not a valid unified social credit code "
             "(must be 18 characters of 0-9 and A-Y without I, O, S, V, Z)"
         )
-    if not _USCC_LAYOUT.fullmatch(s) or s[2:4] not in PROVINCE_CODES:
-        return "not a valid unified social credit code (characters 3-8 must be a region code)"
+    if not _USCC_LAYOUT.fullmatch(s) or not regions().known(s[2:8]):
+        return (
+            "not a valid unified social credit code "
+            "(characters 3-8 must be a GB/T 2260 region code, current or historic)"
+        )
     if uscc_check_char(s[:17]) != s[17]:
         return "not a valid unified social credit code (GB 32100 check character)"
     return None
@@ -120,43 +109,71 @@ def is_uscc(s: str) -> bool:
     return uscc_fault(s) is None
 
 
-# --- region code, GB/T 2260 -------------------------------------------------------------------
+# --- region code, GB/T 2260 (regions.py, data/gb2260.tsv) -------------------------------------
 
 _GB2260_SHAPE = re.compile(r"[0-9]{6}")
 
 
 def gb2260_fault(s: str) -> str | None:
-    """What is wrong with a six-digit administrative region code, or ``None``.
+    """What is wrong with a six-digit region code naming a place today, or ``None``.
 
-    Only the province prefix is checked against a list: county codes change every year
-    (mergers, new districts), and a gateway that refused a freshly created district would stop
-    a whole county's traffic. ``330000`` (province), ``330700`` (city) and ``330784`` (county)
-    are all valid.
+    The code must be *current* in the shipped table (``330000`` province, ``330700`` city,
+    ``330784`` county). A historic code (``330722``, Yongkang county until 1992) is refused
+    here: a place named today has today's code. Inside ID numbers and credit codes historic
+    codes stay valid (they were assigned once).
     """
     if not _GB2260_SHAPE.fullmatch(s):
         return "not a valid region code (must be 6 digits, GB/T 2260)"
-    if s[:2] not in PROVINCE_CODES:
-        return "not a valid region code (unknown province prefix, GB/T 2260)"
-    return None
+    table = regions()
+    if table.is_current(s):
+        return None
+    if s in table.historic:
+        return "not a current region code (GB/T 2260: abolished, no longer listed)"
+    return "not a valid region code (not in the GB/T 2260 table)"
 
 
 def is_gb2260(s: str) -> bool:
-    """True for a six-digit GB/T 2260 region code with a known province prefix."""
+    """True for a current GB/T 2260 region code."""
     return gb2260_fault(s) is None
 
 
-# --- ICD-10 code shape ------------------------------------------------------------------------
+# --- diagnosis and operation codes (codes.py, data/code_sets.toml) ------------------------------
 
-_ICD10 = re.compile(r"[A-Z][0-9]{2}(\.[0-9A-Z]{1,2})?")
+
+def icd10_fault(s: str) -> str | None:
+    """What is wrong with an ICD-10 code of any edition used in China, or ``None``."""
+    return codes.code_fault("icd10", s)
 
 
 def is_icd10(s: str) -> bool:
-    """True for an ICD-10 code shape: letter, two digits, optional ``.`` and 1-2 characters.
+    """True for a code with the shape of a known ICD-10 edition (WHO, 国家临床版 2.0, 医保版 2.0).
 
-    Shape only (``S62.6``, ``S62.60``, ``T14.9``): the gateway carries diagnoses, it does not
-    judge them, and the code list is the hospital's and the insurer's business.
+    Shape only (``S62.6``, ``S62.600x001``, ``C73.x00``): the gateway carries diagnoses, it
+    does not judge them, and the catalogue is the hospital's and the insurer's business.
     """
-    return _ICD10.fullmatch(s) is not None
+    return icd10_fault(s) is None
+
+
+def icd9cm3_fault(s: str) -> str | None:
+    """What is wrong with an ICD-9-CM-3 operation code of any edition, or ``None``."""
+    return codes.code_fault("icd9cm3", s)
+
+
+def is_icd9cm3(s: str) -> bool:
+    """True for a code with the shape of ICD-9-CM-3 or its national clinical edition 3.0."""
+    return icd9cm3_fault(s) is None
+
+
+def _edition_checker(
+    code_set: str, edition: str
+) -> tuple[Callable[[str], bool], Callable[[str], str | None]]:
+    def fault(s: str) -> str | None:
+        return codes.code_fault(code_set, s, edition)
+
+    def check(s: str) -> bool:
+        return fault(s) is None
+
+    return check, fault
 
 
 # --- money ------------------------------------------------------------------------------------
@@ -226,35 +243,54 @@ def is_phone_cn(s: str) -> bool:
     return _PHONE_CN.fullmatch(s) is not None
 
 
+#: formats named by a document's own declaration of kind or edition (``x-kind-formats``)
+KIND_FORMATS: dict[str, tuple[Callable[[str], bool], Callable[[str], str | None]]] = {
+    **{f"id-{key}": _kind_checker(key) for key in identity.kinds()},
+    **{f"code-{e.key}": _edition_checker(e.code_set, e.key) for e in codes.editions().values()},
+}
+
 FORMATS: dict[str, Callable[[str], bool]] = {
     "resident-id": is_resident_id,
+    "id-number": is_id_number,
     "uscc": is_uscc,
     "gb2260": is_gb2260,
     "icd10": is_icd10,
+    "icd9cm3": is_icd9cm3,
     "decimal-money": is_decimal_money,
     "date": is_date,
     "date-time": is_date_time,
     "phone-cn": is_phone_cn,
+    **{name: check for name, (check, _) in KIND_FORMATS.items()},
 }
 """The custom formats, by the name schemas use in ``format``. Both compilers get this dict."""
 
 FORMAT_MESSAGES: dict[str, str] = {
     "resident-id": "not a valid resident ID number",
+    "id-number": (
+        "not a valid identity number (resident ID, residence permit or permanent residence ID)"
+    ),
     "uscc": "not a valid unified social credit code",
     "gb2260": "not a valid region code (GB/T 2260, 6 digits)",
-    "icd10": "not a valid ICD-10 code (letter, two digits, optional '.' and 1-2 characters)",
+    "icd10": "not a valid ICD-10 code",
+    "icd9cm3": "not a valid ICD-9-CM-3 operation code",
     "decimal-money": (
         'not a valid amount (decimal string, at most 2 decimals, no sign, e.g. "21582.40")'
     ),
     "date": "not a valid date (RFC 3339 full-date YYYY-MM-DD, a real calendar day)",
     "date-time": "not a valid date-time (RFC 3339, e.g. 2026-07-11T09:30:00+08:00)",
     "phone-cn": "not a valid phone number (mainland mobile, or landline with area code)",
+    **{f"id-{k.key}": f"not a valid {k.name}" for k in identity.kinds().values()},
+    **{f"code-{e.key}": f"not a code of {e.name}" for e in codes.editions().values()},
 }
 """Fallback message per format, used when no more precise ``*_fault`` explanation exists."""
 
 FAULTS: dict[str, Callable[[str], str | None]] = {
     "resident-id": resident_id_fault,
+    "id-number": id_number_fault,
     "uscc": uscc_fault,
     "gb2260": gb2260_fault,
+    "icd10": icd10_fault,
+    "icd9cm3": icd9cm3_fault,
+    **{name: fault for name, (_, fault) in KIND_FORMATS.items()},
 }
 """Formats whose checkers can say which rule failed; the message then names that rule."""

@@ -18,6 +18,13 @@ Cross-field rules are data too: a schema's top-level ``x-date-order`` lists chai
 Pointers whose dates must not decrease (injury <= diagnosis <= decision). Missing or
 unparsable values are skipped: absence is the business of ``required``, shape that of
 ``format``.
+
+A document may also say which kind of value a field holds: an identity number's ``id_kind``
+(resident ID, a residence permit, ...) or a code's ``code_edition`` (ICD-10 WHO, national
+clinical 2.0, ...). A schema's top-level ``x-kind-formats`` lists such pairs,
+``{"value": "id_number", "kind": "id_kind", "kind_format": "id-{kind}"}``: in every object of the
+document holding both, the value must satisfy the format the kind names
+(``formats.KIND_FORMATS``), and the message names that kind's rule.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from gateway.validation.formats import (
     FAULTS,
     FORMAT_MESSAGES,
     FORMATS,
+    KIND_FORMATS,
     parse_date,
     parse_date_time,
 )
@@ -49,6 +57,7 @@ DRAFT_07: Final = "http://json-schema.org/draft-07/schema#"
 SCHEMA_ID_PREFIX: Final = "urn:zj-exchange:schema:"
 SCHEMA_SUFFIX: Final = ".schema.json"
 DATE_ORDER_KEYWORD: Final = "x-date-order"
+KIND_FORMATS_KEYWORD: Final = "x-kind-formats"
 ENUM_SHOWN: Final = 10
 
 _MISSING: Final = object()
@@ -119,6 +128,25 @@ class _DateChain:
 
 
 @dataclass(frozen=True, slots=True)
+class _KindRule:
+    """In an object holding ``value`` and ``kind``, ``value`` has the format ``template``
+    names once ``{kind}`` is replaced by the kind. ``places``: where the schema declares such
+    objects, as property paths with ``*`` for array items (found once, at load)."""
+
+    value: str
+    kind: str
+    template: str
+    places: tuple[tuple[str, ...], ...]
+
+    def fault(self, node: dict[str, Any]) -> str | None:
+        value, kind = node.get(self.value), node.get(self.kind)
+        if not isinstance(value, str) or not isinstance(kind, str):
+            return None
+        checker = KIND_FORMATS.get(self.template.replace("{kind}", kind))
+        return "unknown kind" if checker is None else checker[1](value)
+
+
+@dataclass(frozen=True, slots=True)
 class _Entry:
     """Everything compiled for one document type."""
 
@@ -128,6 +156,65 @@ class _Entry:
     fast: Callable[[Any], Any]
     full: Draft7Validator
     date_order: tuple[_DateChain, ...]
+    kind_rules: tuple[_KindRule, ...] = ()
+
+
+DocPath = tuple[str | int, ...]
+
+
+def _at(
+    node: object, place: tuple[str, ...], path: DocPath = ()
+) -> Iterator[tuple[DocPath, dict[str, Any]]]:
+    """The objects of a document at a schema place, with their concrete paths."""
+    if not place:
+        if isinstance(node, dict):
+            yield path, node
+        return
+    head, rest = place[0], place[1:]
+    if head == "*":
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from _at(item, rest, (*path, i))
+    elif isinstance(node, dict) and head in node:
+        yield from _at(node[head], rest, (*path, head))
+
+
+def _kind_violations(rules: tuple[_KindRule, ...], data: object) -> Iterator[Violation]:
+    """Every object holding a rule's pair whose value does not fit the declared kind."""
+    for rule in rules:
+        for place in rule.places:
+            for path, node in _at(data, place):
+                fault = rule.fault(node)
+                if fault is not None:
+                    where = to_pointer((*path, rule.value))
+                    yield Violation(where, f"{fault} ({rule.kind} {node[rule.kind]})")
+
+
+def _kind_places(
+    schema: dict[str, Any], node: object, kind: str, prefix: tuple[str, ...] = (), depth: int = 0
+) -> Iterator[tuple[str, ...]]:
+    """Property paths (``*`` for array items) of the objects whose schema declares ``kind``."""
+    if not isinstance(node, dict) or depth > 32:
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        target: object = schema
+        for token in split_pointer(ref[1:]):
+            target = target.get(token) if isinstance(target, dict) else None
+        yield from _kind_places(schema, target, kind, prefix, depth + 1)
+        return
+    props = node.get("properties")
+    if isinstance(props, dict):
+        if kind in props:
+            yield prefix
+        for name, child in props.items():
+            yield from _kind_places(schema, child, kind, (*prefix, name), depth + 1)
+    yield from _kind_places(schema, node.get("items"), kind, (*prefix, "*"), depth + 1)
+    branches: list[object] = [node.get("then"), node.get("else")]
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches.extend(node.get(key) or [])
+    for branch in branches:
+        yield from _kind_places(schema, branch, kind, prefix, depth + 1)
 
 
 def _is_before(later: date, earlier: date) -> bool:
@@ -383,6 +470,25 @@ def _date_chains(name: str, schema: dict[str, Any]) -> tuple[_DateChain, ...]:
     return tuple(chains)
 
 
+def _kind_rules(name: str, schema: dict[str, Any]) -> tuple[_KindRule, ...]:
+    raw = schema.get(KIND_FORMATS_KEYWORD, [])
+    where = f"{name}: {KIND_FORMATS_KEYWORD}"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} must be a list of {{value, kind, kind_format}} objects")
+    rules = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) != {"value", "kind", "kind_format"}:
+            raise ConfigError(f"{where}[{i}] must be an object with value, kind and kind_format")
+        template = item["kind_format"]
+        if not all(isinstance(v, str) for v in item.values()) or "{kind}" not in template:
+            raise ConfigError(f"{where}[{i}]: kind_format must be a string holding {{kind}}")
+        places = tuple(dict.fromkeys(_kind_places(schema, schema, item["kind"])))
+        if not places:
+            raise ConfigError(f"{where}[{i}]: no object of the schema declares {item['kind']}")
+        rules.append(_KindRule(item["value"], item["kind"], template, places))
+    return tuple(rules)
+
+
 def _load_one(path: Path, checker: FormatChecker) -> _Entry:
     name = path.name
     doc_type = name[: -len(SCHEMA_SUFFIX)]
@@ -410,12 +516,13 @@ def _load_one(path: Path, checker: FormatChecker) -> _Entry:
             f"{name}: unknown format(s) {', '.join(unknown)}; known: {', '.join(sorted(FORMATS))}"
         )
     chains = _date_chains(name, schema)
+    kind_rules = _kind_rules(name, schema)
     try:
         fast = fastjsonschema.compile(schema, formats=FORMATS, use_default=False)
     except Exception as exc:  # the code generator can fail in many ways; all are config faults
         raise ConfigError(f"{name}: cannot be compiled: {exc.__class__.__name__}: {exc}") from exc
     full = Draft7Validator(schema, format_checker=checker)
-    return _Entry(doc_type, expected_id, schema, fast, full, chains)
+    return _Entry(doc_type, expected_id, schema, fast, full, chains, kind_rules)
 
 
 class SchemaRegistry:
@@ -478,10 +585,10 @@ class SchemaRegistry:
             failed: Exception | None = exc
         else:
             failed = None
-            if not entry.date_order:
+            if not entry.date_order and not entry.kind_rules:
                 return []
             order = _date_order_violations(entry.date_order, data)
-            if not order:
+            if not order and next(_kind_violations(entry.kind_rules, data), None) is None:
                 return []
         found: dict[Violation, None] = {}
         for error in entry.full.iter_errors(data):
@@ -489,6 +596,11 @@ class SchemaRegistry:
                 found[violation] = None
         for violation in _date_order_violations(entry.date_order, data):
             found[violation] = None
+        # a value its schema format already refuses is reported once, by that format
+        refused = {v.pointer for v in found}
+        for violation in _kind_violations(entry.kind_rules, data):
+            if violation.pointer not in refused:
+                found[violation] = None
         if not found and failed is not None:
             return _fast_fallback(failed)
         return sorted(found, key=lambda v: (v.pointer, v.message))

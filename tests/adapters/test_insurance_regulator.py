@@ -113,7 +113,11 @@ async def test_cli_reports_bad_rows_sends_good_ones_and_exits_1(
         out, err = await proc.communicate()
         events = await pull_verified(gw, BENEFITS)
     assert proc.returncode == 1
-    assert len(out.split()) == 2 and len(events) == 2
+    assert len(events) == 2
+    # each record's outcome as it happens: file, place and the event id it became
+    assert out.decode().splitlines() == [
+        f"sent: {batch}: row {row} -> {event.id}" for row, event in zip((2, 5), events, strict=True)
+    ]
     text = err.decode()
     assert f"refused: {batch}: row 3: field holder.id_number:" in text
     assert f"refused: {batch}: row 4: field holder.birth_date: not a date" in text

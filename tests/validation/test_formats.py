@@ -107,7 +107,7 @@ def test_icd10_valid(value: str) -> None:
     assert f.is_icd10(value)
 
 
-@pytest.mark.parametrize("value", ["s62.6", "S6.26", "S62.", "S62.601", "62.6", "S62-6", ""])
+@pytest.mark.parametrize("value", ["s62.6", "S6.26", "S62.", "S62.6011", "62.6", "S62-6", ""])
 def test_icd10_invalid(value: str) -> None:
     assert not f.is_icd10(value)
 
@@ -179,12 +179,14 @@ def test_phone_invalid(value: str) -> None:
 def test_formats_table_names_every_checker() -> None:
     assert set(f.FORMATS) == {
         "resident-id",
+        "id-number",
         "uscc",
         "gb2260",
         "icd10",
+        "icd9cm3",
         "decimal-money",
         "date",
         "date-time",
         "phone-cn",
-    }
+    } | set(f.KIND_FORMATS)
     assert set(f.FORMAT_MESSAGES) == set(f.FORMATS)

@@ -92,10 +92,13 @@ def test_every_problem_is_listed(registry: SchemaRegistry, application: dict[str
     application["payee_account_ref"]["account_last4"] = 6617
     got = {(v.pointer, v.message) for v in registry.validate(APP, application)}
     assert got == {
-        ("/applicant/id_number", "not a valid resident ID number (GB 11643 check character)"),
+        (
+            "/applicant/id_number",
+            "not a valid resident ID number (居民身份证) (GB 11643 check character)",
+        ),
         ("", "required property 'employer' is missing"),
         ("/foo", "additional property 'foo' is not allowed"),
-        ("/injury/region_code", "not a valid region code (unknown province prefix, GB/T 2260)"),
+        ("/injury/region_code", "not a valid region code (not in the GB/T 2260 table)"),
         ("/payee_account_ref/account_last4", "must be a string"),
     }
 
