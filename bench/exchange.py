@@ -6,7 +6,7 @@ p50/p99 acceptance latency, end-to-end latency to a pull recipient's SSE stream,
 ratio gateway/bare measured in the same run.
 
     .venv/bin/python -m bench.exchange [--messages 2000] [--concurrency 64] [--database URL]
-        [--cases 50]
+        [--cases 50] [--config DIR]
 
 With ``--cases N`` the gateway is measured a second time in the same run with every message
 under one of N open work-injury cases (the case layer's cost on the submit path).
@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--database", help="postgresql://... (default: SQLite)")
     parser.add_argument("--cases", type=int, default=0, help="also measure under N open cases")
+    parser.add_argument("--config", help="the gateway's configuration directory ([crypto]...)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -98,6 +99,8 @@ def main() -> None:
         ]
         if args.database:
             gw_cmd += ["--database", args.database]
+        if args.config:
+            gw_cmd += ["--config", args.config]
         gateway = serve(gw_cmd, data / "gateway.log")
         try:
             bare_url, gw_url = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{gw_port}"

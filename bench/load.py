@@ -52,12 +52,17 @@ def presign(
         else SigningKey.generate(f"{SOURCE}/bench")
     )
     document = _document()
+
+    def under(case: str | None) -> dict[str, Any]:
+        # a document sent under a case names that case (subject and data.case_id agree)
+        return document if case is None else {**document, "case_id": case}
+
     return {
         f"{run}-{i}": sign_message(
             build_event(
                 source=SOURCE,
                 type=TYPE,
-                data=document,
+                data=under(cases[i % len(cases)] if cases else None),
                 id=f"{run}-{i}",
                 subject=cases[i % len(cases)] if cases else None,
             ),

@@ -11,6 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks run 
 
 RUNS = (
     ["bench.validation"],
+    ["bench.crypto"],
     ["bench.store"],
     # the exchange, and the same gateway with every message under one of 50 open cases
     ["bench.exchange", "--cases", "50"],

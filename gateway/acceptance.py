@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.audit.chain import AuditEvent
+from gateway.cases.agreement import check_case_id
 from gateway.clock import Clock
 from gateway.configuration.model import Config
 from gateway.messages import SignedMessage, countersign, make_receipt
@@ -96,17 +97,21 @@ class Acceptor:
         self._store = store
         self._clock = clock
 
-    async def accept(self, body: bytes) -> Accepted:
+    async def accept(self, body: bytes, *, hosted: bool = False) -> Accepted:
         """``Accepted`` (``created`` False for a repeat of the same message), or a
-        ``GatewayError`` naming the first check that failed; nothing is stored then."""
+        ``GatewayError`` naming the first check that failed; nothing is stored then.
+        ``hosted``: the gateway's own case service, whose event time is the case's time of
+        record (a function of the case's state), not a reading of a sender's clock."""
         ctx = self._current.context
         now = self._clock.now()
         message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
         sender = message.verify_origin(ctx.keys, now)
         event = message.event
         self._check_sender(ctx, sender, event.type)
-        self._check_time(ctx, event.time, now)
+        if not hosted:
+            self._check_time(ctx, event.time, now)
         self._check_document(ctx, event.type, event.dataschema, event.data)
+        check_case_id(event.subject, event.data)
         existing = await self._store.find_message(event.source, event.id)
         if existing is not None:
             return self._duplicate(existing, message.payload_sha256)
@@ -120,12 +125,13 @@ class Acceptor:
         recipients = tuple(
             (dept, ctx.config.departments[dept].delivery.mode) for dept in decision.recipients
         )
+        digest = ctx.config.crypto.digest
 
         def build(seq: int) -> tuple[bytes, bytes]:
             signed, signature = countersign(
                 message, ctx.gateway_key, ctx.config.gateway.id, now, seq, list(decision.recipients)
             )
-            return signed, make_receipt(message, signature)
+            return signed, make_receipt(message, signature, ctx.config.crypto.digest)
 
         outcome = await self._store.accept(
             AcceptRequest(
@@ -144,7 +150,7 @@ class Acceptor:
                     target=f"{event.source}/{event.id}",
                     detail={
                         "type": event.type,
-                        "sha256": message.payload_sha256,
+                        digest: message.payload_digest(digest),
                         "recipients": list(decision.recipients),
                         "routes": list(decision.matched),
                     },

@@ -143,6 +143,12 @@ class Metrics:
             ["stage"],
             registry=r,
         )
+        self.case_clock_events = Counter(
+            "zjx_case_clock_events",
+            "Time limits of the law (case definition [[clocks]]) warned of or breached.",
+            ["clock", "event"],
+            registry=r,
+        )
         self.case_errors = Counter(
             "zjx_case_errors",
             "Accepted messages the case layer could not apply (logged; the message stands).",

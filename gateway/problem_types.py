@@ -135,6 +135,13 @@ STORE_UNAVAILABLE = _define(
     "存储暂不可用",
     detail_zh="存储暂时不可用，未保存任何内容；请稍后重试",
 )
+STORAGE_ENCRYPTION = _define(
+    "storage-encryption",
+    500,
+    "Stored record cannot be decrypted",
+    "存储记录无法解密",
+    detail_zh="存储的记录无法解密，未返回任何内容；请运维人员检查静态加密密钥",
+)
 
 # --- HTTP (the request itself) --------------------------------------------------------------
 
@@ -354,6 +361,14 @@ ID_REUSED = _define(
     "Event id reused with another payload",
     "事件标识已被其他内容使用",
     detail_zh="同一事件标识已用于不同内容；新内容请使用新的事件标识",
+)
+CASE_ID_MISMATCH = _define(
+    "case-id-mismatch",
+    422,
+    "Subject and the document's case id name different cases",
+    "事件主题与文书案件编号不一致",
+    "document",
+    detail_zh="事件主题（subject）与文书中的案件编号不是同一案件；请核对后重新提交",
 )
 
 # --- department API -------------------------------------------------------------------------

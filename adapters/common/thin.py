@@ -26,6 +26,8 @@ KEY_FIELDS = {
     "business_licence": "credit_code",
     "application_form": "application_number",
     "witness_statement": "statement_number",
+    "employer_statement": "statement_number",
+    "payee_bank_account": "account_reference",
     "case_notice": "notice_id",
     "material_request": "request_id",
     "medical_diagnosis": "certificate_number",

@@ -34,16 +34,41 @@ from gateway.validation.formats import gb2260_fault, is_decimal_money, uscc_faul
 FEN = Decimal("0.01")
 #: the schemas' decimal-money allows 15 integer digits; beyond that is not a wage
 MONEY_LIMIT = Decimal(10) ** 15
-#: article 35-37: one-time disability subsidy, months of own wage by grade (1 most severe)
+REGULATIONS_FILE = Path(__file__).with_name("regulations.toml")
+DEFAULT_CONFIG = Path(__file__).with_name("benefits.toml")
+FUND = "fund"
+EMPLOYER = "employer"
+
+
+def _regulations() -> Mapping[str, Any]:
+    """The national figures (regulations.toml), money and shares read as Decimal."""
+    with REGULATIONS_FILE.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+_LAW = _regulations()
+#: articles 35-37: one-time disability subsidy, months of own wage by grade (1 most severe)
 DISABILITY_MONTHS: Mapping[int, int] = MappingProxyType(
-    {1: 27, 2: 25, 3: 23, 4: 21, 5: 18, 6: 16, 7: 13, 8: 11, 9: 9, 10: 7}
+    {int(g): m for g, m in _LAW["disability_subsidy_months"].items()}
+)
+#: articles 35, 36: monthly disability allowance, share of own wage and who pays, grades 1-6
+ALLOWANCE_SHARE: Mapping[int, Decimal] = MappingProxyType(
+    {int(g): Decimal(v) for g, v in _LAW["monthly_allowance"]["share"].items()}
+)
+ALLOWANCE_PAYER: Mapping[int, str] = MappingProxyType(
+    {int(g): v for g, v in _LAW["monthly_allowance"]["payer"].items()}
+)
+#: article 34: care allowance, share of the area's average wage by degree of dependency
+CARE_SHARE: Mapping[str, Decimal] = MappingProxyType(
+    {k: Decimal(v) for k, v in _LAW["care_allowance"]["share"].items()}
 )
 #: grades whose employment relationship may end with the medical and employment subsidies
 SUBSIDY_GRADES = (5, 6, 7, 8, 9, 10)
+#: grades 1-4 keep the employment relationship (art. 35 para. 1): they never "leave the job"
+KEEPS_JOB_GRADES = (1, 2, 3, 4)
 #: article 64: the own wage is at least 60% and at most 300% of the area's average wage
-FLOOR_SHARE = Decimal("0.6")
-CEILING_SHARE = Decimal("3")
-DEFAULT_CONFIG = Path(__file__).with_name("benefits.toml")
+FLOOR_SHARE = Decimal(_LAW["own_wage_band"]["floor"])
+CEILING_SHARE = Decimal(_LAW["own_wage_band"]["ceiling"])
 GRADE_ZH = ("", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十")
 DISABILITY_LABEL = "One-time disability subsidy (一次性伤残补助金)"
 MEDICAL_LABEL = "One-time medical subsidy (一次性工伤医疗补助金)"
@@ -128,6 +153,8 @@ class BenefitsConfig:
     medical_subsidy_months: Mapping[int, int]
     employment_subsidy_months: Mapping[int, int]
     issuer: Issuer
+    #: 住院伙食补助费 per day in hospital (art. 30 para. 4), where the definition sets one
+    hospital_food_daily: Decimal | None = None
 
     def __post_init__(self) -> None:
         money(self.area_average_monthly_wage, "area_average_monthly_wage")
@@ -189,7 +216,17 @@ def _issuer(doc: Mapping[str, Any], place: Place) -> Issuer:
 def parse_config(doc: Mapping[str, Any], source: str = "benefits.toml") -> BenefitsConfig:
     """The typed configuration from a parsed TOML document; a fault names the key."""
     place = Place(source)
-    _known(doc, {"area", "medical_subsidy_months", "employment_subsidy_months", "issuer"}, place)
+    _known(
+        doc,
+        {
+            "area",
+            "medical_subsidy_months",
+            "employment_subsidy_months",
+            "issuer",
+            "hospital_food_allowance",
+        },
+        place,
+    )
     area, here = _table(doc, "area", place), place.at("area")
     _known(area, {"name", "wage_year", "average_monthly_wage"}, here)
     year = area.get("wage_year")
@@ -202,7 +239,17 @@ def parse_config(doc: Mapping[str, Any], source: str = "benefits.toml") -> Benef
         medical_subsidy_months=_months(doc, "medical_subsidy_months", place),
         employment_subsidy_months=_months(doc, "employment_subsidy_months", place),
         issuer=_issuer(doc, place),
+        hospital_food_daily=_food(doc, place),
     )
+
+
+def _food(doc: Mapping[str, Any], place: Place) -> Decimal | None:
+    if "hospital_food_allowance" not in doc:
+        return None
+    table, here = _table(doc, "hospital_food_allowance", place), place.at("hospital_food_allowance")
+    _known(table, {"daily_rate", "source"}, here)
+    _text(table, "source", here)
+    return _wage(table, "daily_rate", here)
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> BenefitsConfig:
@@ -229,11 +276,23 @@ class Clamp(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One one-time benefit: ``months`` x ``base`` = ``amount``."""
+    """One one-time benefit: ``months`` x ``base`` = ``amount``, paid by ``payer``."""
 
     months: int
     base: Decimal
     amount: Decimal
+    payer: str = FUND
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """A monthly benefit: ``share`` x ``base`` = ``amount`` a month, paid by ``payer``. Figures
+    for the ordinary procedure (the simplified route does not pay monthly benefits)."""
+
+    share: Decimal
+    base: Decimal
+    amount: Decimal
+    payer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +310,12 @@ class BenefitResult:
     disability_subsidy: Component
     medical_subsidy: Component | None
     employment_subsidy: Component | None
-    total: Decimal
+    total: Decimal  # what the fund pays now
     payee_account_ref: str
+    employer_total: Decimal = Decimal("0.00")  # what the employer owes (arts. 36, 37)
+    hospital_food: Component | None = None
+    monthly_allowance: Allowance | None = None
+    care_allowance: Allowance | None = None
 
     def breakdown(self) -> str:
         """The computation in lines a worker or an auditor can follow and redo by hand."""
@@ -263,7 +326,8 @@ class BenefitResult:
             _line(DISABILITY_LABEL, self.disability_subsidy, ""),
             _line(MEDICAL_LABEL, self.medical_subsidy, self._why_none()),
             _line(EMPLOYMENT_LABEL, self.employment_subsidy, self._why_none()),
-            f"Total (合计): {self.total}",
+            f"Paid by the fund (基金支付): {self.total}",
+            f"Owed by the employer (用人单位支付): {self.employer_total}",
             f"Paid to account reference: {self.payee_account_ref}",
         ]
         return "\n".join(lines)
@@ -297,8 +361,28 @@ def _clamped(average: Decimal, floor: Decimal, ceiling: Decimal) -> tuple[Decima
     return average, None
 
 
-def _part(months: int, base: Decimal) -> Component:
-    return Component(months, base, to_fen(months * base))
+def _part(months: int, base: Decimal, payer: str = FUND) -> Component:
+    return Component(months, base, to_fen(months * base), payer)
+
+
+def monthly_allowance(grade: int, own_wage: Decimal) -> Allowance | None:
+    """伤残津贴 for grades 1-6 (arts. 35, 36): a share of the own wage; the fund pays grades
+    1-4, the employer grades 5-6. None for grades 7-10."""
+    if grade not in ALLOWANCE_SHARE:
+        return None
+    share = ALLOWANCE_SHARE[grade]
+    return Allowance(share, own_wage, to_fen(share * own_wage), ALLOWANCE_PAYER[grade])
+
+
+def care_allowance(dependency: str, area_wage: Decimal) -> Allowance | None:
+    """生活护理费 (art. 34): a share of the area's average monthly wage, paid by the fund;
+    None when the conclusion found no care dependency."""
+    if dependency == "none":
+        return None
+    if dependency not in CARE_SHARE:
+        raise ValueError("care_dependency: must be none, partial, most or total")
+    share = CARE_SHARE[dependency]
+    return Allowance(share, area_wage, to_fen(share * area_wage), FUND)
 
 
 def _leaving_parts(
@@ -315,7 +399,8 @@ def _leaving_parts(
     base = config.area_average_monthly_wage
     return (
         _part(config.medical_subsidy_months[grade], base),
-        _part(config.employment_subsidy_months[grade], base),
+        # the one-time disability employment subsidy is the employer's (arts. 36, 37)
+        _part(config.employment_subsidy_months[grade], base, EMPLOYER),
     )
 
 
@@ -326,11 +411,19 @@ def compute(
     leaves_job: bool,
     payee_account_ref: str,
     config: BenefitsConfig,
+    care_dependency: str = "none",
+    hospital_days: int = 0,
 ) -> BenefitResult:
-    """The one-time benefits of a grade, from the contribution wages before the injury."""
+    """The one-time benefits of a grade, from the contribution wages before the injury, each
+    naming its payer; with the monthly figures of grades 1-6 for the ordinary procedure.
+    ``leaves_job`` is refused for grades 1-4, whose employment the law keeps (art. 35)."""
     grade = check_grade(grade)
     if not isinstance(leaves_job, bool):
         raise TypeError("leaves_job: must be True or False")
+    if leaves_job and grade in KEEPS_JOB_GRADES:
+        raise ValueError("leaves_job: grades 1-4 keep the employment relationship (art. 35)")
+    if not isinstance(hospital_days, int) or isinstance(hospital_days, bool) or hospital_days < 0:
+        raise ValueError("hospital_days: must be a whole number of days, 0 or more")
     if not isinstance(payee_account_ref, str) or not 1 <= len(payee_account_ref) <= 64:
         raise ValueError("payee_account_ref: must be a reference of 1 to 64 characters")
     area = config.area_average_monthly_wage
@@ -339,7 +432,14 @@ def compute(
     own, clamp = _clamped(average, floor, ceiling)
     disability = _part(DISABILITY_MONTHS[grade], own)
     medical, employment = _leaving_parts(grade, leaves_job, config)
-    parts = [p for p in (disability, medical, employment) if p is not None]
+    food = None
+    if hospital_days and config.hospital_food_daily is not None:
+        food = Component(
+            hospital_days,
+            config.hospital_food_daily,
+            to_fen(hospital_days * config.hospital_food_daily),
+        )
+    parts = [p for p in (disability, medical, employment, food) if p is not None]
     return BenefitResult(
         grade=grade,
         average_wage=average,
@@ -352,8 +452,12 @@ def compute(
         disability_subsidy=disability,
         medical_subsidy=medical,
         employment_subsidy=employment,
-        total=sum((p.amount for p in parts), Decimal(0)),
+        total=sum((p.amount for p in parts if p.payer == FUND), Decimal("0.00")),
         payee_account_ref=payee_account_ref,
+        employer_total=sum((p.amount for p in parts if p.payer == EMPLOYER), Decimal("0.00")),
+        hospital_food=food,
+        monthly_allowance=monthly_allowance(grade, own),
+        care_allowance=care_allowance(care_dependency, area),
     )
 
 
@@ -404,7 +508,18 @@ def _subsidy(part: Component | None, kind: str, grade: int) -> dict[str, str] | 
     if part is None:
         return None
     basis = f"浙江省一次性{kind}标准（{GRADE_ZH[grade]}级）：{part.months}个月 × {part.base}"
-    return {"amount": str(part.amount), "basis": basis}
+    return {"amount": str(part.amount), "basis": basis, "payer": part.payer}
+
+
+def _food_item(part: Component | None) -> dict[str, Any] | None:
+    if part is None:
+        return None
+    return {
+        "days": part.months,
+        "daily_rate": str(part.base),
+        "amount": str(part.amount),
+        "payer": part.payer,
+    }
 
 
 def record_from(
@@ -427,10 +542,13 @@ def record_from(
         "disability_subsidy": {
             "months": result.disability_subsidy.months,
             "amount": str(result.disability_subsidy.amount),
+            "payer": result.disability_subsidy.payer,
         },
         "medical_subsidy": _subsidy(result.medical_subsidy, "工伤医疗补助金", result.grade),
         "employment_subsidy": _subsidy(result.employment_subsidy, "伤残就业补助金", result.grade),
+        "hospital_food_allowance": _food_item(result.hospital_food),
         "total_amount": str(result.total),
+        "employer_amount": str(result.employer_total) if result.employer_total else None,
         "approved_date": dates[0].isoformat() if dates[0] else None,
         "paid_date": dates[1].isoformat(),
         "payee_account_ref": payee.as_json(),
@@ -449,6 +567,7 @@ def issue_payment_record(
     paid_date: date,
     approved_date: date | None = None,
     config: BenefitsConfig | None = None,
+    hospital_days: int = 0,
 ) -> dict[str, Any]:
     """A ``benefit_payment_record`` for an assessment conclusion, valid against its schema.
 
@@ -460,7 +579,12 @@ def issue_payment_record(
     grade = _graded(conclusion)
     _check_dates(conclusion, approved_date, paid_date)
     result = compute(
-        grade, wages, leaves_job=leaves_job, payee_account_ref=payee.reference, config=config
+        grade,
+        wages,
+        leaves_job=leaves_job,
+        payee_account_ref=payee.reference,
+        config=config,
+        hospital_days=hospital_days,
     )
     dates = (approved_date, paid_date)
     record = record_from(conclusion, result, payee, payment_number, dates, config.issuer)

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
-from joserfc import jws
 
 from gateway.messages import Verified, verify_all
+from gateway.messages.jws import sign_compact
 from gateway.problem_types import UNKNOWN_KEY
 from gateway.problems import GatewayError
 from gateway.trust import KeyRegistry, SigningKey
@@ -103,10 +103,7 @@ class Receiver:
             "sha256": hashlib.sha256(body).hexdigest(),
             "received_at": datetime.now(UTC).isoformat(),
         }
-        token = jws.serialize_compact(
-            {"alg": self.key.alg, "kid": self.key.kid},
-            orjson.dumps(claims),
-            self.key.key,
-            algorithms=[self.key.alg],
+        token = sign_compact(
+            {"alg": self.key.alg, "kid": self.key.kid}, orjson.dumps(claims), self.key
         )
         return orjson.dumps({"receipt": token})

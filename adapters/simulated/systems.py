@@ -27,6 +27,7 @@ from gateway.trust import KeyRegistry
 #: which adapter family fronts each department's system
 FAMILIES = {
     "330784.zlb": "zlb",
+    "330784.zlb.enterprise": "zlb",  # the portal's legal-person service: the employer
     "330784.police.household": "police",
     "330784.police.traffic": "police",
     "330784.police.station": "police",

@@ -16,6 +16,7 @@ from gateway.administration import Administration, AdminTokens
 from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.delivery import Dispatcher, Notifier
+from gateway.encryption.protection import RecordProtection
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.options import Options
@@ -26,6 +27,8 @@ OPTIONS = web.AppKey("options", Options)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 STORE: web.AppKey[Store] = web.AppKey("store")
+#: what the store does to records at rest ([crypto] at_rest; gateway.encryption)
+PROTECTION = web.AppKey("protection", RecordProtection)
 #: the acceptance context in force (configuration, routes, keys, schemas)
 CURRENT = web.AppKey("current", CurrentContext)
 NOTIFIER = web.AppKey("notifier", Notifier)

@@ -1,6 +1,11 @@
 """``GET /v1/cases/{id}``: a case's stage, deadline and timeline, for its parties only;
 ``GET /admin/v1/cases`` and ``/admin/v1/cases/{id}``: the same for administrators (every role),
-with the open cases by deadline so an operator sees what is near or overdue.
+with the open cases by deadline so an operator sees what is near or overdue;
+``GET /admin/v1/cases/statistics``: the reform's figures (count, median and p90 days, days
+saved) per year and outcome.
+
+Each required material shows as ``received``, ``missing`` or ``not_counted`` (it arrived but
+names another person or accident; the reasons say which field).
 
 Parties are the departments that sent or received a message under the case (and the case
 service). Anyone else gets the same 404 as for a case that does not exist: whether a person
@@ -20,7 +25,7 @@ from gateway.api.appkeys import CASES
 from gateway.api.auth import department
 from gateway.api.openapi import ADMIN_AUTH, DEPARTMENT_AUTH, answers
 from gateway.api.responses import json_response
-from gateway.cases import CaseDefinition, CaseView
+from gateway.cases import CaseDefinition, CaseState, CaseView
 from gateway.problem_types import CASE_NOT_FOUND
 from gateway.problems import NotFoundError
 
@@ -61,11 +66,22 @@ async def list_open_cases(request: web.Request) -> web.Response:
                     "deadline": v.state.deadline,
                     "deadline_flag": v.flag,
                     "missing": v.state.missing(v.state.stage),
+                    "materials": _materials(v.state, v.state.stage),
                 }
                 for v in views
             ]
         }
     )
+
+
+@routes.get("/admin/v1/cases/statistics")
+@answers(ADMIN_AUTH)
+async def case_statistics(request: web.Request) -> web.Response:
+    require(request, READ_ROLES)
+    service = request.app[CASES]
+    if service is None:
+        return json_response({"closed": 0, "days_saved": 0, "groups": []})
+    return json_response(await service.statistics())
 
 
 @routes.get("/admin/v1/cases/{id}")
@@ -93,6 +109,9 @@ def case_body(view: CaseView, definition: CaseDefinition) -> dict[str, Any]:
         "deadline": state.deadline,
         "deadline_flag": view.flag,
         "closed_at": state.closed_at,
+        "handed_to": state.handed_to,
+        "flags": state.flags,
+        "clocks": _clocks(view, definition),
         "parties": state.parties,
         "stages": [
             {
@@ -101,6 +120,7 @@ def case_body(view: CaseView, definition: CaseDefinition) -> dict[str, Any]:
                 "decided_by": stage.decided_by,
                 "materials": state.needed.get(stage.name, []),
                 "missing": state.missing(stage.name),
+                "material_status": _materials(state, stage.name),
                 "decision_received": stage.decision in state.decisions,
             }
             for stage in definition.stages
@@ -120,6 +140,36 @@ def case_body(view: CaseView, definition: CaseDefinition) -> dict[str, Any]:
             for step in state.steps
         ],
     }
+
+
+def _materials(state: CaseState, stage: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": doc_type,
+            "status": state.material_status(doc_type),
+            "not_counted": state.not_counted.get(doc_type, []),
+        }
+        for doc_type in state.needed.get(stage, [])
+    ]
+
+
+def _clocks(view: CaseView, definition: CaseDefinition) -> list[dict[str, Any]]:
+    state = view.state
+    shown = []
+    for clock in definition.clocks:
+        due = state.clock_due(clock)
+        shown.append(
+            {
+                "name": clock.name,
+                "stage": clock.stage,
+                "due": None if due is None else due.isoformat(),
+                "extension_days": clock.extension.days,
+                "stopped": state.decided_at.get(clock.stage),
+                "event": state.clocks.get(clock.name),
+                "source": clock.source,
+            }
+        )
+    return shown
 
 
 def _days(start: datetime, at: datetime) -> float:

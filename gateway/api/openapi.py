@@ -27,6 +27,7 @@ from gateway.problem_types import (
     BAD_SIGNATURE,
     BODY_TOO_LARGE,
     BYTE_ORDER_MARK,
+    CASE_ID_MISMATCH,
     CLOCK_SKEW,
     CRITICAL_HEADER_REFUSED,
     DEPARTMENT_DISABLED,
@@ -47,6 +48,7 @@ from gateway.problem_types import (
     ROLE_FORBIDDEN,
     SCHEMA_MISMATCH,
     SOURCE_MISMATCH,
+    STORAGE_ENCRYPTION,
     STORE_UNAVAILABLE,
     TOKEN_EXPIRED,
     TOKEN_INVALID,
@@ -66,8 +68,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 _ATTRIBUTE = "__problem_types__"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
-#: every operation: a bad parameter (middleware), the store away, a fault of the gateway
-COMMON = (INVALID_PARAMETER, STORE_UNAVAILABLE, INTERNAL)
+#: every operation: a bad parameter (middleware), the store away, a stored record that does
+#: not decrypt (encryption at rest), a fault of the gateway
+COMMON = (INVALID_PARAMETER, STORE_UNAVAILABLE, STORAGE_ENCRYPTION, INTERNAL)
 #: a department's short-lived token (DESIGN section 6)
 DEPARTMENT_AUTH = (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REPLAYED)
 #: an administrator's bearer token and its role
@@ -104,6 +107,7 @@ ACCEPTANCE = (
     UNKNOWN_TYPE,
     SCHEMA_MISMATCH,
     INVALID_DOCUMENT,
+    CASE_ID_MISMATCH,
     ID_REUSED,
     UNROUTABLE,
 )

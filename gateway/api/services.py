@@ -10,6 +10,7 @@ last, after the workers (``gateway.api.workers``) have stopped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import structlog
@@ -28,11 +29,13 @@ from gateway.api.appkeys import (
     METRICS,
     NOTIFIER,
     OPTIONS,
+    PROTECTION,
     STORE,
 )
 from gateway.assembly import load_case_definition, load_case_key
 from gateway.cases import CaseService
 from gateway.delivery import Notifier
+from gateway.encryption.protection import load_protection
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.options import Options
@@ -46,7 +49,14 @@ log = structlog.get_logger("gateway.app")
 async def open_services(app: web.Application, base: AcceptanceContext) -> AsyncIterator[None]:
     """``cleanup_ctx``: open the store, build every service on it; close the store last."""
     options = app[OPTIONS]
-    store = open_store(options.database or options.data_dir / "gateway.sqlite3", options.clock)
+    crypto = base.config.crypto
+    app[PROTECTION] = load_protection(base.config, options.data_dir)
+    store = open_store(
+        options.database or options.data_dir / "gateway.sqlite3",
+        options.clock,
+        protection=app[PROTECTION],
+        digest=crypto.digest,
+    )
     await store.open()
     try:
         await _build(app, options, base, store)
@@ -99,7 +109,8 @@ async def _case_service(
     if definition is None:
         return None
     key = load_case_key(current.config, options.data_dir, definition)
-    service = CaseService(definition, store, intake, key, options.clock, metrics)
+    hosted = dataclasses.replace(intake, hosted=True)  # the case's times, not a clock's
+    service = CaseService(definition, store, hosted, key, options.clock, metrics)
     await service.refresh_gauge()
     return service
 

@@ -4,9 +4,11 @@ services (``gateway.api.services``); cancelled and awaited when it stops, before
 - ``dispatcher``: claims due push deliveries and attempts them (``gateway.delivery``);
 - ``deadlines``: the case layer's catch-up and deadline watch (``gateway.cases``);
 - ``retention``: purges delivered messages older than the retention period;
+- ``reseal``: re-seals records at rest after a key rotation (``[crypto] at_rest``;
+  ``gateway.encryption.rotation``);
 - ``admin-state``: takes administrative changes other instances saved (shared store only).
 
-The first three run only when ``Options.run_dispatcher`` is set; tests and the demo drive
+The first four run only when ``Options.run_dispatcher`` is set; tests and the demo drive
 them by hand on a manual clock instead. Besides the tasks, a shared store's notifications
 (PostgreSQL LISTEN) wake this instance's dispatcher and live streams.
 
@@ -36,12 +38,14 @@ from gateway.api.appkeys import (
     METRICS,
     NOTIFIER,
     OPTIONS,
+    PROTECTION,
     STORE,
     WORKERS,
 )
 from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.delivery import Dispatcher, Pusher
+from gateway.encryption.rotation import run_resealing
 from gateway.retention import purge_once
 from gateway.storage.base import Store
 
@@ -115,6 +119,9 @@ def _loops(app: web.Application) -> dict[str, Callable[[], Coroutine[Any, Any, N
     loops["retention"] = lambda: run_retention(
         store, clock, lambda: current.config.gateway.retention
     )
+    codec = app[PROTECTION].codec
+    if codec is not None:
+        loops["reseal"] = lambda: run_resealing(store, codec)
     cases = app[CASES]
     if cases is not None:
         interval = current.config.cases.check_interval.total_seconds()

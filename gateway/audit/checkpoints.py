@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from joserfc import jws
-from joserfc.errors import JoseError
 
 from gateway.clock import utc_iso
+from gateway.messages.jws import sign_compact, verify_compact
+from gateway.problems import GatewayError
 from gateway.trust import KeyRecord, SigningKey
 
 FILE_NAME = "audit-checkpoints.jsonl"
@@ -35,21 +35,19 @@ class Checkpoint:
 
 def sign_checkpoint(seq: int, digest: str, at: datetime, key: SigningKey) -> Checkpoint:
     claims = orjson.dumps({"seq": seq, "hash": digest, "at": utc_iso(at)})
-    token = jws.serialize_compact(
-        {"alg": key.alg, "kid": key.kid}, claims, key.key, algorithms=[key.alg]
-    )
+    token = sign_compact({"alg": key.alg, "kid": key.kid}, claims, key)
     return Checkpoint(seq, digest, utc_iso(at), token)
 
 
 def verify_checkpoint(checkpoint: Checkpoint, gateway_key: KeyRecord) -> bool:
     """The signature holds and covers exactly the checkpoint's seq, hash and time."""
     try:
-        obj = jws.deserialize_compact(
-            checkpoint.token, gateway_key.key, algorithms=[gateway_key.alg]
-        )
-    except (JoseError, ValueError):
+        header, payload = verify_compact(checkpoint.token, gateway_key.key)
+        claims: Any = orjson.loads(payload)
+    except (GatewayError, orjson.JSONDecodeError):
         return False
-    claims: Any = orjson.loads(obj.payload)
+    if header.get("kid") != gateway_key.kid:
+        return False
     expected = {"seq": checkpoint.seq, "hash": checkpoint.hash, "at": checkpoint.at}
     return bool(claims == expected)
 

@@ -7,16 +7,20 @@ When an entry's recomputed hash differs from its stored one, the next entry tell
 changed: its ``prev_hash`` still holds the original hash, so if it equals the recomputed hash
 the stored hash was changed, and if it equals the stored hash the bytes were. For the last
 entry there is no witness and the reason says so.
+
+The chain's digest (SHA-256 or SM3) is read from its first entry's ``prev_hash``, the genesis
+value (``gateway.audit.chain``); every later hash must be of the same digest to verify.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 
-from gateway.audit.chain import GENESIS, link
+from gateway.audit.chain import GENESES, GENESIS, digest_of, link
+from gateway.trust.digests import DigestName
 
 Row = tuple[int, bytes, str, str]
 
@@ -34,6 +38,8 @@ class Verdict:
     broken_seq: int | None = None
     reason: str | None = None
     detail: str = ""
+    #: the chain's digest, read from its genesis value; None for an empty chain
+    digest: DigestName | None = None
 
     @property
     def intact(self) -> bool:
@@ -49,8 +55,20 @@ def _embedded_seq(entry: bytes) -> object:
 
 
 def verify_rows(rows: Sequence[Row]) -> Verdict:
-    """Check seq contiguity from 1, every prev link and every hash; stop at the first fault."""
-    expected_seq, prev, count = 1, GENESIS, 0
+    """Check seq contiguity from 1, a genesis value first, every prev link and every hash;
+    stop at the first fault. The verdict names the chain's digest."""
+    if not rows:
+        return Verdict(0, GENESIS)
+    if rows[0][0] != 1:
+        return Verdict(0, GENESIS, 1, MISSING, "entry 1 is missing")
+    first = rows[0][2]
+    if first not in GENESES.values():
+        return Verdict(0, GENESIS, 1, BROKEN_LINK, "its prev_hash is no chain's genesis value")
+    return replace(_verify_from(rows, first), digest=digest_of(first))
+
+
+def _verify_from(rows: Sequence[Row], genesis: str) -> Verdict:
+    expected_seq, prev, count = 1, genesis, 0
     for index, (seq, entry, prev_hash, digest) in enumerate(rows):
         if seq != expected_seq:
             return Verdict(count, prev, expected_seq, MISSING, f"entry {expected_seq} is missing")

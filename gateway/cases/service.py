@@ -8,8 +8,11 @@ recipient cannot tell (and need not care) that the sender lives in the gateway.
 Order of work for one message, and why: load the case, apply the message (pure rules),
 send what the rules ask for, then save with a version check. Sending first means a crash
 between the two repeats the sending on the next look at the case, and repeating is harmless
-because every message the service sends has a deterministic event id (the gateway answers a
-repeat with the first receipt). Saving first could lose a request for ever.
+because every message the service sends is a function of the case's state: its event id,
+its time and its document come from the case and the message that moved it, never from the
+wall clock, so a repeat (after a crash, or by a second instance working on the same case) is
+the same message, and the gateway answers it with the first receipt. Saving first could lose
+a request for ever.
 """
 
 from __future__ import annotations
@@ -17,31 +20,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gateway.acceptance import Accepted
 from gateway.audit.chain import AuditEvent
+from gateway.cases.clocks import check_deadline
 from gateway.cases.definition import CaseDefinition, short_type
+from gateway.cases.rules import apply, open_case
 from gateway.cases.state import (
+    CHINA,
     Action,
     Arrival,
     Breached,
     CaseState,
+    ClockPassed,
     Closed,
     Notice,
     Request,
     Step,
-    apply,
-    check_deadline,
-    open_case,
 )
+from gateway.cases.statistics import summarise
 from gateway.clock import Clock, utc_iso
-from gateway.intake import Intake
 from gateway.messages import SignedMessage, build_event, sign_message
 from gateway.metrics import Metrics
 from gateway.problems import GatewayError
@@ -49,12 +52,18 @@ from gateway.routing.router import resolve_pointer
 from gateway.storage.base import CaseRecord, MessageRecord, Store
 from gateway.trust import SigningKey
 
+if TYPE_CHECKING:  # acceptance checks case ids with gateway.cases.agreement: no cycle at run time
+    from gateway.acceptance import Accepted
+    from gateway.intake import Intake
+
 log = structlog.get_logger("gateway.cases")
 
 CASE_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
-CHINA = timezone(timedelta(hours=8))  # due dates are calendar days in Zhejiang
 _ATTEMPTS = 5  # optimistic-lock retries before giving up on one message
 _AUDITED = frozenset({"opened", "stage", "closed", "deadline"})
+
+
+Rule = Callable[[CaseState | None], Awaitable[tuple[CaseState, list[Action]] | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +84,8 @@ class CaseService:
         clock: Clock,
         metrics: Metrics,
     ) -> None:
-        """``intake``: the way in its own messages take, as any department's do."""
+        """``intake``: the way in its own messages take, as any department's do (the hosted
+        intake: the case's times of record are not checked against the clock)."""
         self.definition = definition
         self._store = store
         self._intake = intake
@@ -164,6 +174,12 @@ class CaseService:
             views.append(CaseView(state, state.deadline_flag(now, warn)))
         return views
 
+    async def statistics(self, limit: int = 100_000) -> dict[str, Any]:
+        """The reform's figures over closed cases (``statistics.summarise``)."""
+        closed = await self._store.closed_cases(datetime(2000, 1, 1, tzinfo=CHINA), limit)
+        states = [CaseState.from_json(c.state) for c in closed]
+        return summarise(states, self.definition.statistics_baseline)
+
     async def check_deadlines(self) -> None:
         """Flag open cases nearing or past their deadline (each flag once per case)."""
         for stored in await self._store.open_cases(limit=10_000):
@@ -192,10 +208,14 @@ class CaseService:
             return
         opens = record.type == self.definition.opened_by
 
-        def rule(state: CaseState | None) -> tuple[CaseState, list[Action]] | None:
+        forms: dict[int, Mapping[str, Any]] = {}
+
+        async def rule(state: CaseState | None) -> tuple[CaseState, list[Action]] | None:
             if state is None:
                 return open_case(self.definition, case_id, arrival) if opens else None
-            return state, apply(self.definition, state, arrival)
+            if state.form_seq not in forms:
+                forms[state.form_seq] = await self._form(state)
+            return state, apply(self.definition, state, arrival, forms[state.form_seq])
 
         if await self._update(case_id, rule):  # opened, moved or closed: the gauge changes
             await self.refresh_gauge()
@@ -209,7 +229,9 @@ class CaseService:
             return None
         return case_id
 
-    def _deadline_rule(self, state: CaseState | None) -> tuple[CaseState, list[Action]] | None:
+    async def _deadline_rule(
+        self, state: CaseState | None
+    ) -> tuple[CaseState, list[Action]] | None:
         if state is None:
             return None
         return state, check_deadline(self.definition, state, self._clock.now())
@@ -217,7 +239,7 @@ class CaseService:
     async def _update(
         self,
         case_id: str,
-        rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
+        rule: Rule,
     ) -> bool:
         """Load, apply ``rule``, carry out its actions, save; again on a version conflict.
         True when the case was opened or changed stage or status."""
@@ -239,14 +261,14 @@ class CaseService:
     async def _update_locked(
         self,
         case_id: str,
-        rule: Callable[[CaseState | None], tuple[CaseState, list[Action]] | None],
+        rule: Rule,
     ) -> bool:
         for _ in range(_ATTEMPTS):
             stored = await self._store.get_case(case_id)
             before = None if stored is None else CaseState.from_json(stored.state)
             steps_before = 0 if before is None else len(before.steps)
             where = None if stored is None else (stored.stage, stored.status)
-            outcome = rule(before)
+            outcome = await rule(before)
             if outcome is None:
                 return False
             state, actions = outcome
@@ -293,6 +315,8 @@ class CaseService:
                 self._metrics.case_duration.observe(action.duration.total_seconds())
             elif isinstance(action, Breached):
                 self._metrics.case_deadline_breaches.labels(action.stage).inc()
+            elif isinstance(action, ClockPassed):
+                self._metrics.case_clock_events.labels(action.clock, action.what).inc()
 
     # ------------------------------------------------------------------ sending
 
@@ -302,14 +326,20 @@ class CaseService:
             if isinstance(action, Request):
                 if form is None:
                     form = await self._form(state)
-                await self._send(state, *self._request(state, action, form))
+                await self._send(state, action.at, *self._request(state, action, form))
             elif isinstance(action, Notice):
-                await self._send(state, *self._notice(state, action))
+                await self._send(state, action.at, *self._notice(state, action))
 
     async def _send(
-        self, state: CaseState, event_id: str, doc_type: str, data: dict[str, Any], note: str
+        self,
+        state: CaseState,
+        now: datetime,
+        event_id: str,
+        doc_type: str,
+        data: dict[str, Any],
+        note: str,
     ) -> None:
-        now = self._clock.now()
+        """Send one message of the case at ``now``, the case's time of record for it."""
         payload = build_event(
             source=self.definition.service,
             type=doc_type,
@@ -349,7 +379,7 @@ class CaseService:
         stage = self.definition.stage(action.stage)
         worker = resolve_pointer(form, self.definition.worker_pointer)
         person = worker if isinstance(worker, Mapping) else {}
-        now = self._clock.now()
+        now = action.at
         data = {
             "case_id": state.case_id,
             "request_id": _bounded(f"{state.case_id}-{material.short}"),
@@ -368,18 +398,19 @@ class CaseService:
     def _notice(self, state: CaseState, action: Notice) -> tuple[str, str, dict[str, Any], str]:
         data = {
             "case_id": state.case_id,
-            "notice_id": _bounded(f"{action.stage}-{action.status}-{state.case_id}"),
+            "notice_id": _bounded(f"{state.case_id}-{action.key.replace('/', '-')}"),
             "stage": action.stage,
             "status": action.status,
-            "message": action.message,
-            "message_en": action.message_en,
-            "issued_at": utc_iso(self._clock.now()),
+            "message": action.message[:2000],
+            "message_en": action.message_en[:2000],
+            "issued_at": utc_iso(action.at),
             "recipients": list(action.recipients),
+            **dict(action.extra),
         }
-        if self._clock.now() <= state.due() and state.status == "open":
+        if action.at <= state.due() and state.status == "open":
             # "the next deadline": none once it has passed or the case is closed
             data["deadline"] = state.due().astimezone(CHINA).date().isoformat()
-        event_id = f"{state.case_id}/notice/{action.stage}/{action.status}"
+        event_id = f"{state.case_id}/notice/{action.key}"
         note = f"notice ({action.status}) to {', '.join(action.recipients)}"
         return event_id, NOTICE_TYPE, data, note
 

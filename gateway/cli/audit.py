@@ -18,6 +18,7 @@ import orjson
 
 from gateway.assembly import EPOCH, dev_key_path, load_gateway_key
 from gateway.audit import checkpoints
+from gateway.audit.chain import digest_of
 from gateway.audit.verify import Row, verify_rows
 from gateway.clock import SystemClock
 from gateway.configuration import load_config
@@ -97,7 +98,8 @@ def verify(args: argparse.Namespace) -> int:
         print(f"BROKEN: {broken}")
         return 1
     print(
-        f"intact: {verdict.entries} entries, head {verdict.head}, {len(signed)} signed checkpoints"
+        f"intact: {verdict.entries} entries, head {verdict.head}, {len(signed)} signed "
+        f"checkpoints, digest {verdict.digest or 'none (empty chain)'}"
     )
     return 0
 
@@ -133,6 +135,14 @@ def checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _digest_or_none(chain_hash: str) -> str | None:
+    """The digest a stored hash names; None when it is no chain hash (changed on disk)."""
+    try:
+        return digest_of(chain_hash)
+    except ValueError:
+        return None
+
+
 def export(args: argparse.Namespace) -> int:
     """JSON lines: every entry after ``--since`` (``kind: entry``, decoded from its stored bytes,
     with prev_hash and hash), then every checkpoint (``kind: checkpoint``) and last the gateway's
@@ -150,6 +160,7 @@ def export(args: argparse.Namespace) -> int:
             line["entry_bytes"] = base64.b64encode(entry).decode("ascii")
             line["prev_hash"] = prev_hash
             line["hash"] = digest
+            line["digest"] = _digest_or_none(prev_hash)
             out.write(orjson.dumps(line) + b"\n")
         for point in checkpoints.load(args.data_dir):
             out.write(

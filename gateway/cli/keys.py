@@ -1,5 +1,6 @@
 """``gateway keys generate``: a department's (or the gateway's) signing key pair;
-``gateway keys token``: a short-lived single-use API token signed with a department's key."""
+``gateway keys token``: a short-lived single-use API token signed with a department's key;
+``gateway keys at-rest generate|rotate|retire``: the SM4 key ring for encryption at rest."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import orjson
 
 from gateway.clock import SystemClock
 from gateway.configuration.loader import DEPARTMENT_ID, KEY_NAME
+from gateway.encryption import FileKeyRing
 from gateway.problems import ConfigError
-from gateway.trust import SigningKey, issue_token
+from gateway.trust import ALGORITHMS, SigningKey, issue_token
 
 
 def register(commands: Any) -> None:
@@ -26,7 +28,7 @@ def register(commands: Any) -> None:
     )
     generate.add_argument("department", help="department id, e.g. 330784.health.h001")
     generate.add_argument("--name", default="k1", help="key name; the kid is DEPARTMENT/NAME")
-    generate.add_argument("--alg", choices=("Ed25519", "ES256"), default="Ed25519")
+    generate.add_argument("--alg", choices=ALGORITHMS, default="Ed25519")
     generate.add_argument("--out", type=Path, help="private key file (default: DEPT.NAME.jwk)")
     generate.set_defaults(handler=generate_key)
     token = sub.add_parser(
@@ -38,6 +40,20 @@ def register(commands: Any) -> None:
     token.add_argument("key", type=Path, help="the department's private JWK file")
     token.add_argument("--gateway-id", default="330000.exchange", help="the token's audience")
     token.set_defaults(handler=print_token)
+    _register_at_rest(sub)
+
+
+def _register_at_rest(sub: Any) -> None:
+    at_rest: argparse.ArgumentParser = sub.add_parser(
+        "at-rest",
+        help="the SM4 key ring for [crypto] at_rest (generate, rotate, retire)",
+        description="Rotation: `rotate` adds a key and makes it active; the running gateway "
+        "re-encrypts older records in the background; `retire` drops the old key after.",
+    )
+    at_rest.add_argument("action", choices=("generate", "rotate", "retire"))
+    at_rest.add_argument("file", type=Path, help="the key ring file ([crypto] key_file)")
+    at_rest.add_argument("--id", required=True, help="the key id to create, add or retire")
+    at_rest.set_defaults(handler=at_rest_keys)
 
 
 def generate_key(args: argparse.Namespace) -> int:
@@ -63,4 +79,18 @@ def generate_key(args: argparse.Namespace) -> int:
 def print_token(args: argparse.Namespace) -> int:
     key = SigningKey.load(args.key)
     print(issue_token(key, args.gateway_id, clock=SystemClock()))
+    return 0
+
+
+def at_rest_keys(args: argparse.Namespace) -> int:
+    if args.action == "generate":
+        try:
+            ring = FileKeyRing.generate(args.file, args.id)
+        except FileExistsError:
+            raise ConfigError(f"{args.file}: exists already; use rotate") from None
+    elif args.action == "rotate":
+        ring = FileKeyRing(args.file).rotate(args.id)
+    else:
+        ring = FileKeyRing(args.file).retire(args.id)
+    print(f"{args.file}: active key {ring.active()[0]}; keys {', '.join(ring.ids())}")
     return 0

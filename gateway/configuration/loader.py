@@ -12,13 +12,15 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from gateway.configuration.model import (
+    AtRest,
     BreakerPolicy,
     CaseSettings,
     Condition,
     Config,
+    CryptoSettings,
     DeliverySettings,
     Department,
     GatewaySettings,
@@ -28,6 +30,7 @@ from gateway.configuration.model import (
 )
 from gateway.problem_types import CONFIGURATION
 from gateway.problems import ConfigError
+from gateway.trust.digests import DIGESTS, DigestName
 
 DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -223,6 +226,26 @@ def _cases(doc: dict[str, Any], place: Place, base: Path) -> CaseSettings:
     )
 
 
+def _crypto(doc: dict[str, Any], place: Place, base: Path) -> CryptoSettings:
+    here = place.at("crypto")
+    table = _table(doc.get("crypto", {}), here)
+    _known_keys(table, {"digest", "at_rest", "key_file", "refuse_plaintext"}, here)
+    digest = _str(table, "digest", here, "sha256")
+    if digest not in DIGESTS:
+        raise here.at("digest").fail(f"must be one of {', '.join(DIGESTS)}")
+    digest_name: DigestName = "sm3" if digest == "sm3" else "sha256"
+    at_rest = _str(table, "at_rest", here, "none")
+    if at_rest not in ("none", "sm4-gcm"):
+        raise here.at("at_rest").fail('must be "none" or "sm4-gcm"')
+    key_file = _opt_str(table, "key_file", here)
+    return CryptoSettings(
+        digest=digest_name,
+        at_rest=cast(AtRest, at_rest),
+        key_file=(base / key_file) if key_file else None,
+        refuse_plaintext=_bool(table, "refuse_plaintext", here, False),
+    )
+
+
 def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
@@ -364,7 +387,7 @@ def load_config(directory: Path) -> Config:
     gateway_path = directory / "gateway.toml"
     gateway_doc = _read_toml(gateway_path)
     place = Place(str(gateway_path))
-    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases"}, place)
+    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases", "crypto"}, place)
     settings = _gateway(gateway_doc, place, directory)
     departments_path = directory / "departments.toml"
     departments = parse_departments(_read_toml(departments_path), str(departments_path))
@@ -378,4 +401,5 @@ def load_config(directory: Path) -> Config:
         breaker=_breaker(gateway_doc, place),
         directory=directory,
         cases=_cases(gateway_doc, place, directory),
+        crypto=_crypto(gateway_doc, place, directory),
     )

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from gateway.trust.digests import DigestName
+
 DeliveryMode = Literal["push", "pull"]
 
 
@@ -95,6 +97,24 @@ class CaseSettings:
     check_interval: timedelta = timedelta(minutes=1)  # how often deadlines are looked at
 
 
+AtRest = Literal["none", "sm4-gcm"]
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoSettings:
+    """``[crypto]`` in gateway.toml: the deployment's choice of digest (the audit chain and
+    the payload digest in receipts) and of encryption at rest (docs/miping.md)."""
+
+    digest: DigestName = "sha256"
+    at_rest: AtRest = "none"
+    #: the at-rest key ring (``gateway.encryption.keyring``); a dev ring in the data
+    #: directory when None and dev_keys is on
+    key_file: Path | None = None
+    #: refuse a plaintext record (once re-sealing has sealed them all); else read it as
+    #: written before encryption was turned on
+    refuse_plaintext: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySettings
@@ -104,6 +124,7 @@ class Config:
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     directory: Path | None = None
     cases: CaseSettings = field(default_factory=CaseSettings)
+    crypto: CryptoSettings = field(default_factory=CryptoSettings)
 
     def department(self, dept_id: str) -> Department | None:
         return self.departments.get(dept_id)

@@ -7,8 +7,9 @@ Why not ``joserfc.jws.serialize_json`` / ``deserialize_json`` for everything: th
 parses protected headers with the lenient stdlib reader and verifies every signature with one
 key finder. Here we verify one chosen signature over ``protected_b64 + "." + payload_b64`` as
 received, after the strict reader has parsed its header. The signature primitives, the
-algorithm models, key handling and the canonical base64url decoder are joserfc's; the only
-thing written here is that concatenation and the allow-list policy.
+algorithm models, key handling and the canonical base64url decoder are joserfc's (SM2's model
+is ``gateway.trust.sm2``, over Tongsuo); the only thing written here is that concatenation,
+the compact form for tokens and checkpoints, and the allow-list policy.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from gateway.problems import (
     StrictJSONError,
     Violation,
 )
-from gateway.trust.keys import Algorithm, PublicKey, SigningKey
+from gateway.trust.keys import Algorithm, PublicKey, SigningKey, algorithm_of
+from gateway.trust.sm2 import SM2Algorithm
 
 __all__ = [
     "ACCEPTED_ALGORITHMS",
@@ -39,16 +41,20 @@ __all__ = [
     "b64url_encode",
     "canonical_alg",
     "decode_protected",
+    "sign_compact",
     "sign_segments",
+    "verify_compact",
     "verify_segments",
 ]
 
 #: header ``alg`` values accepted on input, and the algorithm each means. ``EdDSA`` is the
 #: older (RFC 8037) name; with an OKP/Ed25519 key it is the same computation as ``Ed25519``.
+#: ``SM2`` is SM2 with SM3 and the default user id (DESIGN 3, ``gateway.trust.sm2``).
 ACCEPTED_ALGORITHMS: dict[str, Algorithm] = {
     "Ed25519": "Ed25519",
     "EdDSA": "Ed25519",
     "ES256": "ES256",
+    "SM2": "SM2",
 }
 #: header parameters of the gateway's countersignature (docs/architecture.md)
 GATEWAY_HEADERS = frozenset({"zjx:gateway", "zjx:accepted", "zjx:seq", "zjx:recipients"})
@@ -57,7 +63,10 @@ _UNDERSTOOD_CRITICAL = GATEWAY_HEADERS
 MAX_PROTECTED_B64 = 4096
 
 _REGISTRY = JWSRegistry(algorithms=["Ed25519", "ES256"])
-_MODELS: dict[Algorithm, JWSAlgModel] = {a: _REGISTRY.get_alg(a) for a in ("Ed25519", "ES256")}
+_MODELS: dict[Algorithm, JWSAlgModel] = {
+    **{a: _REGISTRY.get_alg(a) for a in ("Ed25519", "ES256")},
+    "SM2": SM2Algorithm(),
+}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -81,12 +90,12 @@ def _envelope(pointer: str, message: str) -> EnvelopeError:
 
 def canonical_alg(name: Any, pointer: str = "/alg") -> Algorithm:
     """The algorithm a header ``alg`` means, or ``AlgorithmRefusedError``: anything but
-    Ed25519 (EdDSA) and ES256 is refused, ``none``, HMAC and RSA included."""
+    Ed25519 (EdDSA), ES256 and SM2 is refused, ``none``, HMAC and RSA included."""
     alg = ACCEPTED_ALGORITHMS.get(name) if isinstance(name, str) else None
     if alg is None:
         shown = name[:40] if isinstance(name, str) else type(name).__name__
         raise AlgorithmRefusedError(
-            f"algorithm {shown!r} is refused; accepted: Ed25519 (or EdDSA), ES256",
+            f"algorithm {shown!r} is refused; accepted: Ed25519 (or EdDSA), ES256, SM2",
             violations=[Violation(pointer, "algorithm refused")],
         )
     return alg
@@ -147,11 +156,37 @@ def sign_segments(protected: dict[str, Any], payload_b64: str, key: SigningKey) 
 def verify_segments(
     protected_b64: str, payload_b64: str, signature: bytes, alg: Algorithm, key: PublicKey
 ) -> None:
-    """Verify one signature over the received segments, or ``SignatureError`` (bad-signature)."""
+    """Verify one signature over the received segments, or ``SignatureError`` (bad-signature).
+    The key must be of the header's algorithm: a key of one never verifies another's."""
     model = _MODELS[alg]
+    if algorithm_of(key) != alg:
+        raise SignatureError(f"the key does not fit algorithm {alg}")
     try:
         model.check_key(key)  # the key's type and curve must fit the algorithm
     except JoseError:
         raise SignatureError(f"the key does not fit algorithm {alg}") from None
     if not model.verify(f"{protected_b64}.{payload_b64}".encode("ascii"), signature, key):
         raise SignatureError("the signature does not verify over this payload and header")
+
+
+def sign_compact(protected: dict[str, Any], payload: bytes, key: SigningKey) -> str:
+    """A compact JWS (RFC 7515 7.1) of ``payload`` under ``protected``, for tokens and audit
+    checkpoints; ``protected`` must name ``key.alg``."""
+    if protected.get("alg") != key.alg:
+        raise ValueError(f"the header's alg {protected.get('alg')!r} is not the key's {key.alg}")
+    payload_b64 = b64url_encode(payload)
+    signed = sign_segments(protected, payload_b64, key)
+    return f"{signed['protected']}.{payload_b64}.{signed['signature']}"
+
+
+def verify_compact(token: str, key: PublicKey) -> tuple[dict[str, Any], bytes]:
+    """The protected header and payload of a compact JWS that ``key`` signed; otherwise a
+    ``MessageError`` (``SignatureError`` when the signature or the algorithm does not fit)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _envelope("", "a compact JWS has three dot-separated parts")
+    header, alg = decode_protected(parts[0], "/protected")
+    payload = b64url_decode(parts[1], "/payload")
+    signature = b64url_decode(parts[2], "/signature")
+    verify_segments(parts[0], parts[1], signature, alg, key)
+    return header, payload

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from joserfc import jws as joserfc_jws
 
 from gateway.clock import utc_iso
 from gateway.messages import strict_json
@@ -34,6 +33,7 @@ from gateway.problems import (
     SourceMismatchError,
     Violation,
 )
+from gateway.trust.digests import DIGESTS, DigestName, hexdigest
 from gateway.trust.keys import Algorithm, KeyRecord, KeyResolver, SigningKey, split_kid
 
 __all__ = [
@@ -175,6 +175,10 @@ class SignedMessage:
             self._payload_sha256 = hashlib.sha256(self.payload).hexdigest()
         return self._payload_sha256
 
+    def payload_digest(self, name: DigestName) -> str:
+        """The payload's digest in hex with the deployment's ``[crypto] digest``."""
+        return self.payload_sha256 if name == "sha256" else hexdigest(name, self.payload)
+
     def verify_signature(self, index: int, resolver: KeyResolver, at: datetime) -> KeyRecord:
         """Verify ``signatures[index]`` with the key its kid names, usable at ``at``."""
         sig = self.signatures[index]
@@ -205,14 +209,9 @@ def sign_message(event_payload: bytes, key: SigningKey) -> bytes:
     event = parse_event(event_payload)
     if key.owner != event.source:
         raise SourceMismatchError(f"the key {key.kid} is not a key of the source {event.source}")
-    # Here there is no received segment to preserve, so joserfc serialises the whole JWS.
-    general = joserfc_jws.serialize_json(
-        [{"protected": {"alg": key.alg, "kid": key.kid}}],
-        event_payload,
-        key.key,
-        algorithms=[key.alg],
-    )
-    return orjson.dumps(general)
+    payload_b64 = b64url_encode(event_payload)
+    signature = sign_segments({"alg": key.alg, "kid": key.kid}, payload_b64, key)
+    return orjson.dumps({"payload": payload_b64, "signatures": [signature]})
 
 
 def countersign(
@@ -341,15 +340,24 @@ class Receipt:
     id: str
     source: str
     sequence: int
-    payload_sha256: str
+    payload_digest: str
     accepted_at: datetime
     recipients: tuple[str, ...]
     gateway: str
+    digest: DigestName = "sha256"
+
+    @property
+    def payload_sha256(self) -> str | None:
+        return self.payload_digest if self.digest == "sha256" else None
 
 
-def make_receipt(message: SignedMessage, gateway_signature: dict[str, Any]) -> bytes:
+def make_receipt(
+    message: SignedMessage, gateway_signature: dict[str, Any], digest: DigestName = "sha256"
+) -> bytes:
     """The sender's receipt: the gateway countersignature plus the facts it signs, readable
-    without decoding. It proves acceptance together with the payload (``verify_receipt``)."""
+    without decoding. It proves acceptance together with the payload (``verify_receipt``).
+    The payload digest is ``payload_sha256`` or, where the deployment chose SM3,
+    ``payload_sm3`` (``[crypto] digest``; docs/decisions.md)."""
     header, _ = decode_protected(gateway_signature.get("protected"), "/signature/protected")
     fact = _gateway_fact(header, "/signature/protected")
     return orjson.dumps(
@@ -357,7 +365,7 @@ def make_receipt(message: SignedMessage, gateway_signature: dict[str, Any]) -> b
             "id": message.event.id,
             "source": message.event.source,
             "sequence": fact.seq,
-            "payload_sha256": message.payload_sha256,
+            f"payload_{digest}": message.payload_digest(digest),
             "accepted_at": fact.accepted_at_text,
             "recipients": list(fact.recipients),
             "gateway": fact.gateway,
@@ -393,12 +401,13 @@ def verify_receipt(
     record = resolver.resolve(header["kid"], at if at is not None else fact.accepted_at)
     verify_segments(sig["protected"], b64url_encode(payload), signature, alg, record.key)
     event = parse_event(payload)
-    digest = hashlib.sha256(payload).hexdigest()
+    digest_name = _receipt_digest(doc)
+    digest = hexdigest(digest_name, payload)
     expected: dict[str, Any] = {
         "id": event.id,
         "source": event.source,
         "sequence": fact.seq,
-        "payload_sha256": digest,
+        f"payload_{digest_name}": digest,
         "accepted_at": fact.accepted_at_text,
         "recipients": list(fact.recipients),
         "gateway": fact.gateway,
@@ -414,8 +423,17 @@ def verify_receipt(
         id=event.id,
         source=event.source,
         sequence=fact.seq,
-        payload_sha256=digest,
+        payload_digest=digest,
+        digest=digest_name,
         accepted_at=fact.accepted_at,
         recipients=fact.recipients,
         gateway=fact.gateway,
     )
+
+
+def _receipt_digest(doc: dict[str, Any]) -> DigestName:
+    """Which digest a receipt states: exactly one of ``payload_sha256``, ``payload_sm3``."""
+    present: list[DigestName] = [n for n in DIGESTS if f"payload_{n}" in doc]
+    if len(present) != 1:
+        raise _envelope("", "a receipt carries exactly one of payload_sha256, payload_sm3")
+    return present[0]

@@ -207,11 +207,25 @@ class Store(Protocol):
     async def open_cases(self, limit: int) -> list[CaseRecord]: ...
     async def count_open_cases(self) -> dict[str, int]: ...
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        """Closed cases opened at or after ``opened_since``, oldest first: the statistics."""
+        ...
+
     async def messages_after(
         self, after_seq: int, since: datetime, limit: int
     ) -> list[MessageRecord]:
         """Messages with a higher sequence number accepted at or after ``since``, in
         sequence order (commit order on both stores): what the case layer's catch-up reads."""
+        ...
+
+    # at rest (gateway.encryption.rotation)
+    async def reseal_messages(self, after_seq: int, limit: int) -> tuple[int | None, int]:
+        """Seal again under the active at-rest key the bodies after ``after_seq`` that are
+        plaintext or under an older key: (last seq looked at or None at the end, count)."""
+        ...
+
+    async def reseal_cases(self, after_id: str, limit: int) -> tuple[str | None, int]:
+        """As ``reseal_messages`` for case states, in case id order."""
         ...
 
     # capability ``listen``

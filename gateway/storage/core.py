@@ -4,9 +4,12 @@ driver (``Connector``) that only decides how a script runs (gateway.storage.conn
 What lives here and nowhere else: which rows each operation reads and changes, the state
 transitions of a delivery (pending -> delivered | dead -> pending | discarded) and that each
 is audited in the same transaction as the change it records, the audit chain's linking,
-deduplication on (source, event id), and the optimistic version checks of cases and of the
-shared administration state. What a driver adds: SQLite's writer thread and group commit,
-PostgreSQL's pool, advisory lock, SKIP LOCKED and LISTEN/NOTIFY (in its SQL and its module).
+deduplication on (source, event id), the optimistic version checks of cases and of the
+shared administration state, and what ``[crypto]`` asks of stored data: message bodies and
+case states sealed on the way in and opened on the way out (``gateway.encryption``; the
+record id is the associated data), and the audit chain's digest. What a driver adds:
+SQLite's writer thread and group commit, PostgreSQL's pool, advisory lock, SKIP LOCKED and
+LISTEN/NOTIFY (in its SQL and its module).
 
 Every time passed in is checked to be aware (``ValueError`` otherwise) before anything is
 queued or sent, so both stores refuse a naive datetime at the same point.
@@ -19,8 +22,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
-from gateway.audit.chain import AuditEvent
-from gateway.problems import NotFoundError, StoreError
+from gateway.audit.chain import AuditEvent, digest_of, genesis
+from gateway.encryption.protection import RecordProtection
+from gateway.problems import ConfigError, NotFoundError, StoreError
 from gateway.storage.base import (
     AcceptOutcome,
     AcceptRequest,
@@ -40,9 +44,12 @@ from gateway.storage.rows import (
     audit_record,
     audit_row,
     aware,
+    case_record_id,
+    message_record_id,
     message_values,
     next_entry,
 )
+from gateway.trust.digests import DigestName
 
 if TYPE_CHECKING:
     from gateway.delivery.wakeup import Wakeup
@@ -61,9 +68,22 @@ class _LostRace(Exception):
 class StoreCore(Generic[C]):
     """``Store`` over ``connector``. See the module docstring."""
 
-    def __init__(self, connector: C) -> None:
+    def __init__(
+        self,
+        connector: C,
+        *,
+        protection: RecordProtection | None = None,
+        digest: DigestName | None = None,
+    ) -> None:
+        """``protection`` seals message bodies and case states on their way in and opens
+        them on their way out (``[crypto] at_rest``); ``digest`` is the audit chain's
+        (``[crypto] digest``): a new chain starts in it, and ``open`` refuses a store whose
+        chain uses the other one. None (the audit tools): whatever the chain uses."""
         self.connector = connector
-        self._rows = Rows(connector.when)
+        self.protection = protection or RecordProtection()
+        self._digest = digest
+        self._genesis = genesis(digest or "sha256")
+        self._rows = Rows(connector.when, self.protection)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -71,6 +91,24 @@ class StoreCore(Generic[C]):
 
     async def open(self) -> None:
         await self.connector.open()
+        try:
+            await self._check_chain_digest()
+        except ConfigError:
+            await self.connector.close()
+            raise
+
+    async def _check_chain_digest(self) -> None:
+        """A chain never mixes digests: a store whose chain began in another digest than the
+        configured one is refused, naming both (docs/decisions.md)."""
+        if self._digest is None:
+            return
+        first = await self.audit_rows(0, 1)
+        if first and (found := _chain_digest(first[0][2])) != self._digest:
+            raise ConfigError(
+                f"the audit chain in this store uses {found}, but [crypto] digest is "
+                f'{self._digest!r}: a chain never mixes digests; set digest = "{found}" '
+                "or start a new store"
+            )
 
     async def close(self) -> None:
         await self.connector.close()
@@ -84,7 +122,7 @@ class StoreCore(Generic[C]):
         """Insert ``event`` after ``head`` (the chain's last ``seq, hash``, read under the
         driver's audit lock in this transaction), so the entry commits or vanishes together
         with the change it records."""
-        seq, entry, prev_hash, digest = next_entry(head, event)
+        seq, entry, prev_hash, digest = next_entry(head, event, self._genesis)
         await tx.run("insert_audit", seq=seq, entry=entry, prev_hash=prev_hash, hash=digest)
         return AuditRecord(seq=seq, event=event, prev_hash=prev_hash, hash=digest)
 
@@ -142,7 +180,10 @@ class StoreCore(Generic[C]):
         )
         head = await tx.row(
             "store_message",
-            **message_values(record),
+            **(
+                message_values(record)
+                | {"body": self.protection.seal(record.body, message_record_id(seq))}
+            ),
             recipients=[recipient for recipient, _ in request.recipients],
             modes=[mode for _, mode in request.recipients],
             wake=self.connector.notice(request.recipients),
@@ -361,7 +402,8 @@ class StoreCore(Generic[C]):
         aware(case.opened_at)
         aware(case.deadline)
         fields: dict[str, object] = {"case_id": case.case_id, "stage": case.stage}
-        fields |= {"status": case.status, "version": case.version, "state": case.state}
+        state = self.protection.seal(case.state, case_record_id(case.case_id))
+        fields |= {"status": case.status, "version": case.version, "state": state}
 
         async def run(tx: Tx) -> bool:
             if case.version == 1:
@@ -389,6 +431,16 @@ class StoreCore(Generic[C]):
 
         return await self.connector.read(run)
 
+    async def closed_cases(self, opened_since: datetime, limit: int) -> list[CaseRecord]:
+        """Closed cases opened at or after ``opened_since``, oldest first (statistics)."""
+        aware(opened_since)
+
+        async def run(tx: Tx) -> list[CaseRecord]:
+            rows = await tx.rows("closed_cases", since=opened_since, limit=limit)
+            return [self._rows.case(r) for r in rows]
+
+        return await self.connector.read(run)
+
     async def messages_after(
         self, after_seq: int, since: datetime, limit: int
     ) -> list[MessageRecord]:
@@ -401,6 +453,57 @@ class StoreCore(Generic[C]):
             return [self._rows.message(r) for r in rows]
 
         return await self.connector.read(run)
+
+    # ------------------------------------------------------------------ at rest
+
+    async def reseal_messages(self, after_seq: int, limit: int) -> tuple[int | None, int]:
+        """Seal again, under the active key, the message bodies after ``after_seq`` (at most
+        ``limit`` looked at) that are plaintext or under an older key; returns (the last seq
+        looked at, None when there are no more; how many were re-sealed). Bodies never
+        change once stored, so the update only checks the row still holds what was read."""
+        rows = await self.connector.read(
+            lambda tx: tx.rows("reseal_messages_after", after=after_seq, limit=limit)
+        )
+        changes = [
+            {
+                "seq": int(seq),
+                "body": self._reseal(bytes(body), message_record_id(int(seq))),
+                "old": bytes(body),
+            }
+            for seq, body in rows
+            if self.protection.needs_sealing(bytes(body))
+        ]
+
+        async def write(tx: Tx) -> int:
+            return sum([await tx.run("reseal_message", **change) for change in changes])
+
+        count = await self.connector.write(write) if changes else 0
+        return (int(rows[-1][0]) if len(rows) == limit else None), count
+
+    async def reseal_cases(self, after_id: str, limit: int) -> tuple[str | None, int]:
+        """As ``reseal_messages`` for case states, in case id order; a case written since it
+        was read (another version) is left to that write, which sealed it already."""
+        rows = await self.connector.read(
+            lambda tx: tx.rows("reseal_cases_after", after=after_id, limit=limit)
+        )
+        changes = [
+            {
+                "case_id": case_id,
+                "version": int(version),
+                "state": self._reseal(bytes(state), case_record_id(case_id)),
+            }
+            for case_id, version, state in rows
+            if self.protection.needs_sealing(bytes(state))
+        ]
+
+        async def write(tx: Tx) -> int:
+            return sum([await tx.run("reseal_case", **change) for change in changes])
+
+        count = await self.connector.write(write) if changes else 0
+        return (str(rows[-1][0]) if len(rows) == limit else None), count
+
+    def _reseal(self, blob: bytes, record_id: str) -> bytes:
+        return self.protection.seal(self.protection.open(blob, record_id), record_id)
 
     # ------------------------------------------------------------------ capabilities
 
@@ -461,3 +564,10 @@ class StoreCore(Generic[C]):
             return changed == 1
 
         return await self.connector.write(run)
+
+
+def _chain_digest(first_prev_hash: str) -> str:
+    try:
+        return digest_of(first_prev_hash)
+    except ValueError:
+        return "an unknown digest"

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from gateway.clock import Clock
+from gateway.encryption.protection import RecordProtection
 from gateway.problems import ConfigError
 from gateway.storage.base import Store
 from gateway.storage.sqlite import SqliteStore
+from gateway.trust.digests import DigestName
 
 _SQLITE_PREFIX = "sqlite:///"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -37,10 +39,18 @@ def sqlite_path(url: str) -> tuple[Path, dict[str, str]]:
     return Path(unquote(raw_path)), options
 
 
-def open_store(url: str | Path, clock: Clock) -> Store:
-    """A path or ``sqlite:///path`` -> ``SqliteStore``; ``postgresql://...`` -> PostgresStore."""
+def open_store(
+    url: str | Path,
+    clock: Clock,
+    *,
+    protection: RecordProtection | None = None,
+    digest: DigestName | None = None,
+) -> Store:
+    """A path or ``sqlite:///path`` -> ``SqliteStore``; ``postgresql://...`` -> PostgresStore.
+    ``protection`` and ``digest`` are ``[crypto]``'s (gateway.storage.core.StoreCore)."""
+    crypto: dict[str, Any] = {"protection": protection, "digest": digest}
     if isinstance(url, Path) or "://" not in url:
-        return SqliteStore(Path(url), clock=clock)
+        return SqliteStore(Path(url), clock=clock, **crypto)
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
         path, options = sqlite_path(url)
@@ -48,7 +58,8 @@ def open_store(url: str | Path, clock: Clock) -> Store:
         if unknown:
             raise ConfigError(f"storage URL: unknown SQLite option(s) {sorted(unknown)}")
         try:
-            return SqliteStore(path, clock=clock, synchronous=options.get("synchronous", "FULL"))
+            synchronous = options.get("synchronous", "FULL")
+            return SqliteStore(path, clock=clock, synchronous=synchronous, **crypto)
         except ValueError as exc:
             raise ConfigError(f"storage URL: {exc}") from exc
     if scheme in _POSTGRES_SCHEMES:
@@ -56,7 +67,7 @@ def open_store(url: str | Path, clock: Clock) -> Store:
         # checking, on the PostgreSQL backend being present.
         module = importlib.import_module("gateway.storage.postgres")
         try:
-            return cast(Store, module.PostgresStore.from_url(url, clock=clock))
+            return cast(Store, module.PostgresStore.from_url(url, clock=clock, **crypto))
         except ValueError as exc:
             raise ConfigError(f"storage URL: {exc}") from exc
     raise ConfigError(

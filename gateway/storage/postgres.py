@@ -59,6 +59,7 @@ import structlog
 
 from gateway.clock import Clock
 from gateway.delivery.wakeup import EVERYTHING, Wakeup, decode, encode
+from gateway.encryption.protection import RecordProtection
 from gateway.problems import StoreError
 from gateway.storage.base import Capabilities
 from gateway.storage.connector import Script, Tx, answers
@@ -66,6 +67,7 @@ from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_async
 from gateway.storage.rows import FRAGMENTS, Row
 from gateway.storage.sql import Query, load_queries
+from gateway.trust.digests import DigestName
 
 T = TypeVar("T")
 log = structlog.get_logger("gateway.storage")
@@ -371,6 +373,8 @@ class PostgresStore(StoreCore[PostgresConnector]):
         min_size: int = 1,
         max_size: int = 10,
         command_timeout: float = 30.0,
+        protection: RecordProtection | None = None,
+        digest: DigestName | None = None,
     ) -> None:
         connector = PostgresConnector(
             url,
@@ -379,12 +383,19 @@ class PostgresStore(StoreCore[PostgresConnector]):
             max_size=max_size,
             command_timeout=command_timeout,
         )
-        super().__init__(connector)
+        super().__init__(connector, protection=protection, digest=digest)
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock) -> PostgresStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        clock: Clock,
+        protection: RecordProtection | None = None,
+        digest: DigestName | None = None,
+    ) -> PostgresStore:
         """A store configured by its URL alone: ``pool_min_size`` and ``pool_max_size`` query
         parameters size the pool and are removed before the URL reaches asyncpg (which would
         send unknown parameters to the server as settings). ValueError if they are bad."""
         dsn, pool = pool_options(url)
-        return cls(dsn, clock=clock, **pool)
+        return cls(dsn, clock=clock, protection=protection, digest=digest, **pool)

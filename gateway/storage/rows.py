@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import orjson
 
-from gateway.audit.chain import GENESIS, AuditEvent, entry_bytes, link
+from gateway.audit.chain import AuditEvent, entry_bytes, link
+from gateway.encryption.protection import RecordProtection
 from gateway.storage.base import (
     AuditRecord,
     AuditRow,
@@ -82,8 +83,12 @@ class Rows:
     """The mappers for one dialect; ``when`` turns its time column into an aware UTC
     datetime."""
 
-    def __init__(self, when: Callable[[Any], datetime]) -> None:
+    def __init__(
+        self, when: Callable[[Any], datetime], protection: RecordProtection | None = None
+    ) -> None:
         self.when = when
+        #: opens sealed bodies and case states (``[crypto] at_rest``; gateway.encryption)
+        self.protection = protection or RecordProtection()
 
     def maybe_when(self, value: Any) -> datetime | None:
         return None if value is None else self.when(value)
@@ -98,7 +103,7 @@ class Rows:
             subject=row[4],
             payload_sha256=row[5],
             accepted_at=self.when(row[6]),
-            body=bytes(row[7]),
+            body=self.protection.open(bytes(row[7]), message_record_id(int(row[0]))),
             receipt=bytes(row[8]),
         )
 
@@ -131,7 +136,7 @@ class Rows:
             opened_at=self.when(row[3]),
             deadline=self.when(row[4]),
             version=int(row[5]),
-            state=bytes(row[6]),
+            state=self.protection.open(bytes(row[6]), case_record_id(row[0])),
         )
 
 
@@ -173,11 +178,22 @@ def audit_record(row: AuditRow) -> AuditRecord:
     return AuditRecord(seq=seq, event=event_from_entry(entry), prev_hash=prev_hash, hash=digest)
 
 
-def next_entry(head: Row | None, event: AuditEvent) -> AuditRow:
+def message_record_id(seq: int) -> str:
+    """The id a message body is sealed under (its associated data at rest)."""
+    return f"message/{seq}"
+
+
+def case_record_id(case_id: str) -> str:
+    """The id a case state is sealed under (its associated data at rest)."""
+    return f"case/{case_id}"
+
+
+def next_entry(head: Row | None, event: AuditEvent, genesis: str) -> AuditRow:
     """The entry that chains ``event`` after ``head`` (``seq, hash`` of the last entry; None
-    or NULLs when the chain is empty)."""
+    or NULLs when the chain is empty, which then starts from ``genesis``: the chain's digest,
+    gateway.audit.chain)."""
     if head is None or head[0] is None:
-        seq, prev_hash = 1, GENESIS
+        seq, prev_hash = 1, genesis
     else:
         seq, prev_hash = int(head[0]) + 1, str(head[1])
     body = entry_bytes(seq, event)

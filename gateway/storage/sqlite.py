@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import orjson
 
 from gateway.clock import Clock
+from gateway.encryption.protection import RecordProtection
 from gateway.problems import StoreError
 from gateway.storage.base import Capabilities, Unsupported
 from gateway.storage.connector import Script, Tx, answers
@@ -47,6 +48,7 @@ from gateway.storage.core import StoreCore
 from gateway.storage.migrate import load_migrations, migrate_sqlite
 from gateway.storage.rows import FRAGMENTS, Row, aware
 from gateway.storage.sql import Query, load_queries
+from gateway.trust.digests import DigestName
 
 if TYPE_CHECKING:
     from gateway.delivery.wakeup import Wakeup
@@ -452,6 +454,8 @@ class SqliteStore(StoreCore[SqliteConnector]):
         busy_timeout_ms: int = 5000,
         max_batch: int = 256,
         readers: int = 4,
+        protection: RecordProtection | None = None,
+        digest: DigestName | None = None,
     ) -> None:
         super().__init__(
             SqliteConnector(
@@ -461,5 +465,7 @@ class SqliteStore(StoreCore[SqliteConnector]):
                 busy_timeout_ms=busy_timeout_ms,
                 max_batch=max_batch,
                 readers=readers,
-            )
+            ),
+            protection=protection,
+            digest=digest,
         )

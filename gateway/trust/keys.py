@@ -5,8 +5,9 @@ private key. So the registry only ever holds public JWKs (``d`` is refused at ad
 ``SigningKey`` (a private key) is what an adapter or the gateway itself loads from a file.
 
 JWK parsing, key generation and the signature primitives are joserfc's (cryptography
-underneath). What is ours: the allow-list of key types (OKP/Ed25519 and EC/P-256), the kid
-convention ``<owner>/<key-name>``, validity windows and revocation.
+underneath) for Ed25519 and ES256, and Tongsuo's for SM2 (``gateway.trust.sm2``). What is
+ours: the allow-list of key types (OKP/Ed25519, EC/P-256, EC/SM2), the kid convention
+``<owner>/<key-name>``, validity windows and revocation.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gateway.problems import (
     NotFoundError,
     UnknownKeyError,
 )
+from gateway.trust.sm2 import SM2Key
 
 __all__ = [
     "ALGORITHMS",
@@ -47,13 +49,14 @@ __all__ = [
     "PublicKey",
     "SigningKey",
     "alg_for_jwk",
+    "algorithm_of",
     "split_kid",
 ]
 
-Algorithm = Literal["Ed25519", "ES256"]
+Algorithm = Literal["Ed25519", "ES256", "SM2"]
 #: the signature algorithms we sign with (``EdDSA`` is accepted on input as ``Ed25519``)
-ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256")
-PublicKey = OKPKey | ECKey
+ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256", "SM2")
+PublicKey = OKPKey | ECKey | SM2Key
 
 #: ``<owner>/<key-name>``; the owner is a department id or the gateway id
 KID = re.compile(
@@ -64,12 +67,14 @@ KID = re.compile(
 _KEY_TYPES: dict[tuple[str, str], Algorithm] = {
     ("OKP", "Ed25519"): "Ed25519",
     ("EC", "P-256"): "ES256",
+    ("EC", "SM2"): "SM2",
 }
 # JWK members that only private keys carry (RFC 7518 6.2.2, 6.3.2; RFC 8037 2).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _ALG_NAMES: dict[Algorithm, frozenset[str]] = {
     "Ed25519": frozenset({"Ed25519", "EdDSA"}),
     "ES256": frozenset({"ES256"}),
+    "SM2": frozenset({"SM2"}),
 }
 
 
@@ -89,7 +94,7 @@ def alg_for_jwk(jwk: dict[str, Any]) -> Algorithm:
     alg = _KEY_TYPES.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str) else None
     if alg is None:
         raise KeyMaterialError(
-            f"unsupported key type kty={kty!r} crv={crv!r}; only OKP/Ed25519 and EC/P-256"
+            f"unsupported key type kty={kty!r} crv={crv!r}; only OKP/Ed25519, EC/P-256 and EC/SM2"
         )
     declared = jwk.get("alg")
     if declared is not None and declared not in _ALG_NAMES[alg]:
@@ -100,6 +105,17 @@ def alg_for_jwk(jwk: dict[str, Any]) -> Algorithm:
     return alg
 
 
+def algorithm_of(key: PublicKey) -> Algorithm:
+    """The one algorithm a key object is for; a key never serves another algorithm."""
+    if isinstance(key, SM2Key):
+        return "SM2"
+    if isinstance(key, OKPKey) and key.curve_name == "Ed25519":
+        return "Ed25519"
+    if isinstance(key, ECKey) and key.curve_name == "P-256":
+        return "ES256"
+    raise KeyMaterialError(f"no accepted algorithm for a {type(key).__name__}")
+
+
 def _import(jwk: dict[str, Any], alg: Algorithm) -> PublicKey:
     # ``alg``/``use``/``kid`` are checked by us; joserfc would otherwise refuse the older
     # "EdDSA" algorithm name on input against a key declared for "Ed25519".
@@ -107,6 +123,8 @@ def _import(jwk: dict[str, Any], alg: Algorithm) -> PublicKey:
     try:
         if alg == "Ed25519":
             return OKPKey.import_key(material)
+        if alg == "SM2":
+            return SM2Key.import_key(material)
         return ECKey.import_key(material)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise KeyMaterialError(f"the {alg} key cannot be read: {exc}") from None
@@ -142,6 +160,8 @@ class SigningKey:
             return cls(kid, OKPKey.generate_key("Ed25519", private=True))
         if alg == "ES256":
             return cls(kid, ECKey.generate_key("P-256", private=True))
+        if alg == "SM2":
+            return cls(kid, SM2Key.generate_key())
         raise KeyMaterialError(f"unsupported algorithm {alg!r}; use one of {ALGORITHMS}")
 
     def private_jwk(self) -> dict[str, Any]:
@@ -167,8 +187,8 @@ class SigningKey:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SigningKey:
-        """Read a private JWK file written by ``save`` (or any private OKP/Ed25519 or
-        EC/P-256 JWK with a ``kid``)."""
+        """Read a private JWK file written by ``save`` (or any private OKP/Ed25519,
+        EC/P-256 or EC/SM2 JWK with a ``kid``)."""
         p = Path(path)
         try:
             raw = p.read_bytes()

@@ -5,8 +5,9 @@ with its own key: header ``alg`` + ``kid``; claims ``iss`` (department id), ``au
 id), ``iat``, ``exp`` (at most 5 minutes after ``iat`` by default) and ``jti``. Each token is
 single use: a ``jti`` seen before is refused until the token would have expired anyway.
 
-Signing, signature verification and the registered-claims checks (``exp``/``iat``/``aud``
-with leeway) are joserfc's; the algorithm allow-list runs before any key is looked up.
+The registered-claims checks (``exp``/``iat``/``aud`` with leeway) are joserfc's; signing and
+verifying go through ``gateway.messages.jws`` so that every accepted algorithm, SM2 included,
+works for tokens; the algorithm allow-list runs before any key is looked up.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from joserfc import jwt
+import orjson
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwt import JWTClaimsRegistry
 
@@ -101,7 +102,11 @@ def issue_token(
         "exp": iat + int(lifetime.total_seconds()),
         "jti": jti if jti is not None else uuid.uuid4().hex,
     }
-    return jwt.encode({"alg": key.alg, "kid": key.kid}, claims, key.key, algorithms=[key.alg])
+    # Imported here: gateway.messages imports gateway.trust.
+    from gateway.messages.jws import sign_compact
+
+    header = {"typ": "JWT", "alg": key.alg, "kid": key.kid}
+    return sign_compact(header, orjson.dumps(claims), key)
 
 
 def _invalid(detail: str) -> TokenError:

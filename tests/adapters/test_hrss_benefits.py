@@ -82,6 +82,7 @@ def test_vector(case: dict[str, Any], config: BenefitsConfig) -> None:
         "medical_subsidy": _amount(result.medical_subsidy),
         "employment_subsidy": _amount(result.employment_subsidy),
         "total": str(result.total),
+        "employer_total": str(result.employer_total),
     }
     assert got == {k: case[k] for k in got}
     assert result.disability_subsidy.months == DISABILITY_MONTHS[case["grade"]]
@@ -89,7 +90,7 @@ def test_vector(case: dict[str, Any], config: BenefitsConfig) -> None:
 
 def test_vectors_cover_every_grade_staying_and_leaving() -> None:
     covered = {(c["grade"], c["leaves_job"]) for c in CASES}
-    assert covered >= {(g, leaves) for g in range(1, 11) for leaves in (False, True)}
+    assert covered >= {(g, False) for g in range(1, 11)} | {(g, True) for g in SUBSIDY_GRADES}
     assert {c["clamp"] for c in CASES} == {None, "floor", "ceiling"}
 
 
@@ -107,7 +108,7 @@ def test_reform_example_grade_10_pays_21582_40(config: BenefitsConfig) -> None:
     assert result.total == Decimal("21582.40")
     assert result.medical_subsidy is None and result.employment_subsidy is None
     assert "7 x 3083.20 = 21582.40" in result.breakdown()
-    assert "Total (合计): 21582.40" in result.breakdown()
+    assert "Paid by the fund (基金支付): 21582.40" in result.breakdown()
 
 
 def test_shipped_2026_figure_raises_the_reform_wage_to_the_floor() -> None:
@@ -132,6 +133,10 @@ def test_medical_and_employment_subsidies_only_for_5_to_10_leaving(
     grade: int, config: BenefitsConfig
 ) -> None:
     stays = _run(grade, REFORM_WAGES, False, config)
+    if grade not in SUBSIDY_GRADES:
+        with pytest.raises(ValueError, match="keep the employment"):
+            _run(grade, REFORM_WAGES, True, config)
+        return
     leaves = _run(grade, REFORM_WAGES, True, config)
     assert stays.medical_subsidy is None and stays.employment_subsidy is None
     assert stays.total == stays.disability_subsidy.amount
@@ -322,7 +327,7 @@ def test_issued_record_is_the_schema_example(
     assert record["total_amount"] == "21582.40"
 
 
-@pytest.mark.parametrize("grade", range(1, 11))
+@pytest.mark.parametrize("grade", SUBSIDY_GRADES)
 def test_issued_record_validates_for_every_grade_leaving(
     grade: int, config: BenefitsConfig, schemas: SchemaRegistry
 ) -> None:
@@ -332,8 +337,13 @@ def test_issued_record_validates_for_every_grade_leaving(
     assert schemas.validate(PAYMENT, record) == []
     assert "approved_date" not in record
     assert ("medical_subsidy" in record) == ("employment_subsidy" in record) == (grade >= 5)
-    parts = [record[k]["amount"] for k in record if k.endswith("_subsidy")]
-    assert Decimal(record["total_amount"]) == sum(map(Decimal, parts))
+    fund = [
+        record[k]["amount"]
+        for k in record
+        if k.endswith("_subsidy") and record[k]["payer"] == "fund"
+    ]
+    assert Decimal(record["total_amount"]) == sum(map(Decimal, fund))
+    assert record["employer_amount"] == record["employment_subsidy"]["amount"]
 
 
 def test_issued_record_basis_names_grade_and_base(config: BenefitsConfig) -> None:
@@ -343,9 +353,12 @@ def test_issued_record_basis_names_grade_and_base(config: BenefitsConfig) -> Non
     assert record["medical_subsidy"] == {
         "amount": "31617.25",
         "basis": "浙江省一次性工伤医疗补助金标准（九级）：7个月 × 4516.75",
+        "payer": "fund",
     }
     assert record["employment_subsidy"]["amount"] == "45167.50"
-    assert record["total_amount"] == "104533.55"
+    assert record["employment_subsidy"]["payer"] == "employer"
+    assert record["total_amount"] == "59366.05"  # 27748.80 + 31617.25: the fund's items
+    assert record["employer_amount"] == "45167.50"
 
 
 def test_not_graded_conclusion_pays_nothing(config: BenefitsConfig) -> None:
@@ -388,9 +401,12 @@ wage_months = st.lists(fen_amounts, min_size=1, max_size=12)
 @given(grade=st.integers(1, 10), wages=wage_months, leaves=st.booleans())
 def test_total_is_the_sum_of_parts_in_fen(grade: int, wages: list[str], leaves: bool) -> None:
     config = parse_config(VECTORS["config"], "vectors")
+    leaves = leaves and grade in SUBSIDY_GRADES  # grades 1-4 keep the job (art. 35)
     result = _run(grade, wages, leaves, config)
     parts = [result.disability_subsidy, result.medical_subsidy, result.employment_subsidy]
-    assert result.total == sum(p.amount for p in parts if p is not None)
+    fund = sum(p.amount for p in parts if p is not None and p.payer == "fund")
+    assert result.total + result.employer_total == sum(p.amount for p in parts if p is not None)
+    assert result.total == fund
     assert result.floor <= result.own_wage <= result.ceiling
     for amount in (result.own_wage, result.total, *(p.amount for p in parts if p)):
         assert amount.as_tuple().exponent == -2
@@ -403,7 +419,7 @@ def test_amount_is_monotone_in_grade(wages: list[str], leaves: bool) -> None:
     """A more severe grade never gets a smaller disability subsidy; staying in the job, never
     a smaller total either (leaving adds the subsidies only from grade 5, so not that total)."""
     config = parse_config(VECTORS["config"], "vectors")
-    results = [_run(g, wages, leaves, config) for g in range(1, 11)]
+    results = [_run(g, wages, leaves and g in SUBSIDY_GRADES, config) for g in range(1, 11)]
     subsidies = [r.disability_subsidy.amount for r in results]
     assert subsidies == sorted(subsidies, reverse=True)
     if not leaves:
@@ -420,3 +436,83 @@ def test_issued_record_is_ready_for_send(config: BenefitsConfig, tmp_path: Path)
     parsed = hrss.parse_file(path)
     assert not parsed.errors and [r.data for r in parsed.records] == [record]
     assert parsed.records[0].subject == "GS-330784-2026-000731"
+
+
+# --- the issue's vectors (tests/adapters/vectors/regulations.json) -----------------------------
+
+LAW: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "vectors" / "regulations.json").read_text(encoding="utf-8")
+)
+
+
+def _config_with_area(area: str) -> BenefitsConfig:
+    return dataclasses.replace(
+        parse_config(VECTORS["config"], "vectors"), area_average_monthly_wage=Decimal(area)
+    )
+
+
+@pytest.mark.parametrize("row", LAW["subsidy"], ids=[r["id"] for r in LAW["subsidy"]])
+def test_subsidy_vector(row: dict[str, Any]) -> None:
+    config = _config_with_area(row["area_average"])
+    result = _run(row["grade"], [row["average_wage"]], False, config)
+    assert str(result.own_wage) == row["own_wage"]
+    assert (result.clamp.value if result.clamp else None) == row["clamp"]
+    assert str(result.disability_subsidy.amount) == row["amount"]
+    assert result.disability_subsidy.payer == "fund"
+
+
+@pytest.mark.parametrize("row", LAW["monthly_allowance"], ids=lambda r: f"grade_{r['grade']}")
+def test_monthly_allowance_vector(row: dict[str, Any], config: BenefitsConfig) -> None:
+    result = _run(row["grade"], [row["own_wage"]], False, config)
+    assert result.monthly_allowance is not None
+    assert (str(result.monthly_allowance.amount), result.monthly_allowance.payer) == (
+        row["amount"],
+        row["payer"],
+    )
+
+
+def test_no_monthly_allowance_from_grade_7(config: BenefitsConfig) -> None:
+    assert all(_run(g, ["3083.20"], False, config).monthly_allowance is None for g in (7, 8, 9, 10))
+
+
+@pytest.mark.parametrize("row", LAW["care_allowance"], ids=lambda r: r["dependency"])
+def test_care_allowance_vector(row: dict[str, Any]) -> None:
+    result = compute(
+        1,
+        ["3083.20"],
+        leaves_job=False,
+        payee_account_ref="REF-1",
+        config=_config_with_area(row["area_average"]),
+        care_dependency=row["dependency"],
+    )
+    assert result.care_allowance is not None
+    assert (str(result.care_allowance.amount), result.care_allowance.payer) == (
+        row["amount"],
+        "fund",
+    )
+
+
+def test_the_employment_subsidy_is_the_employers() -> None:
+    """Reproduced: the demo's commuting case paid 118,364.75 of which 45,167.50 was the
+    employer's. The fund's total leaves the employer's item out; the record names both."""
+    result = _run(9, ["4620.00"], True, _config_with_area("7125.00"))
+    assert result.employment_subsidy is not None and result.medical_subsidy is not None
+    assert result.employment_subsidy.payer == "employer"
+    assert result.total == result.disability_subsidy.amount + result.medical_subsidy.amount
+    assert result.employer_total == result.employment_subsidy.amount
+
+
+def test_hospital_food_allowance_where_configured(config: BenefitsConfig) -> None:
+    assert _run(10, REFORM_WAGES, False, config).hospital_food is None
+    doc = copy.deepcopy(VECTORS["config"])
+    doc["hospital_food_allowance"] = {"daily_rate": "30.00", "source": "illustrative"}
+    fed = compute(
+        10,
+        REFORM_WAGES,
+        leaves_job=False,
+        payee_account_ref="R",
+        config=parse_config(doc),
+        hospital_days=9,
+    )
+    assert fed.hospital_food is not None and str(fed.hospital_food.amount) == "270.00"
+    assert fed.total == Decimal("21582.40") + Decimal("270.00")

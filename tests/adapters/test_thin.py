@@ -77,7 +77,8 @@ def test_bad_documents_are_named_and_the_good_ones_kept(tmp_path: Path) -> None:
     assert "330784198603140512" not in messages[0]
     assert (
         messages[1]
-        == f"{path}: document 3: field type: not one of application_form witness_statement"
+        == f"{path}: document 3: field type: not one of application_form employer_statement "
+        "payee_bank_account witness_statement"
     )
     path.write_text('{"type": "business_licence", "type": "x", "document": {}}', "utf-8")
     assert "not valid JSON" in str(parse_files(market.FAMILY, [path]).errors[0])

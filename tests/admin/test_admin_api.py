@@ -40,7 +40,7 @@ async def test_auditor_reads_but_cannot_change(tmp_path: Path, database: str | N
     async with running_gateway(tmp_path, database=database) as gw:
         auditor = _token(gw, "auditor")
         status, body = await _call(gw, "GET", "/admin/v1/departments", auditor)
-        assert status == 200 and len(body["departments"]) == 12
+        assert status == 200 and len(body["departments"]) == 13
         assert (await _call(gw, "GET", "/admin/v1/audit", auditor))[0] == 200
         for path in (
             f"/admin/v1/departments/{HOSPITAL}/disable",

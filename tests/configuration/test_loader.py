@@ -18,7 +18,9 @@ def _copy_config(tmp_path: Path) -> Path:
 
 def test_default_configuration_loads_the_eleven_departments_and_the_case_service() -> None:
     config = load_config(REPO / "config")
-    assert len(config.departments) == 12  # DESIGN section 4, plus 330784.onething
+    assert (
+        len(config.departments) == 13
+    )  # DESIGN section 4, plus 330784.onething and the employer channel
     assert config.departments["330784.onething"].receives == frozenset()
     assert config.cases.definition == REPO / "config" / "cases" / "work_injury.toml"
     assert "330700.hrss.assessment" in config.departments
@@ -55,7 +57,7 @@ def test_route_to_unknown_department_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(directory)
     assert "unknown department '330784.nosuch'" in caught.value.detail
-    assert "routes[20].to[0]" in caught.value.detail
+    assert "routes[21].to[0]" in caught.value.detail
 
 
 def test_private_key_in_configuration_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from gateway.testing import default_config, running_gateway
 from gateway.trust import KeyRegistry
 from tests.exchange.conftest import DIAGNOSIS, example, serve
 
+CASE = "GS-330784-2026-000731"  # the example diagnosis's case_id
 HOSPITAL = "330784.health.h001"
 RECOGNITION = "330784.hrss.recognition"  # push
 ASSESSMENT = "330700.hrss.assessment"  # pull
@@ -58,7 +59,10 @@ async def test_submit_push_pull_sse_and_status(tmp_path: Path, database: str | N
                 await asyncio.sleep(0.05)
 
                 receipt = await hospital.submit(
-                    DIAGNOSIS, example("medical_diagnosis"), event_id="diag-1", subject="CASE-1"
+                    DIAGNOSIS,
+                    example("medical_diagnosis"),
+                    event_id="diag-1",
+                    subject="GS-330784-2026-000731",
                 )
                 assert receipt["id"] == "diag-1"
                 assert set(receipt["recipients"]) == {RECOGNITION, ASSESSMENT, MEDINSURANCE}

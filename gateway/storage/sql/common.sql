@@ -84,9 +84,29 @@ SELECT {case_columns} FROM cases WHERE status = 'open' ORDER BY deadline LIMIT :
 -- count_open_cases --
 SELECT stage, COUNT(*) FROM cases WHERE status = 'open' GROUP BY stage;
 
+-- closed_cases --
+-- The case layer's statistics: closed cases opened since a time, oldest first.
+SELECT {case_columns} FROM cases WHERE status = 'closed' AND opened_at >= :since
+ORDER BY opened_at LIMIT :limit;
+
 -- messages_after --
 SELECT {message_columns} FROM messages m
 WHERE m.seq > :after AND m.accepted_at >= :since ORDER BY m.seq LIMIT :limit;
 
 -- ping --
 SELECT 1;
+
+-- reseal_messages_after --
+-- Message bodies in sequence order, for re-sealing under the active at-rest key.
+SELECT seq, body FROM messages WHERE seq > :after ORDER BY seq LIMIT :limit;
+
+-- reseal_message --
+UPDATE messages SET body = :body WHERE seq = :seq AND body = :old;
+
+-- reseal_cases_after --
+-- Case states in case id order, for re-sealing under the active at-rest key.
+SELECT case_id, version, state FROM cases WHERE case_id > :after ORDER BY case_id LIMIT :limit;
+
+-- reseal_case --
+-- Same version only: a case written since was sealed by that write.
+UPDATE cases SET state = :state WHERE case_id = :case_id AND version = :version;
