@@ -2,9 +2,10 @@
 
 Order matters. Cheap, unauthenticated checks first (size, strict parse, algorithm allow-list),
 then the origin signature, so nothing below learns anything from an unauthenticated caller;
-then what the sender may do, the document itself, deduplication and routing; and only then
-one store transaction. Every refusal raises a ``GatewayError`` with its problem slug; nothing
-is stored before all checks pass.
+then what the sender may do, deduplication (before the clock rule: a resend of a stored
+message gets its original receipt however late it comes), the time, the document itself and
+routing; and only then one store transaction. Every refusal raises a ``GatewayError`` with
+its problem slug; nothing is stored before all checks pass.
 """
 
 from __future__ import annotations
@@ -104,17 +105,22 @@ class Acceptor:
         record (a function of the case's state), not a reading of a sender's clock."""
         ctx = self._current.context
         now = self._clock.now()
-        message = SignedMessage.parse(body, max_bytes=ctx.config.gateway.max_message_bytes)
+        message = SignedMessage.parse(
+            body, max_bytes=ctx.config.gateway.max_message_bytes, rules=ctx.config.events
+        )
         sender = message.verify_origin(ctx.keys, now)
         event = message.event
         self._check_sender(ctx, sender, event.type)
+        # A duplicate before the clock rule: a sender whose answer was lost in an outage longer
+        # than the skew window resends the same signed bytes and must get its receipt, for as
+        # long as the message is stored, not "refused" for a message that was delivered.
+        existing = await self._store.find_message(event.source, event.id)
+        if existing is not None:
+            return self._duplicate(existing, message.payload_sha256)
         if not hosted:
             self._check_time(ctx, event.time, now)
         self._check_document(ctx, event.type, event.dataschema, event.data)
         check_case_id(event.subject, event.data)
-        existing = await self._store.find_message(event.source, event.id)
-        if existing is not None:
-            return self._duplicate(existing, message.payload_sha256)
         decision = ctx.router.decide(_routable_view(event))
         if not decision.recipients:
             raise RoutingError(

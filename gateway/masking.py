@@ -1,9 +1,17 @@
 """Masking of personal data in log events: a structlog processor.
 
-Two nets, because either alone leaks. By key: values under name-like and diagnosis-like keys
-are replaced whole (a name has no shape a pattern could find). By shape: in every string,
-anywhere in the event (nested values and rendered exceptions included), resident ID numbers,
-mainland mobile numbers and bank account numbers are masked.
+It decides by field first, then by kind of value. By field: values under name-like and
+diagnosis-like keys are replaced whole (a name has no shape a pattern could find), and values
+under identifier keys (request ids, message and event ids, case ids, sequence numbers, hashes,
+key ids) are never altered: the request id in an answer must find its log line. By kind of
+value: in every other string, anywhere in the event (nested values and rendered exceptions
+included), resident ID numbers, mainland mobile numbers and bank account numbers are masked
+when they stand alone, not inside a longer token of letters and digits (a hex digest).
+
+Why identifiers may pass untouched: the gateway never lets personal data into one. An event
+id or subject shaped like an ID number or a mobile number is refused at acceptance, and a
+client's ``X-Request-Id`` holding one is replaced (``holds_personal_data``). An account number
+has no shape of its own (any 12-19 digits), so it is masked in free text only.
 
 Masked forms keep just enough for an operator to tell two values apart in an incident: an ID
 number keeps its first 3 digits (the province and city) and its check character, a mobile its
@@ -23,12 +31,33 @@ from typing import Any
 
 MASK = "***"
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{14}([\dXx])(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{6}(\d{2})(?!\d)")
-_ACCOUNT = re.compile(r"(?<!\d)\d{8,15}(\d{4})(?!\d)")
+_MOBILE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{6}(\d{2})(?![0-9A-Za-z])")
+_ACCOUNT = re.compile(r"(?<![0-9A-Za-z])\d{8,15}(\d{4})(?![0-9A-Za-z])")
 _SENSITIVE_KEYS = re.compile(
     r"(^|_)(name|names|applicant|payee|patient|worker|witness|diagnosis|diagnoses|icd10|"
-    r"phone|mobile|id_number|account|account_number|address)($|_)",
+    r"phone|mobile|id_number|account|account_number|address)(\Z|_)",
     re.IGNORECASE,
+)
+#: keys whose values are identifiers, never personal data, and never altered
+IDENTIFIER_KEYS = frozenset(
+    {
+        "request_id",
+        "message_id",
+        "event_id",
+        "case_id",
+        "subject",
+        "seq",
+        "sequence",
+        "sequences",
+        "sha256",
+        "payload_sha256",
+        "hash",
+        "prev_hash",
+        "digest",
+        "kid",
+        "instance",
+        "owner",
+    }
 )
 _SENSITIVE_PREFIXES = re.compile(r"(^|_)(diagnos|icd_?10)", re.IGNORECASE)
 _SAFE_KEYS = frozenset({"event", "level", "timestamp", "logger", "route", "method"})
@@ -41,6 +70,13 @@ def sensitive_key(key: str) -> bool:
         return False
     snake = _CAMEL.sub("_", key).lower()
     return bool(_SENSITIVE_KEYS.search(snake) or _SENSITIVE_PREFIXES.search(snake))
+
+
+def holds_personal_data(text: str) -> bool:
+    """Whether ``text`` holds a value of a kind that is personal by its shape alone: a
+    resident ID number (GB 11643) or a mainland mobile number. For identifiers a client
+    chooses (event ids, subjects, request ids), which are then logged untouched."""
+    return bool(_ID_NUMBER.search(text) or _MOBILE.search(text))
 
 
 def mask_text(text: str) -> str:
@@ -60,6 +96,8 @@ def mask_value(value: Any) -> Any:
 
 
 def _mask_item(key: str, value: Any) -> Any:
+    if key in IDENTIFIER_KEYS and isinstance(value, str | int):
+        return value
     if sensitive_key(key) and value not in (None, ""):
         return MASK
     return mask_value(value)

@@ -29,6 +29,7 @@ class Metrics:
         self._messages(self.registry)
         self._deliveries(self.registry)
         self._cases(self.registry)
+        self._transport(self.registry)
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",
@@ -45,7 +46,9 @@ class Metrics:
         )
         self.messages_accepted = Counter(
             "zjx_messages_accepted",
-            "Messages accepted (202), by type and source.",
+            "New messages accepted (not repeats), by type and source: departments' over"
+            " POST /v1/messages and the hosted case service's own (source 330784.onething);"
+            " never more than zjx_messages_received.",
             ["type", "source"],
             registry=r,
         )
@@ -125,6 +128,12 @@ class Metrics:
             ["recipient"],
             registry=r,
         )
+        self.endpoint_gone = Gauge(
+            "zjx_endpoint_gone",
+            "1 while the recipient's push endpoint is disabled after HTTP 410 (until enabled).",
+            ["recipient"],
+            registry=r,
+        )
 
     def _cases(self, r: CollectorRegistry) -> None:
         """Fed by the case layer (gateway/cases)."""
@@ -152,6 +161,21 @@ class Metrics:
         self.case_errors = Counter(
             "zjx_case_errors",
             "Accepted messages the case layer could not apply (logged; the message stands).",
+            registry=r,
+        )
+
+    def _transport(self, r: CollectorRegistry) -> None:
+        self.http_refused = Counter(
+            "zjx_http_refused",
+            "Requests refused below the app (unparsable HTTP, timeouts, too many connections),"
+            " by problem type slug.",
+            ["reason"],
+            registry=r,
+        )
+        self.streams_ended = Counter(
+            "zjx_streams_ended",
+            "SSE inbox streams ended, by reason (client-gone, write-timeout, shutdown).",
+            ["reason"],
             registry=r,
         )
 

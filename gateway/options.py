@@ -8,6 +8,7 @@ configuration made in memory and a manual clock.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +54,19 @@ class Options:
     # tests drive them by hand instead
     run_dispatcher: bool = True
     clock: Clock = field(default_factory=SystemClock)
-    # this process among the instances on one store: names its delivery claims and its own
-    # notifications
-    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # This instance among those on one store: names its delivery claims. Stable across
+    # restarts (GATEWAY_INSTANCE, else host name and port: ``identity``), so a restarted
+    # instance takes up at once what its previous run had claimed.
+    instance: str = field(default_factory=lambda: os.environ.get("GATEWAY_INSTANCE", ""))
     # Tests and the demo hand in a configuration built in memory instead of a directory.
     config: Config | None = None
+
+
+def identity(options: Options) -> str:
+    """``options.instance``, else ``<host name>:<port>`` (two instances on one host listen on
+    different ports), else, for port 0 (tests, each on a free port), a random id."""
+    if options.instance:
+        return options.instance
+    if options.port:
+        return f"{socket.gethostname()}:{options.port}"
+    return uuid.uuid4().hex[:12]

@@ -184,6 +184,73 @@ INVALID_BODY = _define(
     detail_zh="请求体无效；请按接口规范提供 JSON 对象",
 )
 
+# --- the transport below the app (issue 12): aiohttp's parser, timeouts, bounds ------------
+
+MALFORMED_REQUEST = _define(
+    "malformed-request",
+    400,
+    "Malformed HTTP request",
+    "HTTP 请求格式错误",
+    detail_zh="HTTP 请求格式不正确；请检查请求行和头部",
+)
+URI_TOO_LONG = _define(
+    "uri-too-long",
+    414,
+    "URI too long",
+    "请求地址过长",
+    detail_zh="请求地址过长；请缩短路径或查询参数",
+)
+HEADERS_TOO_LARGE = _define(
+    "headers-too-large",
+    431,
+    "Request header fields too large",
+    "请求头过多或过长",
+    detail_zh="请求头过多或过长；请精简请求头",
+)
+UNSUPPORTED_CONTENT_ENCODING = _define(
+    "unsupported-content-encoding",
+    415,
+    "Unsupported content encoding",
+    "不支持的内容编码",
+    detail_zh="不支持该内容编码；请不压缩或使用网关支持的编码发送",
+)
+UNDECODABLE_BODY = _define(
+    "undecodable-body",
+    400,
+    "Undecodable body",
+    "请求体无法解码",
+    detail_zh="请求体无法按所声明的编码解码；请核对 Content-Encoding",
+)
+REQUEST_TIMEOUT = _define(
+    "request-timeout",
+    408,
+    "Request timeout",
+    "请求超时",
+    detail_zh="请求未在规定时间内发送完毕；请检查网络后重试",
+)
+TOO_MANY_CONNECTIONS = _define(
+    "too-many-connections",
+    429,
+    "Too many connections",
+    "连接数过多",
+    detail_zh="连接数过多；请稍后重试并减少并发连接",
+)
+TOO_MANY_STREAMS = _define(
+    "too-many-streams",
+    429,
+    "Too many streams",
+    "推送流过多",
+    detail_zh="推送流过多；请关闭不用的流后再试",
+)
+#: nginx's 499: the client closed the connection before the answer (never sent to anyone)
+CLIENT_CLOSED_REQUEST = _define(
+    "client-closed-request",
+    499,
+    "Client closed request",
+    "客户端已关闭请求",
+    detail_zh="客户端在网关答复前关闭了请求",
+)
+
 # --- strict JSON (DESIGN section 3) ---------------------------------------------------------
 
 INVALID_JSON = _define(

@@ -19,12 +19,23 @@ import aiohttp
 from aiohttp import web
 
 from gateway.api import create_app
-from gateway.api.appkeys import CASES, CLOCK, CURRENT, DISPATCHER, INTAKE, METRICS, STORE
+from gateway.api.appkeys import (
+    CASES,
+    CLOCK,
+    CURRENT,
+    DISPATCHER,
+    INTAKE,
+    METRICS,
+    NOTIFIER,
+    STORE,
+    TRANSPORT,
+)
+from gateway.api.transport import GatewaySite, count_refusals
 from gateway.assembly import dev_key_path
 from gateway.cases import CaseService
 from gateway.clock import Clock, SystemClock
 from gateway.configuration import Config, DeliverySettings, load_config
-from gateway.delivery import Dispatcher
+from gateway.delivery import Dispatcher, Notifier
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.options import Options
@@ -76,6 +87,10 @@ class GatewayHandle:
     @property
     def cases(self) -> CaseService | None:
         return self.app[CASES]
+
+    @property
+    def notifier(self) -> Notifier:
+        return self.app[NOTIFIER]
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -130,7 +145,7 @@ async def running_gateway(
     app = create_app(options)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = GatewaySite(runner, "127.0.0.1", 0, limits=app[TRANSPORT], refused=count_refusals(app))
     await site.start()
     port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as session:

@@ -168,8 +168,8 @@ def test_promtool_accepts_prometheus_config() -> None:
 def test_readme_names_the_state_kept_per_instance() -> None:
     text = (DEPLOY / "README.md").read_text(encoding="utf-8")
     shared, _, per_instance = text.partition("## What is still per instance")
-    for state in ("Breaker state", "410"):
+    for state in ("Breaker state", "Streams per department"):
         assert state in per_instance, f"deploy/README.md does not list {state} as per instance"
-    for state in ("Department tokens", "administration overlay", "Wake-ups"):
+    for state in ("Department tokens", "administration overlay", "Wake-ups", "410", "Claims"):
         assert state in shared, f"deploy/README.md does not say how {state} are shared"
         assert state not in per_instance

@@ -24,7 +24,8 @@ from lxml import etree
 from adapters.common.errors import AdapterError
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_PROLOG = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"'>]*)["']""")
+# the declaration at the very start (``\A``, searched: the prolog is a prefix by definition)
+_PROLOG = re.compile(rb"""\A<\?xml[^>]*?encoding\s*=\s*["']([^"'>]*)["']""")
 _ENCODING_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._:-]{0,39}")
 _ENCODING_ATTR = re.compile(r"""encoding\s*=\s*["'][^"']*["']""")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -75,7 +76,7 @@ def parse_xml(raw: bytes, file: str) -> Element:
 def declared_encoding(raw: bytes) -> str:
     """The encoding the XML declaration names (``UTF-8`` when there is none)."""
     head = raw.removeprefix(UTF8_BOM)
-    found = _PROLOG.match(head) if head.startswith(b"<?xml") else None
+    found = _PROLOG.search(head) if head.startswith(b"<?xml") else None
     if found is None:
         return "UTF-8"
     name = found.group(1).decode("ascii", "replace")

@@ -17,7 +17,7 @@ from adapters.health.cda import parse_cda
 from adapters.health.hl7v2 import parse_hl7
 
 MAX_BYTES = 5 * 1024 * 1024
-_GB18030_DECLARED = re.compile(rb"\|(GB 18030-2000|GB18030)(\||$)")
+_GB18030_DECLARED = re.compile(rb"\|(GB 18030-2000|GB18030)(\||\Z)")
 _LEAD = b"\xef\xbb\xbf \t\r\n"
 
 

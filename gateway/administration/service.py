@@ -168,6 +168,18 @@ class Administration:
         self._state = state
         self._current.swap(context)
 
+    # ------------------------------------------------------------------ endpoints
+
+    async def enable_endpoint(self, who: AdminToken, department: str) -> bool:
+        """Clear the mark a 410 left on ``department``'s push endpoint (DESIGN section 7: an
+        administrator enables it again); audited, and the dispatcher woken for what waited.
+        False when there was none."""
+        if not await self._store.clear_gone(department):
+            return False
+        await self.audit(who, "endpoint.enabled", department)
+        self._notifier.wake_dispatcher()
+        return True
+
     # ------------------------------------------------------------------ dead letters
 
     async def replay(self, who: AdminToken, seq: int, recipient: str) -> None:

@@ -94,7 +94,7 @@ async def discard(request: web.Request) -> web.Response:
 @answers(ADMIN_AUTH)
 async def list_departments(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    return json_response({"departments": actions.departments(request.app)})
+    return json_response({"departments": await actions.departments(request.app)})
 
 
 @routes.post("/admin/v1/departments/{dept}/disable")

@@ -54,7 +54,7 @@ from gateway.problems import (
     MessageError,
     NotFoundError,
 )
-from gateway.storage.base import AuditRecord
+from gateway.storage.base import AuditRecord, GoneEndpoint
 from gateway.trust import KeyRecord
 
 AUDIT_PAGE = 1000
@@ -72,10 +72,12 @@ def _dispatcher(app: web.Application) -> Dispatcher | None:
 # ---------------------------------------------------------------------------- departments
 
 
-def departments(app: web.Application) -> list[dict[str, Any]]:
-    """Every department with its state: enabled, delivery (mode, endpoint, gone after a 410,
-    breaker), document types and keys (usable or revoked, expiring)."""
+async def departments(app: web.Application) -> list[dict[str, Any]]:
+    """Every department with its state: enabled, delivery (mode, endpoint, whether a 410 left
+    the endpoint gone, breaker on this instance), document types and keys (usable or revoked,
+    expiring)."""
     context, now = _context(app), app[CLOCK].now()
+    gone = await app[STORE].gone_endpoints()
     dispatcher = _dispatcher(app)
     breakers = dispatcher.breakers.states(now) if dispatcher else {}
     return [
@@ -86,7 +88,7 @@ def departments(app: web.Application) -> list[dict[str, Any]]:
             "enabled": d.enabled,
             "delivery": d.delivery.mode,
             "endpoint": d.delivery.endpoint,
-            "gone": dispatcher is not None and d.id in dispatcher.gone,
+            "endpoint_gone": _gone_view(gone.get(d.id)),
             "breaker": str(breakers.get(d.id, "closed")),
             "sends": sorted(d.sends),
             "receives": sorted(d.receives),
@@ -94,6 +96,10 @@ def departments(app: web.Application) -> list[dict[str, Any]]:
         }
         for d in context.config.departments.values()
     ]
+
+
+def _gone_view(gone: GoneEndpoint | None) -> dict[str, str] | None:
+    return None if gone is None else {"at": utc_iso(gone.at), "reason": gone.reason}
 
 
 def _key_state(key: KeyRecord, now: datetime) -> dict[str, Any]:
@@ -144,9 +150,12 @@ async def set_enabled(app: web.Application, who: AdminToken, dept_id: str, enabl
     """A disabled department's messages are refused and it is no one's recipient."""
     department_id(app, dept_id)
     action = f"department.{'enabled' if enabled else 'disabled'}"
-    await app[ADMINISTRATION].change(
+    administration = app[ADMINISTRATION]
+    await administration.change(
         who, lambda state: state.with_enabled(dept_id, enabled), action, dept_id
     )
+    if enabled:  # and an endpoint a 410 disabled is enabled again with it
+        await administration.enable_endpoint(who, dept_id)
 
 
 async def set_delivery(
@@ -154,7 +163,8 @@ async def set_delivery(
 ) -> dict[str, Any]:
     """Push (with its endpoint) or pull, as the department's ``delivery`` table in
     departments.toml. Applies to messages accepted from now on; deliveries already made keep
-    the mode they were made with. A new endpoint clears the "gone" mark a 410 left."""
+    the mode they were made with. A new endpoint clears the "gone" mark a 410 left (for
+    every instance: the mark is in the store)."""
     department_id(app, dept_id)
     try:
         settings = parse_delivery(table, "request body")
@@ -168,9 +178,7 @@ async def set_delivery(
         dept_id,
         detail,
     )
-    dispatcher = _dispatcher(app)
-    if dispatcher is not None:
-        dispatcher.gone.discard(dept_id)
+    await app[ADMINISTRATION].enable_endpoint(who, dept_id)  # a new endpoint is not gone
     return {"department": dept_id, **detail}
 
 
@@ -198,7 +206,7 @@ def _new_key(
     if not isinstance(spec, dict) or not isinstance(spec.get("jwk"), dict):
         raise MessageError('send {"name": ..., "jwk": {...public JWK...}}', problem=INVALID_BODY)
     name = spec.get("name")
-    if not isinstance(name, str) or not KEY_NAME.match(name):
+    if not isinstance(name, str) or not KEY_NAME.fullmatch(name):
         raise MessageError("name: letters, digits, '.', '_' or '-'", problem=INVALID_BODY)
     kid = f"{dept_id}/{name}"
     if _context(app).keys.get(kid) is not None:

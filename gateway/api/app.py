@@ -16,8 +16,8 @@ from aiohttp import web
 
 from gateway import console
 from gateway.api import admin, cases, inbox, messages, operations
-from gateway.api.appkeys import OPTIONS
-from gateway.api.middlewares import metrics, plain_parameters, problems, request_id
+from gateway.api.appkeys import OPTIONS, TRANSPORT
+from gateway.api.middlewares import metrics, plain_parameters, problems, read_body, request_id
 from gateway.api.services import open_services
 from gateway.api.workers import WORKER_CONTEXTS, end_streams
 from gateway.assembly import build_context, load_static
@@ -36,9 +36,10 @@ def create_app(options: Options | None = None) -> web.Application:
     base = build_context(config, schemas, options.data_dir, gateway_key)
     app = web.Application(
         client_max_size=config.gateway.max_message_bytes + BODY_SLACK,
-        middlewares=[request_id, metrics, problems, plain_parameters],
+        middlewares=[request_id, metrics, problems, read_body, plain_parameters],
     )
     app[OPTIONS] = options
+    app[TRANSPORT] = config.http
     app.cleanup_ctx.append(functools.partial(open_services, base=base))
     app.cleanup_ctx.extend(WORKER_CONTEXTS)
     app.on_shutdown.append(end_streams)

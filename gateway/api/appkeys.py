@@ -15,6 +15,7 @@ from gateway.acceptance import CurrentContext
 from gateway.administration import Administration, AdminTokens
 from gateway.cases import CaseService
 from gateway.clock import Clock
+from gateway.configuration.model import TransportLimits
 from gateway.delivery import Dispatcher, Notifier
 from gateway.encryption.protection import RecordProtection
 from gateway.intake import Intake
@@ -24,6 +25,8 @@ from gateway.storage.base import Store
 from gateway.trust import TokenVerifier
 
 OPTIONS = web.AppKey("options", Options)
+#: the transport's bounds (``[http]`` in gateway.toml), fixed for the app's life
+TRANSPORT = web.AppKey("transport", TransportLimits)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 STORE: web.AppKey[Store] = web.AppKey("store")

@@ -8,29 +8,37 @@ its id, and a refused parameter is a problem like any other.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.api.appkeys import METRICS
+from gateway.api.appkeys import METRICS, TRANSPORT
 from gateway.api.responses import problem_response
 from gateway.language import negotiate
+from gateway.masking import holds_personal_data
 from gateway.problem_types import (
     BODY_TOO_LARGE,
+    CLIENT_CLOSED_REQUEST,
     HTTP_ERROR,
     INVALID_PARAMETER,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    REQUEST_TIMEOUT,
+    UNDECODABLE_BODY,
+    UNSUPPORTED_CONTENT_ENCODING,
     UNSUPPORTED_MEDIA_TYPE,
 )
 from gateway.problems import GatewayError, MessageError, Violation
 
 log = structlog.get_logger("gateway.http")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 _HTTP_PROBLEMS = {
     404: NOT_FOUND,
@@ -43,7 +51,8 @@ _HTTP_PROBLEMS = {
 @web.middleware
 async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    usable = _REQUEST_ID.fullmatch(given) is not None and not holds_personal_data(given)
+    rid = given if usable else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
     started = time.perf_counter()
@@ -77,6 +86,21 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except GatewayError as exc:
         return problem_response(exc, request.path, language)
+    except (RequestPayloadError, HttpProcessingError):
+        # the body arrived but could not be decoded (a corrupt gzip stream, a bad chunk)
+        error = MessageError(
+            "the body could not be decoded (corrupt gzip data or chunked encoding)",
+            UNDECODABLE_BODY,
+        )
+        return problem_response(error, request.path, language)
+    except ConnectionError:
+        # The client closed the connection before its answer: a normal end, not a failure
+        # (nginx's 499 "client closed request"; nobody receives this response).
+        log.info("http.client_gone")
+        gone = MessageError(
+            "the client closed the connection before the answer", CLIENT_CLOSED_REQUEST
+        )
+        return problem_response(gone, request.path, language)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -87,6 +111,33 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
         return problem_response(internal, request.path, language)
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: content codings aiohttp decodes (RFC 9110 section 8.4.1); brotli is refused by its parser
+CONTENT_CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
+
+
+@web.middleware
+async def read_body(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's body within the transport's body timeout, before the handler (which
+    then reads the cached bytes): a client that dribbles its body is answered 408, not held
+    for ever. Bodies are bounded by the app's ``client_max_size`` (413)."""
+    if request.method in BODY_METHODS and request.body_exists:
+        coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding not in CONTENT_CODINGS:
+            # aiohttp would hand the coded bytes on as they are (RFC 9110 section 8.4.1: 415)
+            raise MessageError(
+                "send the body uncompressed or gzip-compressed", UNSUPPORTED_CONTENT_ENCODING
+            )
+        timeout = request.app[TRANSPORT].body_timeout
+        try:
+            await asyncio.wait_for(request.read(), timeout)
+        except TimeoutError:
+            raise MessageError(
+                f"the body must arrive within {timeout:g} s", REQUEST_TIMEOUT
+            ) from None
+    return await handler(request)
 
 
 @web.middleware

@@ -32,6 +32,7 @@ from gateway.problem_types import (
     CRITICAL_HEADER_REFUSED,
     DEPARTMENT_DISABLED,
     DUPLICATE_KEY,
+    HEADERS_TOO_LARGE,
     ID_REUSED,
     INTERNAL,
     INVALID_DOCUMENT,
@@ -44,7 +45,9 @@ from gateway.problem_types import (
     KEY_REVOKED,
     LONE_SURROGATE,
     MALFORMED_MESSAGE,
+    MALFORMED_REQUEST,
     NON_FINITE_NUMBER,
+    REQUEST_TIMEOUT,
     ROLE_FORBIDDEN,
     SCHEMA_MISMATCH,
     SOURCE_MISMATCH,
@@ -55,11 +58,15 @@ from gateway.problem_types import (
     TOKEN_MISSING,
     TOKEN_REPLAYED,
     TOO_DEEP,
+    TOO_MANY_CONNECTIONS,
     TYPE_NOT_ALLOWED,
+    UNDECODABLE_BODY,
     UNKNOWN_KEY,
     UNKNOWN_TYPE,
     UNROUTABLE,
+    UNSUPPORTED_CONTENT_ENCODING,
     UNSUPPORTED_MEDIA_TYPE,
+    URI_TOO_LONG,
     ProblemType,
     catalogue,
 )
@@ -68,9 +75,23 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 _ATTRIBUTE = "__problem_types__"
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 
-#: every operation: a bad parameter (middleware), the store away, a stored record that does
-#: not decrypt (encryption at rest), a fault of the gateway
-COMMON = (INVALID_PARAMETER, STORE_UNAVAILABLE, STORAGE_ENCRYPTION, INTERNAL)
+#: every operation: what the transport answers below the app (gateway.api.transport; a body's
+#: coding and its read timeout in the read_body middleware), a bad parameter (middleware),
+#: the store away, a stored record that does not decrypt (encryption at rest), a fault of the
+#: gateway. (``client-closed-request`` reaches no one.)
+COMMON = (
+    MALFORMED_REQUEST,
+    URI_TOO_LONG,
+    HEADERS_TOO_LARGE,
+    UNSUPPORTED_CONTENT_ENCODING,
+    UNDECODABLE_BODY,
+    REQUEST_TIMEOUT,
+    TOO_MANY_CONNECTIONS,
+    INVALID_PARAMETER,
+    STORE_UNAVAILABLE,
+    STORAGE_ENCRYPTION,
+    INTERNAL,
+)
 #: a department's short-lived token (DESIGN section 6)
 DEPARTMENT_AUTH = (TOKEN_MISSING, TOKEN_INVALID, TOKEN_EXPIRED, TOKEN_REPLAYED)
 #: an administrator's bearer token and its role

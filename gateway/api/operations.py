@@ -58,9 +58,11 @@ async def refresh_gauges(app: web.Application) -> None:
     """Gauges read from the store at scrape time, so they are right with several instances."""
     now = app[CLOCK].now()
     stats = await app[STORE].stats(now)
+    gone = await app[STORE].gone_endpoints()
     metrics = app[METRICS]
     for recipient in app[CURRENT].config.departments:
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0
         metrics.oldest_pending.labels(recipient).set(max(age, 0.0))
+        metrics.endpoint_gone.labels(recipient).set(1 if recipient in gone else 0)

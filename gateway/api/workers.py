@@ -46,6 +46,7 @@ from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.delivery import Dispatcher, Pusher
 from gateway.encryption.rotation import run_resealing
+from gateway.options import identity
 from gateway.retention import purge_once
 from gateway.storage.base import Store
 
@@ -70,7 +71,7 @@ async def delivery_client(app: web.Application) -> AsyncIterator[None]:
         Pusher(session),
         app[METRICS],
         app[NOTIFIER],
-        owner=options.instance,
+        owner=identity(options),
         poll_interval=options.poll_interval,
         lease_seconds=options.lease_seconds,
     )

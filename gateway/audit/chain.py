@@ -27,7 +27,7 @@ GENESIS = "0" * 64
 #: the genesis value of a chain in each digest: its first entry's ``prev_hash``
 GENESES: dict[DigestName, str] = {"sha256": GENESIS, "sm3": "sm3:" + "0" * 64}
 _PREFIX: dict[DigestName, str] = {"sha256": "", "sm3": "sm3:"}
-_HASH = re.compile(r"^(?:sm3:)?[0-9a-f]{64}$")
+_HASH = re.compile(r"(?:sm3:)?[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def genesis(digest: DigestName) -> str:
 def digest_of(chain_hash: str) -> DigestName:
     """The digest a chain hash (or genesis value) was made with; ``ValueError`` if it is
     neither 64 hex digits (SHA-256) nor ``sm3:`` and 64 hex digits (SM3)."""
-    if _HASH.match(chain_hash) is None:
+    if _HASH.fullmatch(chain_hash) is None:
         raise ValueError("not a chain hash: 64 hex digits, or 'sm3:' and 64 hex digits")
     return "sm3" if chain_hash.startswith("sm3:") else "sha256"
 

@@ -143,7 +143,7 @@ class CaseDefinition:
     def case_id_from(self, value: str) -> str:
         """The case id for a form whose event has no subject: ``value`` (read at
         ``case_id_pointer``) rewritten by the pattern and format when it matches them."""
-        match = self.case_id_pattern.match(value) if self.case_id_pattern else None
+        match = self.case_id_pattern.fullmatch(value) if self.case_id_pattern else None
         return self.case_id_format.format(**match.groupdict()) if match else value
 
     def departments(self) -> set[str]:
@@ -372,13 +372,13 @@ def _text(table: Mapping[str, Any], key: str, place: Place) -> str:
 
 def _department(table: Mapping[str, Any], key: str, place: Place) -> str:
     value = _text(table, key, place)
-    if not DEPARTMENT_ID.match(value):
+    if not DEPARTMENT_ID.fullmatch(value):
         raise place.at(key).fail("must be a department id such as 330784.health.h001")
     return value
 
 
 def _doc_type(table: Mapping[str, Any], key: str, place: Place) -> str:
     value = _text(table, key, place)
-    if not TYPE_NAME.match(value):
+    if not TYPE_NAME.fullmatch(value):
         raise place.at(key).fail("must be a document type such as cn.gov.zj.injury.x.v1")
     return value

@@ -57,9 +57,9 @@ def _register_at_rest(sub: Any) -> None:
 
 
 def generate_key(args: argparse.Namespace) -> int:
-    if not DEPARTMENT_ID.match(args.department):
+    if not DEPARTMENT_ID.fullmatch(args.department):
         raise ConfigError(f"{args.department!r} is not a department id such as 330784.zlb")
-    if not KEY_NAME.match(args.name):
+    if not KEY_NAME.fullmatch(args.name):
         raise ConfigError(f"{args.name!r} is not a key name (letters, digits, . _ -)")
     kid = f"{args.department}/{args.name}"
     out: Path = args.out or Path(f"{args.department}.{args.name}.jwk")

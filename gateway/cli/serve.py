@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from aiohttp import web
 
 from gateway.logs import configure_logging
 from gateway.options import Options
+
+SHUTDOWN_SECONDS = 10.0
 
 
 def register(commands: Any) -> None:
@@ -61,17 +64,38 @@ def run(args: argparse.Namespace) -> int:
         data_dir=str(options.data_dir),
         database="postgresql" if options.database else "sqlite",
     )
-    # shutdown_timeout: in-flight requests get this long to finish; cleanup_ctx then closes
-    # the dispatcher, the HTTP session and the store (which flushes pending commits).
-    web.run_app(
-        create_app(options),
-        host=options.host,
-        port=options.port,
-        shutdown_timeout=10,
-        access_log=None,
-        print=None,
-    )
+    asyncio.run(serve(create_app(options), options.host, options.port))
     return 0
+
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM. Connections are ``GatewayRequestHandler``s
+    (problems for unparsable HTTP, read timeouts, connections per peer). On a signal: stop
+    listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
+    closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
+    from gateway.api.appkeys import TRANSPORT
+    from gateway.api.transport import GatewaySite, count_refusals
+
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    site = GatewaySite(
+        runner,
+        host,
+        port,
+        limits=app[TRANSPORT],
+        refused=count_refusals(app),
+    )
+    try:
+        await site.start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _install_uvloop() -> None:

@@ -23,19 +23,24 @@ from gateway.configuration.model import (
     CryptoSettings,
     DeliverySettings,
     Department,
+    EventSettings,
     GatewaySettings,
     KeyConfig,
     RetryPolicy,
     Route,
+    TransportLimits,
 )
 from gateway.problem_types import CONFIGURATION
 from gateway.problems import ConfigError
 from gateway.trust.digests import DIGESTS, DigestName
 
-DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
-KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-TYPE_NAME = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v\d+$")
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+DEPARTMENT_ID = re.compile(r"\d{6}(\.[a-z][a-z0-9_-]*){1,2}")
+KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+TYPE_NAME = re.compile(r"cn\.gov\.zj\.[a-z0-9_.]+\.v\d+")
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+#: push attempts in flight to one recipient, per instance
+MAX_CONCURRENCY = 256
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -100,10 +105,24 @@ def _bool(table: dict[str, Any], key: str, place: Place, default: bool) -> bool:
     return value
 
 
-def _int(table: dict[str, Any], key: str, place: Place, default: int, minimum: int = 1) -> int:
+#: the largest whole number a setting may hold: a signed 32-bit integer, so every number read
+#: from a file or an administrator's JSON fits every store and every timer
+MAX_SETTING = 2**31 - 1
+#: the longest duration a setting may hold (ten years)
+MAX_DURATION = timedelta(days=3650)
+
+
+def _int(
+    table: dict[str, Any],
+    key: str,
+    place: Place,
+    default: int,
+    minimum: int = 1,
+    maximum: int = MAX_SETTING,
+) -> int:
     value = table.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise place.at(key).fail(f"must be an integer >= {minimum}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise place.at(key).fail(f"must be an integer from {minimum} to {maximum}")
     return value
 
 
@@ -116,10 +135,13 @@ def _number(table: dict[str, Any], key: str, place: Place, default: float) -> fl
 
 def parse_duration(text: Any, place: Place) -> timedelta:
     """``"5s"``, ``"30m"``, ``"6h"``, ``"3d"``: readable in a config file, unlike seconds."""
-    match = DURATION.match(text) if isinstance(text, str) else None
+    match = DURATION.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise place.fail('must be a duration such as "500ms", "5s", "30m", "6h" or "3d"')
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise place.fail(f"must be at most {MAX_DURATION.days} days")
+    return timedelta(seconds=seconds)
 
 
 def _duration(table: dict[str, Any], key: str, place: Place, default: timedelta) -> timedelta:
@@ -140,7 +162,7 @@ def _types(table: dict[str, Any], key: str, place: Place) -> frozenset[str]:
     if not isinstance(value, list):
         raise place.at(key).fail("must be a list of document types")
     for index, item in enumerate(value):
-        if not isinstance(item, str) or not TYPE_NAME.match(item):
+        if not isinstance(item, str) or not TYPE_NAME.fullmatch(item):
             raise (
                 place.at(key)
                 .at(index)
@@ -175,7 +197,7 @@ def _gateway(doc: dict[str, Any], place: Place, base: Path) -> GatewaySettings:
     }
     _known_keys(table, allowed, here)
     gateway_id = _str(table, "id", here)
-    if not DEPARTMENT_ID.match(gateway_id):
+    if not DEPARTMENT_ID.fullmatch(gateway_id):
         raise here.at("id").fail("must look like <region code>.<agency>, e.g. 330000.exchange")
     key_file = _opt_str(table, "key_file", here)
     return GatewaySettings(
@@ -246,6 +268,49 @@ def _crypto(doc: dict[str, Any], place: Place, base: Path) -> CryptoSettings:
     )
 
 
+def _events(doc: dict[str, Any], place: Place) -> EventSettings:
+    here = place.at("events")
+    table = _table(doc.get("events", {}), here)
+    _known_keys(
+        table, {"max_name_length", "max_extensions", "max_extension_bytes", "extensions"}, here
+    )
+    default = EventSettings()
+    names = table.get("extensions", sorted(default.extensions or ()))
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and EXTENSION_NAME.fullmatch(n) for n in names
+    ):
+        raise here.at("extensions").fail(
+            "must be a list of CloudEvents attribute names (lower-case letters and digits)"
+        )
+    return EventSettings(
+        max_name_length=_int(table, "max_name_length", here, default.max_name_length),
+        max_extensions=_int(table, "max_extensions", here, default.max_extensions, minimum=0),
+        max_extension_bytes=_int(table, "max_extension_bytes", here, default.max_extension_bytes),
+        extensions=frozenset(names),
+    )
+
+
+def _http(doc: dict[str, Any], place: Place) -> TransportLimits:
+    here = place.at("http")
+    table = _table(doc.get("http", {}), here)
+    default = TransportLimits()
+    seconds = ("head_timeout", "body_timeout", "idle_timeout", "write_timeout")
+    counts = (
+        "connections_per_peer",
+        "max_line_size",
+        "max_headers",
+        "streams_per_department",
+        "page_bytes",
+    )
+    _known_keys(table, {*seconds, *counts}, here)
+    values: dict[str, Any] = {
+        k: _duration(table, k, here, timedelta(seconds=getattr(default, k))).total_seconds()
+        for k in seconds
+    }
+    values.update({k: _int(table, k, here, getattr(default, k)) for k in counts})
+    return TransportLimits(**values)
+
+
 def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     _known_keys(table, {"mode", "endpoint", "timeout", "concurrency"}, place)
     mode = table.get("mode", "pull")
@@ -261,7 +326,7 @@ def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
         mode=mode,
         endpoint=endpoint,
         timeout_seconds=timeout,
-        concurrency=_int(table, "concurrency", place, 4),
+        concurrency=_int(table, "concurrency", place, 4, maximum=MAX_CONCURRENCY),
     )
 
 
@@ -276,7 +341,7 @@ def parse_delivery(doc: Any, file: str) -> DeliverySettings:
 def _key(table: dict[str, Any], place: Place) -> KeyConfig:
     _known_keys(table, {"name", "jwk", "not_before", "not_after", "revoked_at"}, place)
     name = _str(table, "name", place)
-    if not KEY_NAME.match(name):
+    if not KEY_NAME.fullmatch(name):
         raise place.at("name").fail("must be letters, digits, '.', '_' or '-' (max 64)")
     jwk = _table(table.get("jwk"), place.at("jwk"))
     if "d" in jwk:
@@ -294,7 +359,7 @@ def _department(table: dict[str, Any], place: Place) -> Department:
     allowed = {"id", "name", "name_zh", "sends", "receives", "delivery", "keys", "enabled"}
     _known_keys(table, allowed, place)
     dept_id = _str(table, "id", place)
-    if not DEPARTMENT_ID.match(dept_id):
+    if not DEPARTMENT_ID.fullmatch(dept_id):
         raise place.at("id").fail("must look like <GB/T 2260 region code>.<agency>[.<unit>]")
     keys_raw = table.get("keys", [])
     if not isinstance(keys_raw, list):
@@ -362,7 +427,7 @@ def parse_routes(
             raise here.at("name").fail(f"route name {name!r} is used twice")
         seen.add(name)
         doc_type = _str(table, "type", here)
-        if not TYPE_NAME.match(doc_type):
+        if not TYPE_NAME.fullmatch(doc_type):
             raise here.at("type").fail("must be a document type")
         to = table.get("to", [])
         if not isinstance(to, list) or not all(isinstance(t, str) for t in to):
@@ -387,7 +452,9 @@ def load_config(directory: Path) -> Config:
     gateway_path = directory / "gateway.toml"
     gateway_doc = _read_toml(gateway_path)
     place = Place(str(gateway_path))
-    _known_keys(gateway_doc, {"gateway", "retry", "breaker", "cases", "crypto"}, place)
+    _known_keys(
+        gateway_doc, {"gateway", "retry", "breaker", "cases", "crypto", "events", "http"}, place
+    )
     settings = _gateway(gateway_doc, place, directory)
     departments_path = directory / "departments.toml"
     departments = parse_departments(_read_toml(departments_path), str(departments_path))
@@ -402,4 +469,6 @@ def load_config(directory: Path) -> Config:
         directory=directory,
         cases=_cases(gateway_doc, place, directory),
         crypto=_crypto(gateway_doc, place, directory),
+        events=_events(gateway_doc, place),
+        http=_http(gateway_doc, place),
     )

@@ -88,6 +88,43 @@ class GatewaySettings:
     token_lifetime: timedelta = timedelta(minutes=5)
 
 
+#: CloudEvents extensions a deployment accepts unless ``[events] extensions`` says otherwise:
+#: the distributed-tracing extension (CloudEvents 1.0, extensions/distributed-tracing.md).
+DEFAULT_EXTENSIONS = frozenset({"traceparent", "tracestate"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    """``[events]`` in gateway.toml: what the CloudEvents envelope may carry besides its core
+    attributes (CloudEvents 1.0 section 3.1 "Context Attributes", "Extension Context
+    Attributes").
+
+    The specification says names SHOULD NOT exceed 20 characters (not MUST NOT), so the
+    bound on names is this deployment's, not 20. ``extensions`` is the allow-list of
+    extension names; ``None`` (only for reading back stored messages) allows any name.
+    """
+
+    max_name_length: int = 64  # characters in an attribute name
+    max_extensions: int = 8  # extension attributes in one event
+    max_extension_bytes: int = 4096  # UTF-8 bytes of all extension names and values together
+    extensions: frozenset[str] | None = DEFAULT_EXTENSIONS
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """``[http]`` in gateway.toml: what one connection may cost (seconds, counts, bytes)."""
+
+    head_timeout: float = 10.0  # request line and headers, from their first byte
+    body_timeout: float = 30.0  # the whole body, from the moment the gateway reads it
+    idle_timeout: float = 30.0  # a keep-alive connection with no request
+    connections_per_peer: int = 256  # open connections from one IP address
+    max_line_size: int = 8190  # request line (URL) and each header line, bytes
+    max_headers: int = 100
+    streams_per_department: int = 4  # concurrent SSE streams of one department
+    write_timeout: float = 30.0  # one write to a stream (a client that stops reading)
+    page_bytes: int = 1_048_576  # messages in one inbox or stream page, bytes
+
+
 @dataclass(frozen=True, slots=True)
 class CaseSettings:
     """``[cases]`` in gateway.toml: the case layer's definition and its signing key."""
@@ -125,6 +162,8 @@ class Config:
     directory: Path | None = None
     cases: CaseSettings = field(default_factory=CaseSettings)
     crypto: CryptoSettings = field(default_factory=CryptoSettings)
+    events: EventSettings = field(default_factory=EventSettings)
+    http: TransportLimits = field(default_factory=TransportLimits)
 
     def department(self, dept_id: str) -> Department | None:
         return self.departments.get(dept_id)

@@ -43,6 +43,11 @@ class Breaker:
             return True
         return False
 
+    @property
+    def probing(self) -> bool:
+        """Whether the one probe of the half-open state is in flight."""
+        return self._probing
+
     def reopens_at(self) -> datetime | None:
         return None if self._opened_at is None else self._opened_at + self._policy.cooldown
 
@@ -70,6 +75,15 @@ class BreakerBoard:
         if breaker is None:
             breaker = self._breakers[recipient] = Breaker(self.policy)
         return breaker
+
+    def reopen_times(self, now: datetime) -> list[datetime]:
+        """When each open breaker turns half-open (a dispatcher with nothing else due
+        sleeps until the first of them)."""
+        return [
+            when
+            for b in self._breakers.values()
+            if b.state(now) is State.OPEN and (when := b.reopens_at()) is not None
+        ]
 
     def states(self, now: datetime) -> dict[str, State]:
         return {name: b.state(now) for name, b in self._breakers.items()}

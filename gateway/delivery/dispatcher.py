@@ -1,15 +1,27 @@
 """The dispatcher: claims due push deliveries and attempts them.
 
-It is woken the moment a message commits (``Notifier``) and otherwise sleeps until the next
-delivery falls due or the poll interval passes, whichever is first. ``run_once`` processes
-everything due now and is what tests drive with a manual clock, so retry schedules are tested
-without sleeping.
+It is woken the moment a message commits (``Notifier``) or an attempt ends, and otherwise
+sleeps until the next delivery falls due or the poll interval passes, whichever is first.
+``run_once`` processes everything due now and is what tests drive with a manual clock, so
+retry schedules are tested without sleeping.
+
+What a claim takes (issue 12): only what can start now. Per recipient, at most its free
+concurrency (its ``concurrency`` less the attempts in flight here), one probe while its
+breaker is half-open, nothing while the breaker is open or its endpoint is gone (a 410,
+kept in the store until an administrator enables the department): a recipient that is
+down costs nothing per pending row, and a claimed delivery never waits behind others for a
+slot while its lease runs out. The lease of what is in flight is renewed every third of
+the lease, so a slow attempt keeps it; claims are released when the dispatcher stops, and
+released at start as well: the owner is the instance's stable identity, so what a killed
+process held is taken up again by its restart at once instead of after the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -27,6 +39,10 @@ from gateway.storage.base import ClaimedDelivery, Store
 
 log = structlog.get_logger("gateway.delivery")
 
+GONE_REASON = "endpoint answered HTTP 410 Gone"
+#: how long a stopping dispatcher lets attempts in flight finish before cancelling them
+STOP_GRACE_SECONDS = 2.0
+
 
 class Dispatcher:
     def __init__(
@@ -39,7 +55,6 @@ class Dispatcher:
         notifier: Notifier,
         *,
         owner: str,
-        batch: int = 128,
         poll_interval: float = 1.0,
         lease_seconds: float = 120.0,
         rng: random.Random | None = None,
@@ -51,81 +66,150 @@ class Dispatcher:
         self._metrics = metrics
         self._notifier = notifier
         self._owner = owner
-        self._batch = batch
         self._poll = poll_interval
         self._lease = lease_seconds
         self._rng = rng or random.Random()
         self.breakers = BreakerBoard(config().breaker)
-        self.gone: set[str] = set()  # recipients whose endpoint answered 410
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self.in_flight: Counter[str] = Counter()  # attempts running here, by recipient
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gone: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------------ rounds
 
     async def run_once(self) -> int:
-        """Attempt every delivery due now; returns how many were claimed."""
+        """Attempt every delivery due now, waiting for each; returns how many were claimed."""
         total = 0
-        while True:
-            claimed = await self._store.claim_due(
-                self._clock.now(), self._batch, self._owner, self._lease
-            )
-            if claimed:
-                await asyncio.gather(*(self._attempt(item) for item in claimed))
+        while claimed := await self._claim():
             total += len(claimed)
-            if len(claimed) < self._batch:
-                return total
+            await asyncio.gather(*(self._attempt(item) for item in claimed))
+        return total
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-                timeout = await self._sleep_for()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatcher.iteration_failed")
+        """Claim and start what can start, then sleep until woken (a commit, an attempt that
+        ended) or something falls due. Claims held by an earlier run of this instance are
+        released first; on cancellation, attempts in flight get ``STOP_GRACE_SECONDS``, then
+        every claim of this owner is released."""
+        await self._store.release_claims(self._owner)
+        renewer = asyncio.create_task(self._renew_leases())
+        try:
+            while True:
                 timeout = self._poll
-            await self._notifier.wait_dispatch(timeout)
+                try:
+                    for item in await self._claim():
+                        self._start(item)
+                    timeout = await self._sleep_for()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dispatcher.iteration_failed")
+                await self._notifier.wait_dispatch(timeout)
+        finally:
+            renewer.cancel()
+            await self._stop()
+
+    def _start(self, item: ClaimedDelivery) -> None:
+        task = asyncio.create_task(self._attempt(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatcher.attempt_failed", error=type(task.exception()).__name__)
+        self._notifier.wake_dispatcher()  # a slot came free
+
+    async def _stop(self) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            released = await self._store.release_claims(self._owner)
+            log.info("dispatcher.stopped", released=released)
+
+    async def _renew_leases(self) -> None:
+        """While attempts are in flight, keep their leases: every third of the lease."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            if self._tasks:
+                until = self._clock.now() + timedelta(seconds=self._lease)
+                with contextlib.suppress(Exception):
+                    await self._store.renew_claims(self._owner, until)
+
+    # ------------------------------------------------------------------ what to claim
+
+    async def _claim(self) -> list[ClaimedDelivery]:
+        now = self._clock.now()
+        self._gone = frozenset(await self._store.gone_endpoints())
+        capacity = self.capacity(now)
+        if not capacity:
+            return []
+        claimed = await self._store.claim_due(now, self._owner, self._lease, capacity)
+        for item in claimed:
+            self.in_flight[item.delivery.recipient] += 1
+        return claimed
+
+    def capacity(self, now: datetime) -> dict[str, int]:
+        """Per push recipient, how many deliveries may start now (absent: none)."""
+        capacity: dict[str, int] = {}
+        for department in self._config().departments.values():
+            free = self._free(department, now)
+            if free > 0:
+                capacity[department.id] = free
+        return capacity
+
+    def _free(self, department: Department, now: datetime) -> int:
+        delivery = department.delivery
+        if delivery.mode != "push" or delivery.endpoint is None or not department.enabled:
+            return 0
+        if department.id in self._gone:
+            return 0
+        free = delivery.concurrency - self.in_flight[department.id]
+        breaker = self.breakers.get(department.id)
+        state = breaker.state(now)
+        if state is State.OPEN or (state is State.HALF_OPEN and breaker.probing):
+            return 0
+        return min(free, 1) if state is State.HALF_OPEN else free
 
     async def _sleep_for(self) -> float:
-        due = await self._store.next_due()
-        if due is None:
-            return self._poll
-        return min(self._poll, max((due - self._clock.now()).total_seconds(), 0.0))
+        now = self._clock.now()
+        capacity = self.capacity(now)
+        due = await self._store.next_due(capacity.keys()) if capacity else None
+        wake = [self._poll]
+        if due is not None:
+            wake.append((due - now).total_seconds())
+        for reopens in self.breakers.reopen_times(now):
+            wake.append((reopens - now).total_seconds())
+        return max(min(wake), 0.0)
 
-    def _limit(self, department: Department) -> asyncio.Semaphore:
-        limit = self._limits.get(department.id)
-        if limit is None:
-            limit = self._limits[department.id] = asyncio.Semaphore(department.delivery.concurrency)
-        return limit
+    # ------------------------------------------------------------------ one attempt
 
     async def _attempt(self, item: ClaimedDelivery) -> None:
-        delivery, message = item.delivery, item.message
-        recipient = delivery.recipient
-        department = self._config().departments.get(recipient)
-        now = self._clock.now()
-        if recipient in self.gone:
-            await self._dead(item, delivery.attempts, "endpoint disabled after HTTP 410")
-            return
-        if department is None or not department.enabled or department.delivery.endpoint is None:
-            await self._failed(item, now, "recipient has no enabled push endpoint")
-            return
-        # The breaker is asked only once a concurrency slot is free, so deliveries queued
-        # behind a failing endpoint see the breaker the earlier failures opened.
-        async with self._limit(department):
-            now = self._clock.now()
-            breaker = self.breakers.get(recipient)
-            if not breaker.allow(now):
-                reopens = max(breaker.reopens_at() or now, now + timedelta(seconds=1))
-                await self._store.mark_retry(
-                    message.seq, recipient, delivery.attempts, reopens, "breaker open"
-                )
+        recipient = item.delivery.recipient
+        try:
+            department = self._config().departments.get(recipient)
+            endpoint = department.delivery.endpoint if department is not None else None
+            if department is None or endpoint is None or not department.enabled:
+                await self._store.release_claim(item.message.seq, recipient, self._owner)
                 return
+            now = self._clock.now()
+            if not self.breakers.get(recipient).allow(now):
+                await self._store.release_claim(item.message.seq, recipient, self._owner)
+                return
+            message = item.message
             result = await self._pusher.push(
-                department.delivery.endpoint,
+                endpoint,
                 message.body,
                 f"{message.source}:{message.event_id}",
                 now,
                 department.delivery.timeout_seconds,
             )
-        await self._record(item, result)
+            await self._record(item, result)
+        finally:
+            self.in_flight[recipient] -= 1
+            if self.in_flight[recipient] <= 0:
+                del self.in_flight[recipient]
 
     async def _record(self, item: ClaimedDelivery, result: PushResult) -> None:
         recipient = item.delivery.recipient
@@ -137,14 +221,30 @@ class Dispatcher:
             breaker.success()
             await self._delivered(item, now, result.receipt)
         elif result.gone:
-            self.gone.add(recipient)
-            await self._dead(item, item.delivery.attempts + 1, "endpoint answered HTTP 410 Gone")
+            breaker.success()  # it answered; the endpoint is not down, it is gone
+            await self._endpoint_gone(item, now)
         else:
             breaker.failure(now)
             await self._failed(item, now, result.error or "failed")
         self._metrics.breaker_open.labels(self._metrics.dept_label(recipient)).set(
             0 if breaker.state(now) is State.CLOSED else 1
         )
+
+    async def _endpoint_gone(self, item: ClaimedDelivery, now: datetime) -> None:
+        """DESIGN section 7: a 410 disables the endpoint. Kept in the store (every instance
+        and every restart sees it) until an administrator enables the department; the
+        delivery that got it is dead-lettered, the others wait, pending."""
+        recipient = item.delivery.recipient
+        await self._store.mark_gone(
+            recipient,
+            now,
+            GONE_REASON,
+            AuditEvent("endpoint.gone", "gateway", now, recipient, {"reason": GONE_REASON}),
+        )
+        self._gone = self._gone | {recipient}
+        self._metrics.endpoint_gone.labels(self._metrics.dept_label(recipient)).set(1)
+        log.warning("delivery.endpoint_gone", recipient=recipient)
+        await self._dead(item, item.delivery.attempts + 1, GONE_REASON)
 
     async def _delivered(self, item: ClaimedDelivery, now: datetime, receipt: bytes | None) -> None:
         message, recipient = item.message, item.delivery.recipient

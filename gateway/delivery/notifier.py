@@ -46,6 +46,11 @@ class Notifier:
             await asyncio.wait_for(self._dispatch.wait(), seconds)
         self._dispatch.clear()
 
+    def streams(self, recipient: str) -> int:
+        """How many of ``recipient``'s streams wait on this process (the bound on streams
+        per department is checked against it)."""
+        return len(self._inboxes.get(recipient, ()))
+
     def subscribe(self, recipient: str) -> asyncio.Event:
         event = asyncio.Event()
         self._inboxes[recipient].add(event)

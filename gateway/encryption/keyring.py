@@ -29,7 +29,7 @@ from gateway.files import create_private, replace_private
 __all__ = ["KEY_BYTES", "FileKeyRing", "KeyRing", "MemoryKeyRing"]
 
 KEY_BYTES = 16  # SM4 keys are 128 bits (GM/T 0002-2012 5.1)
-KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class KeyRing(Protocol):
@@ -78,7 +78,7 @@ class MemoryKeyRing:
 
 
 def _check(key_id: str, key: bytes) -> None:
-    if KEY_ID.match(key_id) is None:
+    if KEY_ID.fullmatch(key_id) is None:
         raise KeyRingError(f"the at-rest key id {key_id[:64]!r} is not letters, digits, . _ -")
     if len(key) != KEY_BYTES:
         raise KeyRingError(f"the at-rest key {key_id!r} is not {KEY_BYTES} bytes")

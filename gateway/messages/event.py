@@ -15,7 +15,11 @@ from typing import Any
 import orjson
 
 from gateway.clock import utc_iso
+from gateway.configuration.model import EventSettings
+from gateway.masking import holds_personal_data
 from gateway.messages import strict_json
+from gateway.messages.extensions import check_extensions
+from gateway.messages.mediatype import parse_media_type
 from gateway.problems import EventError, Violation
 
 __all__ = [
@@ -28,15 +32,16 @@ __all__ = [
 ]
 
 #: ``<GB/T 2260 region code>.<agency>[.<unit>]``
-DEPARTMENT_ID = re.compile(r"^\d{6}(\.[a-z][a-z0-9_-]*){1,2}$")
+DEPARTMENT_ID = re.compile(r"\d{6}(\.[a-z][a-z0-9_-]*){1,2}")
 #: ``cn.gov.zj.<domain>.<name>.v<major>``
-EVENT_TYPE = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v\d+$")
+EVENT_TYPE = re.compile(r"cn\.gov\.zj\.[a-z0-9_.]+\.v\d+")
 # RFC 3339 date-time (section 5.6) with a mandatory offset. T and Z may be lower case.
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
-# CloudEvents extension attribute names: lower-case ASCII letters and digits.
-_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+#: what ``parse_event`` applies when not told: any extension name (stored messages were
+#: checked against the deployment's allow-list when they were accepted)
+ANY_EXTENSION = EventSettings(extensions=None)
 
 _KNOWN = frozenset(
     {
@@ -85,7 +90,7 @@ def _fail(pointer: str, message: str) -> EventError:
 
 def parse_time(value: str) -> datetime | None:
     """An RFC 3339 date-time with an offset, or None."""
-    m = _RFC3339.match(value)
+    m = _RFC3339.fullmatch(value)
     if m is None:
         return None
     date, clock, fraction, offset = m.groups()
@@ -106,9 +111,15 @@ def _optional_str(obj: dict[str, Any], name: str) -> str | None:
     return value
 
 
-def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTES) -> CloudEvent:
+def parse_event(
+    payload: bytes,
+    *,
+    max_bytes: int = strict_json.DEFAULT_MAX_BYTES,
+    rules: EventSettings = ANY_EXTENSION,
+) -> CloudEvent:
     """Parse and check a CloudEvents 1.0 structured-mode event, or raise ``EventError``
-    (``StrictJSONError`` subclasses when the bytes are not strict JSON)."""
+    (``StrictJSONError`` subclasses when the bytes are not strict JSON). ``rules`` are the
+    deployment's bounds and allow-list for extension attributes (``[events]``)."""
     obj = strict_json.loads(payload, max_bytes=max_bytes)
     if not isinstance(obj, dict):
         raise _fail("", "the event must be a JSON object")
@@ -121,19 +132,23 @@ def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTE
         raise _fail("/id", "must be a non-empty string")
     if len(event_id) > MAX_ID_LENGTH or not event_id.isprintable():
         raise _fail("/id", f"must be at most {MAX_ID_LENGTH} printable characters")
+    if holds_personal_data(event_id):
+        raise _fail("/id", "looks like personal data (an ID or mobile number); ids are logged")
 
     source = obj.get("source")
-    if not isinstance(source, str) or DEPARTMENT_ID.match(source) is None:
+    if not isinstance(source, str) or DEPARTMENT_ID.fullmatch(source) is None:
         raise _fail("/source", "must be a department id like 330784.health.h001")
 
     event_type = obj.get("type")
-    if not isinstance(event_type, str) or EVENT_TYPE.match(event_type) is None:
+    if not isinstance(event_type, str) or EVENT_TYPE.fullmatch(event_type) is None:
         raise _fail("/type", "must be a document type like cn.gov.zj.injury.<name>.v1")
 
     subject = _optional_str(obj, "subject")
     if subject is not None and (len(subject) > MAX_ID_LENGTH or not subject.isprintable()):
         # the subject is the case id: stored, indexed and shown, so bounded and printable
         raise _fail("/subject", f"must be at most {MAX_ID_LENGTH} printable characters")
+    if subject is not None and holds_personal_data(subject):
+        raise _fail("/subject", "looks like personal data (an ID or mobile number); use a case id")
 
     raw_time = obj.get("time")
     when = parse_time(raw_time) if isinstance(raw_time, str) else None
@@ -142,8 +157,8 @@ def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTE
 
     dataschema = _optional_str(obj, "dataschema")
     datacontenttype = _optional_str(obj, "datacontenttype")
-    if datacontenttype is not None and datacontenttype != "application/json":
-        raise _fail("/datacontenttype", 'must be "application/json" when present')
+    if datacontenttype is not None:
+        _check_content_type(datacontenttype)
 
     if "data_base64" in obj:
         raise _fail("/data_base64", "binary data is not accepted; send a JSON object in data")
@@ -151,14 +166,7 @@ def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTE
     if not isinstance(data, dict):
         raise _fail("/data", "must be a JSON object")
 
-    extensions: dict[str, Any] = {}
-    for name in obj.keys() - _KNOWN:
-        if _EXTENSION_NAME.match(name) is None:
-            raise _fail(
-                strict_json.json_pointer([name]),
-                "not a CloudEvents attribute name (lower-case letters and digits)",
-            )
-        extensions[name] = obj[name]
+    extensions = check_extensions(obj, set(obj.keys() - _KNOWN), rules)
 
     return CloudEvent(
         specversion="1.0",
@@ -173,6 +181,18 @@ def parse_event(payload: bytes, *, max_bytes: int = strict_json.DEFAULT_MAX_BYTE
         raw=payload,
         extensions=extensions,
     )
+
+
+def _check_content_type(text: str) -> None:
+    """``datacontenttype`` is a media type (RFC 2046 via RFC 9110 section 8.3.1), parameters
+    allowed; ``data`` is a JSON object, so the type is JSON and any charset is UTF-8
+    (RFC 8259 section 8.1)."""
+    media = parse_media_type(text)
+    if media is None or not media.is_json:
+        raise _fail("/datacontenttype", "must be a JSON media type such as application/json")
+    charset = media.parameters.get("charset")
+    if charset is not None and charset.lower() != "utf-8":
+        raise _fail("/datacontenttype", "JSON is UTF-8; charset must be utf-8 when given")
 
 
 def build_event(

@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 
 from gateway.clock import utc_iso
+from gateway.configuration.model import EventSettings
 from gateway.messages import strict_json
-from gateway.messages.event import CloudEvent, parse_event, parse_time
+from gateway.messages.event import ANY_EXTENSION, CloudEvent, parse_event, parse_time
 from gateway.messages.jws import (
     b64url_decode,
     b64url_encode,
@@ -140,9 +141,16 @@ class SignedMessage:
         )
 
     @classmethod
-    def parse(cls, body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SignedMessage:
+    def parse(
+        cls,
+        body: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        rules: EventSettings = ANY_EXTENSION,
+    ) -> SignedMessage:
         """Strictly parse a message body. Every ``alg`` is checked against the allow-list
-        here, before any key is looked at. Raises ``MessageError`` subclasses."""
+        here, before any key is looked at; ``rules`` are the deployment's bounds on the
+        event's extension attributes. Raises ``MessageError`` subclasses."""
         outer = strict_json.loads(body, max_bytes=max_bytes, max_depth=8)
         if not isinstance(outer, dict):
             raise _envelope("", "must be a JWS General JSON Serialization object")
@@ -162,7 +170,7 @@ class SignedMessage:
         if not isinstance(payload_b64, str) or not payload_b64:
             raise _envelope("/payload", "must be a non-empty base64url string")
         payload = b64url_decode(payload_b64, "/payload")
-        event = parse_event(payload, max_bytes=max_bytes)
+        event = parse_event(payload, max_bytes=max_bytes, rules=rules)
         return cls(payload_b64, payload, event, parsed)
 
     @property

@@ -11,7 +11,7 @@ gateway's signature is the one stored.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # gateway.delivery imports this module: only the type comes b
 
 #: One stored audit entry as the verifier reads it: (seq, entry bytes, prev_hash, hash).
 AuditRow = tuple[int, bytes, str, str]
+
+
+#: the default bound on the bodies of one inbox page, bytes (``[http] page_bytes``)
+INBOX_BYTES = 1_048_576
 
 
 class DeliveryState(enum.StrEnum):
@@ -90,6 +94,15 @@ class AcceptOutcome:
 class ClaimedDelivery:
     delivery: DeliveryRecord
     message: MessageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class GoneEndpoint:
+    """A push endpoint disabled after HTTP 410 (DESIGN section 7), until an administrator
+    enables its department."""
+
+    at: datetime
+    reason: str
 
 
 @dataclass(slots=True)
@@ -160,9 +173,35 @@ class Store(Protocol):
 
     # push delivery
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
-    ) -> list[ClaimedDelivery]: ...
-    async def next_due(self) -> datetime | None: ...
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
+    ) -> list[ClaimedDelivery]:
+        """Lease to ``owner`` for ``lease_seconds``, per recipient of ``capacity``, at most
+        that many of its due push deliveries (oldest due first) whose lease is free or has
+        run out. Recipients not in ``capacity`` are not looked at."""
+        ...
+
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
+        """When the earliest pending push delivery of ``recipients`` falls due."""
+        ...
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        """Extend every lease ``owner`` holds on a pending delivery to ``until``."""
+        ...
+
+    async def release_claims(self, owner: str) -> int:
+        """Give up every lease ``owner`` holds (shutdown, and start under the same identity);
+        the deliveries are due again as they were."""
+        ...
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        """Give up one lease, the delivery untouched (it could not start after all)."""
+        ...
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]: ...
+    async def mark_gone(
+        self, recipient: str, at: datetime, reason: str, audit: AuditEvent
+    ) -> None: ...
+    async def clear_gone(self, recipient: str) -> bool: ...
     async def mark_delivered(
         self, seq: int, recipient: str, at: datetime, receipt: bytes | None, audit: AuditEvent
     ) -> None: ...
@@ -179,7 +218,15 @@ class Store(Protocol):
     async def discard(self, seq: int, recipient: str, audit: AuditEvent) -> bool: ...
 
     # pull delivery
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]: ...
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
+        """A pulling recipient's pending messages after ``after_seq`` in sequence order: at
+        most ``limit`` of them and at most ``max_bytes`` of bodies, so a page is bounded in
+        memory whatever the messages weigh; a first message larger than the bound makes a
+        page of its own, so a reader always advances."""
+        ...
+
     async def ack(
         self, recipient: str, seqs: Sequence[int], at: datetime, audit: AuditEvent
     ) -> int: ...
@@ -192,7 +239,12 @@ class Store(Protocol):
         ...
 
     # operations
-    async def stats(self, now: datetime) -> StoreStats: ...
+    async def stats(self, now: datetime) -> StoreStats:
+        """Pending deliveries by recipient (with the oldest one's acceptance time) and dead
+        letters, read from counts every state transition keeps: the same cost at a million
+        pending as at a thousand."""
+        ...
+
     async def purge_delivered_before(self, before: datetime) -> int: ...
 
     # cases

@@ -18,7 +18,7 @@ queued or sent, so both stores refuse a naive datetime at the same point.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -26,6 +26,7 @@ from gateway.audit.chain import AuditEvent, digest_of, genesis
 from gateway.encryption.protection import RecordProtection
 from gateway.problems import ConfigError, NotFoundError, StoreError
 from gateway.storage.base import (
+    INBOX_BYTES,
     AcceptOutcome,
     AcceptRequest,
     AuditRecord,
@@ -34,6 +35,7 @@ from gateway.storage.base import (
     CaseRecord,
     ClaimedDelivery,
     DeliveryRecord,
+    GoneEndpoint,
     MessageRecord,
     StoreStats,
     Unsupported,
@@ -63,6 +65,13 @@ PURGE_CHUNK: Final = 1000
 class _LostRace(Exception):
     """Another instance stored the same (source, event id) between our look and our insert
     (PostgreSQL only: SQLite's single writer cannot race itself). Rolls the attempt back."""
+
+
+async def _count(tx: Tx, recipient: str, *, pending: int = 0, dead: int = 0) -> None:
+    """Keep ``delivery_counts`` in step with a state transition, in its transaction."""
+    for state, n in (("pending", pending), ("dead", dead)):
+        if n:
+            await tx.run("count", recipient=recipient, state=state, n=n)
 
 
 class StoreCore(Generic[C]):
@@ -215,29 +224,49 @@ class StoreCore(Generic[C]):
     # ------------------------------------------------------------------ push delivery
 
     async def claim_due(
-        self, now: datetime, limit: int, owner: str, lease_seconds: float
+        self, now: datetime, owner: str, lease_seconds: float, capacity: Mapping[str, int]
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due push deliveries, oldest first. Rows another instance
-        holds a live lease on are not due; a lease that has run out (its holder crashed)
-        makes the delivery claimable again: at least once, never lost."""
+        """Lease, per recipient of ``capacity``, at most that many of its due push
+        deliveries, oldest first (issue 12: a claim takes only what can start now). Rows
+        another instance holds a live lease on are not due; a lease that has run out (its
+        holder crashed) makes the delivery claimable again: at least once, never lost."""
         until = aware(now) + timedelta(seconds=lease_seconds)
+        wanted = sorted((r, free) for r, free in capacity.items() if free > 0)
 
         async def run(tx: Tx) -> list[ClaimedDelivery]:
-            rows = await tx.rows("claim_due", now=now, limit=limit)
+            rows: list[Sequence[object]] = []
+            for recipient, free in wanted:
+                rows += await tx.rows("claim_due", recipient=recipient, now=now, limit=free)
             if rows:
                 seqs, recipients = [r[0] for r in rows], [r[1] for r in rows]
                 await tx.run("lease", owner=owner, until=until, seqs=seqs, recipients=recipients)
             return [self._rows.claimed(r) for r in rows]
 
-        if limit <= 0:
+        if not wanted:
             return []
         return await self.connector.write(run)
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, recipients: Collection[str]) -> datetime | None:
+        wanted = sorted(recipients)
+
         async def run(tx: Tx) -> datetime | None:
-            return self._rows.maybe_when(await tx.value("next_due"))
+            return self._rows.maybe_when(await tx.value("next_due", recipients=wanted))
 
         return await self.connector.read(run)
+
+    async def renew_claims(self, owner: str, until: datetime) -> int:
+        aware(until)
+        return await self.connector.write(
+            lambda tx: tx.run("renew_claims", owner=owner, until=until)
+        )
+
+    async def release_claims(self, owner: str) -> int:
+        return await self.connector.write(lambda tx: tx.run("release_claims", owner=owner))
+
+    async def release_claim(self, seq: int, recipient: str, owner: str) -> None:
+        await self.connector.write(
+            lambda tx: tx.run("release_claim", seq=seq, recipient=recipient, owner=owner)
+        )
 
     @staticmethod
     async def _require(tx: Tx, seq: int, recipient: str) -> None:
@@ -254,8 +283,10 @@ class StoreCore(Generic[C]):
 
         async def run(tx: Tx) -> None:
             await self._require(tx, seq, recipient)
-            await tx.run("mark_delivered", at=at, receipt=receipt, seq=seq, recipient=recipient)
+            params = {"at": at, "receipt": receipt, "seq": seq, "recipient": recipient}
+            changed = await tx.run("mark_delivered", **params)
             await self._audit(tx, audit)
+            await _count(tx, recipient, pending=-changed)
 
         await self.connector.write(run)
 
@@ -289,6 +320,7 @@ class StoreCore(Generic[C]):
             params = {"attempts": attempts, "error": error, "seq": seq, "recipient": recipient}
             if await tx.run("mark_dead", **params):
                 await self._audit(tx, audit)
+                await _count(tx, recipient, pending=-1, dead=1)
 
         await self.connector.write(run)
 
@@ -315,6 +347,7 @@ class StoreCore(Generic[C]):
             if wake is not None:
                 await tx.run("notify", wake=wake)
             await self._audit(tx, audit)
+            await _count(tx, recipient, pending=1, dead=-1)
             return True
 
         return await self.connector.write(run)
@@ -326,15 +359,20 @@ class StoreCore(Generic[C]):
             if not await tx.run("discard", seq=seq, recipient=recipient):
                 return False
             await self._audit(tx, audit)
+            await _count(tx, recipient, dead=-1)
             return True
 
         return await self.connector.write(run)
 
     # ------------------------------------------------------------------ pull delivery
 
-    async def inbox(self, recipient: str, after_seq: int, limit: int) -> list[MessageRecord]:
+    async def inbox(
+        self, recipient: str, after_seq: int, limit: int, max_bytes: int = INBOX_BYTES
+    ) -> list[MessageRecord]:
+        params = {"recipient": recipient, "after": after_seq, "limit": limit}
+
         async def run(tx: Tx) -> list[MessageRecord]:
-            rows = await tx.rows("inbox", recipient=recipient, after=after_seq, limit=limit)
+            rows = await tx.rows("inbox", **params, max_bytes=max_bytes)
             return [self._rows.message(r) for r in rows]
 
         return await self.connector.read(run)
@@ -352,6 +390,7 @@ class StoreCore(Generic[C]):
             changed = await tx.run("ack", at=at, recipient=recipient, seqs=wanted)
             if changed:
                 await self._audit(tx, audit)
+                await _count(tx, recipient, pending=-changed)
             return changed
 
         if not wanted:
@@ -361,15 +400,47 @@ class StoreCore(Generic[C]):
     # ------------------------------------------------------------------ operations
 
     async def stats(self, now: datetime) -> StoreStats:
+        """From the kept counts, and one index step per recipient with pending deliveries for
+        the oldest's age: the same cost at a million pending as at a thousand."""
+
         async def run(tx: Tx) -> StoreStats:
             stats = StoreStats()
-            for recipient, count, oldest in await tx.rows("pending_by_recipient"):
-                stats.pending_by_recipient[recipient] = int(count)
-                stats.oldest_pending_by_recipient[recipient] = self._rows.when(oldest)
-            stats.dead = int(await tx.value("count_dead"))
+            for recipient, state, n in await tx.rows("delivery_counts"):
+                if state == "dead":
+                    stats.dead += int(n)
+                    continue
+                stats.pending_by_recipient[str(recipient)] = int(n)
+                oldest = await tx.value("oldest_pending", recipient=recipient)
+                if oldest is not None:
+                    stats.oldest_pending_by_recipient[str(recipient)] = self._rows.when(oldest)
             return stats
 
         return await self.connector.read(run, snapshot=True)
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def gone_endpoints(self) -> dict[str, GoneEndpoint]:
+        async def run(tx: Tx) -> dict[str, GoneEndpoint]:
+            rows = await tx.rows("gone_endpoints")
+            return {str(r[0]): GoneEndpoint(self._rows.when(r[1]), str(r[2])) for r in rows}
+
+        return await self.connector.read(run)
+
+    async def mark_gone(self, recipient: str, at: datetime, reason: str, audit: AuditEvent) -> None:
+        """Disable ``recipient``'s push endpoint (a 410), audited; kept as it was if it is
+        already (the first 410's time stands)."""
+        aware(at)
+
+        async def run(tx: Tx) -> None:
+            if await tx.run("mark_gone", recipient=recipient, at=at, reason=reason):
+                await self._audit(tx, audit)
+
+        await self.connector.write(run)
+
+    async def clear_gone(self, recipient: str) -> bool:
+        return bool(
+            await self.connector.write(lambda tx: tx.run("clear_gone", recipient=recipient))
+        )
 
     async def purge_delivered_before(self, before: datetime) -> int:
         """Retention: delete messages accepted before ``before`` whose every delivery is

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from gateway.problems import StoreError
 
-_NAME = re.compile(r"^(\d{4,})_([A-Za-z0-9_]+)\.sql$")
+_NAME = re.compile(r"(\d{4,})_([A-Za-z0-9_]+)\.sql")
 
 # An arbitrary constant: the advisory lock key that serialises concurrent upgrades when
 # several gateway instances start against one PostgreSQL database at the same moment.
@@ -64,7 +64,7 @@ def load_migrations(dialect: str, base: Traversable | None = None) -> list[Migra
     if not root.is_dir():
         return []
     for entry in root.iterdir():
-        match = _NAME.match(entry.name)
+        match = _NAME.fullmatch(entry.name)
         if match is None:
             continue
         version = int(match.group(1))

@@ -28,6 +28,7 @@ from joserfc.jwk import ECKey, OKPKey
 
 from gateway.clock import utc_iso
 from gateway.files import create_private, replace_private
+from gateway.masking import mask_text
 from gateway.problems import (
     ConflictError,
     KeyExpiredError,
@@ -59,9 +60,7 @@ ALGORITHMS: tuple[Algorithm, ...] = ("Ed25519", "ES256", "SM2")
 PublicKey = OKPKey | ECKey | SM2Key
 
 #: ``<owner>/<key-name>``; the owner is a department id or the gateway id
-KID = re.compile(
-    r"^(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})$"
-)
+KID = re.compile(r"(?P<owner>[0-9a-z][0-9a-z._-]{0,63})/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 
 # kty/crv pairs we accept, and the algorithm each implies.
 _KEY_TYPES: dict[tuple[str, str], Algorithm] = {
@@ -78,12 +77,19 @@ _ALG_NAMES: dict[Algorithm, frozenset[str]] = {
 }
 
 
+def shown_kid(kid: str) -> str:
+    """A kid from outside as an answer or a log line may show it: at most 200 characters,
+    with anything shaped like personal data masked (a kid is an identifier the gateway logs
+    untouched once it is known; an unknown one is whatever the caller wrote)."""
+    return mask_text(kid[:200])
+
+
 def split_kid(kid: str) -> tuple[str, str]:
     """``(owner, key-name)`` of a kid, or ``UnknownKeyError`` if it has not that shape."""
-    m = KID.match(kid)
+    m = KID.fullmatch(kid)
     if m is None:
         raise UnknownKeyError(
-            "the kid must be '<department-id>/<key-name>'", extra={"kid": kid[:200]}
+            "the kid must be '<department-id>/<key-name>'", extra={"kid": shown_kid(kid)}
         )
     return m["owner"], m["name"]
 
@@ -216,7 +222,7 @@ class SigningKey:
         if "d" not in jwk:
             raise KeyFileError(f"{p}: a public key; the private key (member 'd') is needed")
         kid = jwk.get("kid")
-        if not isinstance(kid, str) or KID.match(kid) is None:
+        if not isinstance(kid, str) or KID.fullmatch(kid) is None:
             raise KeyFileError(f"{p}: the JWK needs a kid of the form '<department-id>/<name>'")
         try:
             key = _import(jwk, alg)
@@ -362,9 +368,8 @@ class KeyRegistry:
     def resolve(self, kid: str, at: datetime) -> KeyRecord:
         record = self._records.get(kid)
         if record is None:
-            raise UnknownKeyError(
-                f"no key with kid {kid[:200]} is registered", extra={"kid": kid[:200]}
-            )
+            shown = shown_kid(kid)
+            raise UnknownKeyError(f"no key with kid {shown} is registered", extra={"kid": shown})
         record.check_usable(at)
         return record
 

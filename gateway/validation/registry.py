@@ -299,7 +299,7 @@ def _violations_for(error: ValidationError) -> Iterator[Violation]:
         known = schema.get("properties", {}) if isinstance(schema, dict) else {}
         patterns = schema.get("patternProperties", {}) if isinstance(schema, dict) else {}
         for name in instance if isinstance(instance, dict) else {}:
-            if name in known or any(re.search(p, name) for p in patterns):
+            if name in known or any(re.search(_whole_end(p), name) for p in patterns):
                 continue
             yield Violation(
                 to_pointer([*error.absolute_path, name]),
@@ -373,6 +373,12 @@ def _simple_message(rule: object, expected: Any, error: ValidationError) -> str:
             return "is not allowed here"
         case _:
             return f"fails the schema rule '{rule}'"
+
+
+def _whole_end(pattern: str) -> str:
+    """A schema pattern with every unescaped ``$`` as ``\\Z``: ECMA-262's ``$`` (what JSON
+    Schema means) is the end of the string, Python's also matches before a final newline."""
+    return re.sub(r"(?<!\\)\$", r"\\Z", pattern)
 
 
 def _fast_fallback(exc: Exception) -> list[Violation]:

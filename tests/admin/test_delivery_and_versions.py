@@ -72,10 +72,10 @@ async def test_delivery_switched_to_push_reaches_the_new_endpoint_and_survives_r
         async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
             _, listed = await _call(gw, "GET", "/admin/v1/departments", _headers(gw))
             (found,) = [d for d in listed["departments"] if d["id"] == RECOGNITION]
-            assert (found["delivery"], found["endpoint"], found["gone"]) == (
+            assert (found["delivery"], found["endpoint"], found["endpoint_gone"]) == (
                 "push",
                 f"{url}/inbound",
-                False,
+                None,
             )
 
 

@@ -72,6 +72,7 @@ NOT_PER_OPERATION = {
     "invalid-key",  # only in key bodies: listed where keys are added
     "configuration",  # gateway serve refuses to start; the command line
     "key-file",  # gateway serve / gateway sign
+    "client-closed-request",  # the client is gone: nobody receives it
     "receipt-mismatch",  # an adapter checking its receipt
 }
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -19,10 +21,13 @@ import aiohttp
 import orjson
 
 from gateway.assembly import dev_key_path
+from gateway.messages import sign_message
+from gateway.messages.event import build_event
 from gateway.trust import SigningKey, issue_token
-from tests.exchange.conftest import REPO
+from tests.exchange.conftest import DIAGNOSIS, REPO, example
 
 GATEWAY_ID = "330000.exchange"
+HOSPITAL = "330784.health.h001"
 
 
 def free_port() -> int:
@@ -107,3 +112,37 @@ async def inbox_ids(
         if not page["messages"]:
             return ids
         after = page["next"]
+
+
+def push_config(config_dir: Path, endpoint: str) -> Path:
+    """The shipped configuration with the recognition centre switched to push."""
+    shutil.copytree(REPO / "config", config_dir)
+    departments = config_dir / "departments.toml"
+    text, count = re.subn(
+        r'(id = "330784\.hrss\.recognition"\n(?:(?!\[\[departments\]\]).*\n)*?)'
+        r'delivery = \{ mode = "pull" \}',
+        rf'\1delivery = {{ mode = "push", endpoint = "{endpoint}", timeout = "5s" }}',
+        departments.read_text(encoding="utf-8"),
+    )
+    assert count == 1, "departments.toml changed shape: recognition's delivery line not found"
+    departments.write_text(text, encoding="utf-8")
+    return config_dir
+
+
+def layout(tmp_path: Path, endpoint: str) -> tuple[Path, Path]:
+    """The shared data directory (empty) and configuration directory of both instances."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    return data_dir, push_config(tmp_path / "config", endpoint)
+
+
+def signed_messages(data_dir: Path, prefix: str, count: int) -> dict[str, bytes]:
+    """``count`` diagnosis messages signed with the hospital's development key, by id."""
+    key = SigningKey.load(dev_key_path(data_dir, HOSPITAL))
+    document = example("medical_diagnosis")
+    return {
+        f"{prefix}-{i}": sign_message(
+            build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"{prefix}-{i}"), key
+        )
+        for i in range(count)
+    }

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from gateway.clock import ManualClock
 from gateway.messages.jws import b64url_encode, sign_segments
 from gateway.testing import GatewayHandle, running_gateway
 from tests.exchange.conftest import DIAGNOSIS, example
 
 HOSPITAL = "330784.health.h001"
 PROBLEM = "urn:zj-exchange:problem:"
+JOSE = "application/jose+json"
 
 
 async def _post(
@@ -102,6 +104,33 @@ async def test_clock_skew_is_refused(tmp_path: Path, database: str | None) -> No
         got, problem = await _post(
             gw, client.sign(DIAGNOSIS, example("medical_diagnosis"), time=late)
         )
+        assert (got, problem["type"]) == (422, PROBLEM + "clock-skew")
+
+
+async def test_a_late_duplicate_gets_its_original_receipt_not_clock_skew(
+    tmp_path: Path, database: str | None
+) -> None:
+    clock = ManualClock(datetime.now(UTC))
+    async with running_gateway(tmp_path, database=database, clock=clock) as gw:
+        body = gw.client(HOSPITAL).sign(DIAGNOSIS, example("medical_diagnosis"), event_id="late")
+        first = await gw.session.post(
+            f"{gw.base_url}/v1/messages", data=body, headers={"content-type": JOSE}
+        )
+        receipt = await first.read()
+        assert first.status == 202
+        clock.advance(timedelta(minutes=7))  # past the 5 minute skew window
+        again = await gw.session.post(
+            f"{gw.base_url}/v1/messages", data=body, headers={"content-type": JOSE}
+        )
+        assert (again.status, await again.read()) == (202, receipt)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        fresh = gw.client(HOSPITAL).sign(
+            DIAGNOSIS,
+            example("medical_diagnosis"),
+            event_id="new",
+            time=clock.now() - timedelta(minutes=7),
+        )
+        got, problem = await _post(gw, fresh)
         assert (got, problem["type"]) == (422, PROBLEM + "clock-skew")
 
 

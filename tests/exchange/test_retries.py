@@ -102,7 +102,7 @@ async def test_gone_endpoint_is_dead_lettered_at_once(tmp_path: Path, database: 
                 d.recipient: d for d in await gw.store.deliveries_for(receipt["sequence"])
             }
             assert deliveries[RECOGNITION].state == "dead"
-            assert RECOGNITION in dispatcher.gone
+            assert RECOGNITION in await gw.store.gone_endpoints()
             seq = receipt["sequence"]
             headers = {"Authorization": f"Bearer {_admin_token(tmp_path)}"}
             url_ = f"{gw.base_url}/admin/v1/dead-letters/{seq}/{RECOGNITION}/discard"

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shutil
 import signal
 import subprocess
 from collections import Counter
@@ -32,13 +30,18 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from gateway.assembly import dev_key_path
-from gateway.messages import sign_message
-from gateway.messages.event import build_event
 from gateway.testing import running_gateway
-from gateway.trust import SigningKey
-from tests.exchange.conftest import DIAGNOSIS, REPO, example, serve
-from tests.exchange.processes import free_port, gateway_process, inbox_ids, submit, wait_ready
+from tests.exchange.conftest import DIAGNOSIS, example, serve
+from tests.exchange.processes import (
+    free_port,
+    gateway_process,
+    inbox_ids,
+    layout,
+    push_config,
+    signed_messages,
+    submit,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -102,28 +105,6 @@ class Instance:
     process: subprocess.Popen[bytes]
 
 
-def push_config(config_dir: Path, endpoint: str) -> Path:
-    """The shipped configuration with the recognition centre switched to push."""
-    shutil.copytree(REPO / "config", config_dir)
-    departments = config_dir / "departments.toml"
-    text, count = re.subn(
-        r'(id = "330784\.hrss\.recognition"\n(?:(?!\[\[departments\]\]).*\n)*?)'
-        r'delivery = \{ mode = "pull" \}',
-        rf'\1delivery = {{ mode = "push", endpoint = "{endpoint}", timeout = "5s" }}',
-        departments.read_text(encoding="utf-8"),
-    )
-    assert count == 1, "departments.toml changed shape: recognition's delivery line not found"
-    departments.write_text(text, encoding="utf-8")
-    return config_dir
-
-
-def layout(tmp_path: Path, endpoint: str) -> tuple[Path, Path]:
-    """The shared data directory (empty) and configuration directory of both instances."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    return data_dir, push_config(tmp_path / "config", endpoint)
-
-
 @asynccontextmanager
 async def two_instances(
     data_dir: Path, config_dir: Path, database: str
@@ -144,18 +125,6 @@ async def two_instances(
                 Instance(f"http://127.0.0.1:{ports[0]}", first),
                 Instance(f"http://127.0.0.1:{ports[1]}", second),
             )
-
-
-def signed_messages(data_dir: Path, prefix: str, count: int) -> dict[str, bytes]:
-    """``count`` diagnosis messages signed with the hospital's development key, by id."""
-    key = SigningKey.load(dev_key_path(data_dir, HOSPITAL))
-    document = example("medical_diagnosis")
-    return {
-        f"{prefix}-{i}": sign_message(
-            build_event(source=HOSPITAL, type=DIAGNOSIS, data=document, id=f"{prefix}-{i}"), key
-        )
-        for i in range(count)
-    }
 
 
 async def push_states(database: str) -> dict[str, tuple[str, datetime | None]]:

@@ -61,6 +61,8 @@ def test_optional_attributes_and_extensions() -> None:
         ({"id": 5}, "/id"),
         ({"id": "x" * 129}, "/id"),
         ({"id": "a\nb"}, "/id"),
+        ({"id": "11010519491231002X"}, "/id"),
+        ({"subject": "tel-13812345678"}, "/subject"),
         ({"source": "health"}, "/source"),
         ({"source": "330784.Health"}, "/source"),
         ({"source": "330784.a.b.c"}, "/source"),

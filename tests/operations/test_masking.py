@@ -71,7 +71,8 @@ async def test_a_request_that_fails_validation_leaks_nothing(
         document["patient"]["name"] = NAME
         document["patient"]["id_number"] = ID_NUMBER[:-1] + "1"  # wrong check character
         document["patient"]["phone"] = PHONE
-        body = gw.client("330784.health.h001").sign(DIAGNOSIS, document, event_id=ID_NUMBER)
+        # an ID number as the event id is refused before this (tests/messages/test_event.py)
+        body = gw.client("330784.health.h001").sign(DIAGNOSIS, document, event_id="planted-1")
         async with gw.session.post(
             f"{gw.base_url}/v1/messages",
             data=body,
@@ -128,3 +129,39 @@ def test_standard_library_records_are_masked(
     assert "RuntimeError" in text
     for value in (ID_NUMBER, PHONE, ACCOUNT):
         assert value not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("request_id", "trace-2026113004521234"),
+        ("message_id", "330784.health.h001/2026113004521234"),
+        ("case_id", "GS-330784-2026-000123"),
+        ("sha256", "e3b0c44298fc1c149afbf4c8996fb924270000123456789012345678991b7852b8"),
+        ("sequence", 1234567890123456),
+        ("kid", "330784.health.h001/2026-01"),
+    ],
+)
+def test_identifiers_are_never_altered(captured: io.StringIO, key: str, value: object) -> None:
+    structlog.get_logger("test").info("ids", **{key: value})
+    assert str(value) in captured.getvalue()
+
+
+def test_digits_inside_a_longer_token_are_not_an_account() -> None:
+    digest = "ab1234567890123456cd"
+    assert mask_text(f"digest {digest}") == f"digest {digest}"
+    assert mask_text(f"acct {ACCOUNT}.") == "acct ****3445."
+
+
+async def test_a_request_id_is_logged_as_given_unless_it_is_personal(
+    tmp_path: Path, captured: io.StringIO, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database) as gw:
+        for given in ("trace-2026113004521234", f"id-{ID_NUMBER}"):
+            async with gw.session.get(
+                f"{gw.base_url}/healthz", headers={"X-Request-Id": given}
+            ) as response:
+                answered = response.headers["X-Request-Id"]
+            assert (answered == given) == (given == "trace-2026113004521234")
+            assert f'"request_id": "{answered}"' in captured.getvalue().replace('":"', '": "')
+    assert ID_NUMBER not in captured.getvalue()

@@ -196,50 +196,109 @@ async def test_claim_lease_and_reclaim_after_expiry(store: AnyStore, clock: Manu
     await store.accept(request("e1"))
     await store.accept(request("e2", at=START + timedelta(seconds=1)))
     await store.accept(request("pull-only", recipients=[PULL_B]))
-    assert await store.next_due() == START
+    assert await store.next_due(["zj.hrss"]) == START
 
     now = START + timedelta(seconds=2)
-    claimed = await store.claim_due(now, 1, "worker-a", 30)
+    claimed = await store.claim_due(now, "worker-a", 30, {"zj.hrss": 1})
     assert [(c.delivery.seq, c.delivery.recipient) for c in claimed] == [(1, "zj.hrss")]
     assert claimed[0].message.seq == 1
     assert claimed[0].message.body == b'{"body":1}'
     assert claimed[0].delivery.accepted_at == START
 
     # Leased: the next claim takes the other one only, then nothing.
-    claimed = await store.claim_due(now, 10, "worker-b", 30)
+    claimed = await store.claim_due(now, "worker-b", 30, {"zj.hrss": 10})
     assert [c.delivery.seq for c in claimed] == [2]
-    assert await store.claim_due(now, 10, "worker-b", 30) == []
-    assert await store.next_due() == START  # next_due ignores leases
+    assert await store.claim_due(now, "worker-b", 30, {"zj.hrss": 10}) == []
+    assert await store.next_due(["zj.hrss"]) == START  # next_due ignores leases
 
     # worker-a crashed; its lease runs out and someone else claims the delivery.
     later = now + timedelta(seconds=30)
-    claimed = await store.claim_due(later, 10, "worker-c", 30)
+    claimed = await store.claim_due(later, "worker-c", 30, {"zj.hrss": 10})
     assert sorted(c.delivery.seq for c in claimed) == [1, 2]
 
     # Not yet due messages are not claimed.
     await store.accept(request("future", at=later + timedelta(minutes=5)))
-    assert await store.claim_due(later + timedelta(seconds=10), 10, "w", 30) == []
-    assert await store.claim_due(later, 0, "w", 30) == []
+    assert await store.claim_due(later + timedelta(seconds=10), "w", 30, {"zj.hrss": 10}) == []
+    assert await store.claim_due(later, "w", 30, {"zj.hrss": 0}) == []
+
+
+async def test_claims_per_recipient_renewed_and_released(store: AnyStore) -> None:
+    """A claim takes per recipient at most its free count; a holder renews its leases and
+    releases them (shutdown, or a restart under the same identity) without touching the
+    deliveries (issue 12)."""
+    for i in range(5):
+        await store.accept(request(f"h{i}"))
+        await store.accept(request(f"t{i}", recipients=[("zj.tax", "push")]))
+    now = START + timedelta(seconds=1)
+    claimed = await store.claim_due(now, "a", 30, {"zj.hrss": 2, "zj.tax": 1})
+    assert sorted(c.delivery.recipient for c in claimed) == ["zj.hrss", "zj.hrss", "zj.tax"]
+    assert await store.claim_due(now, "b", 30, {}) == []
+    assert await store.next_due(["zj.tax"]) == START
+    # renewed: still held after the first lease would have run out
+    assert await store.renew_claims("a", now + timedelta(seconds=60)) == 3
+    later = now + timedelta(seconds=45)
+    rest = await store.claim_due(later, "b", 30, {"zj.hrss": 10, "zj.tax": 10})
+    assert len(rest) == 7
+    # released: due again at once, attempts untouched
+    assert await store.release_claims("a") == 3
+    again = await store.claim_due(later, "c", 30, {"zj.hrss": 10, "zj.tax": 10})
+    assert len(again) == 3 and all(c.delivery.attempts == 0 for c in again)
+    await store.release_claim(again[0].delivery.seq, again[0].delivery.recipient, "c")
+    assert len(await store.claim_due(later, "d", 30, {"zj.hrss": 10, "zj.tax": 10})) == 1
+
+
+async def test_gone_endpoint_is_kept_until_cleared(store: AnyStore) -> None:
+    assert await store.gone_endpoints() == {}
+    await store.mark_gone("zj.hrss", START, "HTTP 410", event("endpoint.gone"))
+    await store.mark_gone("zj.hrss", START + timedelta(1), "HTTP 410", event("endpoint.gone"))
+    gone = await store.gone_endpoints()
+    assert list(gone) == ["zj.hrss"] and gone["zj.hrss"].at == START
+    assert [e.event.action for e in await store.audit_entries(0, 10)] == ["endpoint.gone"]
+    assert await store.clear_gone("zj.hrss") is True
+    assert await store.clear_gone("zj.hrss") is False
+    assert await store.gone_endpoints() == {}
+
+
+async def test_counts_follow_every_transition(store: AnyStore) -> None:
+    """Pending and dead per recipient are kept by the transitions themselves (issue 12: a
+    scrape reads them instead of counting every row), and agree with the rows."""
+    for i in range(4):
+        await store.accept(request(f"c{i}", recipients=[PUSH, PULL_B]))
+    await store.accept(request("c0", recipients=[PUSH, PULL_B]))  # a repeat counts nothing
+    now = START + timedelta(seconds=1)
+    await store.mark_delivered(1, "zj.hrss", now, None, event("delivery.delivered"))
+    await store.mark_delivered(1, "zj.hrss", now, None, event("delivery.delivered"))
+    await store.mark_dead(2, "zj.hrss", 3, "gave up", event("delivery.dead"))
+    await store.mark_dead(3, "zj.hrss", 3, "gave up", event("delivery.dead"))
+    await store.replay(2, "zj.hrss", now, event("delivery.replayed"))
+    await store.discard(3, "zj.hrss", event("delivery.discarded"))
+    await store.ack("zj.medicare", [1, 2, 99], now, event("inbox.acked"))
+    stats = await store.stats(now)
+    assert stats.pending_by_recipient == {"zj.hrss": 2, "zj.medicare": 2}
+    assert stats.dead == 0
+    assert stats.oldest_pending_by_recipient == {"zj.hrss": START, "zj.medicare": START}
+    await store.mark_dead(4, "zj.hrss", 1, "gone", event("delivery.dead"))
+    assert (await store.stats(now)).dead == 1
 
 
 async def test_retry_dead_replay_discard(store: AnyStore) -> None:
     await store.accept(request("e1"))
     now = START
-    await store.claim_due(now, 10, "w", 30)
+    await store.claim_due(now, "w", 30, {"zj.hrss": 10})
 
     retry_at = now + timedelta(seconds=10)
     await store.mark_retry(1, "zj.hrss", 1, retry_at, "HTTP 503")
     (d,) = await store.deliveries_for(1)
     assert (d.attempts, d.next_attempt_at, d.last_error) == (1, retry_at, "HTTP 503")
-    assert await store.next_due() == retry_at
-    assert await store.claim_due(now, 10, "w", 30) == []  # not due yet
+    assert await store.next_due(["zj.hrss"]) == retry_at
+    assert await store.claim_due(now, "w", 30, {"zj.hrss": 10}) == []  # not due yet
     # mark_retry cleared the lease, so it is claimable as soon as it is due.
-    assert len(await store.claim_due(retry_at, 10, "w", 30)) == 1
+    assert len(await store.claim_due(retry_at, "w", 30, {"zj.hrss": 10})) == 1
 
     await store.mark_dead(1, "zj.hrss", 7, "gave up", event("delivery.dead", target="1"))
     (d,) = await store.deliveries_for(1)
     assert d.state is DeliveryState.DEAD and d.attempts == 7
-    assert await store.next_due() is None
+    assert await store.next_due(["zj.hrss"]) is None
     assert [x.seq for x in await store.list_dead(None, 10)] == [1]
     assert [x.seq for x in await store.list_dead("zj.hrss", 10)] == [1]
     assert await store.list_dead("zj.other", 10) == []
@@ -273,7 +332,7 @@ async def test_retry_dead_replay_discard(store: AnyStore) -> None:
 
 async def test_mark_delivered_clears_lease_and_keeps_receipt(store: AnyStore) -> None:
     await store.accept(request("e1", recipients=[PUSH, ("zj.tax", "push")]))
-    await store.claim_due(START, 10, "w", 30)
+    await store.claim_due(START, "w", 30, {"zj.hrss": 10})
     at = START + timedelta(seconds=3)
     await store.mark_delivered(1, "zj.hrss", at, b"signed-receipt", event("delivery.delivered"))
     deliveries = {d.recipient: d for d in await store.deliveries_for(1)}
@@ -321,6 +380,26 @@ async def test_inbox_and_ack(store: AnyStore) -> None:
     assert await store.ack("zj.medicare", [], START, event("inbox.acked")) == 0
     actions = [a.event.action for a in await store.audit_entries(0, 100)]
     assert actions.count("inbox.acked") == 1
+
+
+async def test_inbox_page_is_bounded_in_bytes(store: AnyStore) -> None:
+    """A page stops at ``max_bytes`` of bodies (issue 12: a stream held 500 large messages);
+    a message larger than the bound alone still makes a page, so a reader always advances."""
+
+    def sized(n: int) -> Callable[[int], tuple[bytes, bytes]]:
+        return lambda seq: (b"x" * n, b"{}")
+
+    for i, size in enumerate((400, 400, 400, 5000, 10)):
+        await store.accept(request(f"b{i}", recipients=[PULL_B], build=sized(size)))
+    pages = [
+        [m.seq for m in await store.inbox("zj.medicare", after, 100, max_bytes=1000)]
+        for after in (0, 3, 4)
+    ]
+    assert pages == [[1, 2], [4], [5]]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100, max_bytes=1200)] == [1, 2, 3]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100, max_bytes=1)] == [1]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 2, max_bytes=10**9)] == [1, 2]
+    assert [m.seq for m in await store.inbox("zj.medicare", 0, 100)] == [1, 2, 3, 4, 5]
 
 
 async def test_ack_many(store: AnyStore) -> None:
@@ -487,7 +566,7 @@ async def test_migrations_idempotent_on_reopen(db_path: Path, clock: ManualClock
         rows = conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
     finally:
         conn.close()
-    assert rows == [(1, START.isoformat()), (2, START.isoformat())]
+    assert rows == [(v, START.isoformat()) for v in (1, 2, 3)]
 
 
 async def test_close_completes_queued_work(make_store: Callable[[], AnyStore]) -> None:

@@ -21,18 +21,18 @@ DONE = ("enabled", "disabled", "delivery", "key_added", "key_rotated", "key_revo
 @routes.get("/console/departments")
 @page(READ_ROLES)
 async def departments(visit: Visit) -> web.StreamResponse:
-    return visit.render("departments.html", departments=actions.departments(visit.app))
+    return visit.render("departments.html", departments=await actions.departments(visit.app))
 
 
 @routes.get("/console/departments/{dept}")
 @page(READ_ROLES)
 async def department(visit: Visit) -> web.StreamResponse:
-    return _detail(visit)
+    return await _detail(visit)
 
 
-def _detail(visit: Visit, status: int = 200, **context: Any) -> web.Response:
+async def _detail(visit: Visit, status: int = 200, **context: Any) -> web.Response:
     dept_id = actions.department_id(visit.app, visit.request.match_info["dept"])
-    (found,) = [d for d in actions.departments(visit.app) if d["id"] == dept_id]
+    (found,) = [d for d in await actions.departments(visit.app) if d["id"] == dept_id]
     context.setdefault("notice", visit.notice(*DONE))
     return visit.render("department.html", status=status, d=found, **context)
 

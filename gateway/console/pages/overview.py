@@ -40,7 +40,7 @@ async def overview(visit: Visit) -> web.StreamResponse:
         traffic=traffic,
         backlog=_backlog(stats.pending_by_recipient, stats.oldest_pending_by_recipient, now),
         breakers={name: str(state) for name, state in breakers.items() if state != "closed"},
-        gone=sorted(dispatcher.gone) if dispatcher else [],
+        gone=sorted(await app[STORE].gone_endpoints()),
         dead=stats.dead,
         cases=cases,
     )

@@ -27,7 +27,7 @@ from typing import Final
 _HEADER: Final = re.compile(r"^-- ([a-z0-9_]+) --\n(?:--.*\n)*", re.MULTILINE)
 # ``:name`` but not the casts of ``x::text`` (a colon before it, or a word character)
 _PARAMETER: Final = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
-_END_OF_STATEMENT: Final = re.compile(r";[ \t]*(?:\n|$)")
+_END_OF_STATEMENT: Final = re.compile(r";[ \t]*(?:\n|\Z)")
 
 #: dialect -> the placeholder for the n-th (1-based) distinct parameter, of that name
 PLACEHOLDERS: Final[Mapping[str, Callable[[int, str], str]]] = {

@@ -13,10 +13,6 @@ SELECT {message_columns} FROM messages m WHERE m.seq = :seq;
 SELECT {delivery_columns} FROM deliveries d JOIN messages m USING (seq)
 WHERE d.seq = :seq ORDER BY d.recipient;
 
--- next_due --
--- When the earliest pending push delivery falls due (leases ignored).
-SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending' AND mode = 'push';
-
 -- delivery_state --
 SELECT state FROM deliveries WHERE seq = :seq AND recipient = :recipient;
 
@@ -47,10 +43,20 @@ UPDATE deliveries SET state = 'discarded', lease_owner = NULL, lease_until = NUL
 WHERE seq = :seq AND recipient = :recipient AND state = 'dead';
 
 -- inbox --
--- A pulling recipient's pending messages after a sequence number, in sequence order.
+-- A pulling recipient's pending messages after a sequence number, in sequence order: at most
+-- :limit of them and at most :max_bytes of bodies (the first whatever its size). The sizes
+-- come from the record headers (length of a blob or bytea reads no overflow or TOAST page) and
+-- are summed over seq and size alone; the bodies are then read once, in index order, with
+-- nothing sorted that holds them.
+WITH head AS (SELECT d.seq, length(m.body) AS size FROM deliveries d JOIN messages m USING (seq)
+    WHERE d.recipient = :recipient AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > :after
+    ORDER BY d.seq LIMIT :limit),
+sized AS (SELECT seq, SUM(size) OVER (ORDER BY seq) AS upto,
+    ROW_NUMBER() OVER (ORDER BY seq) AS n FROM head)
 SELECT {message_columns} FROM deliveries d JOIN messages m USING (seq)
 WHERE d.recipient = :recipient AND d.mode = 'pull' AND d.state = 'pending' AND d.seq > :after
-ORDER BY d.seq LIMIT :limit;
+    AND d.seq <= (SELECT MAX(seq) FROM sized WHERE upto <= :max_bytes OR n = 1)
+ORDER BY d.seq;
 
 -- insert_audit --
 INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (:seq, :entry, :prev_hash, :hash);
@@ -58,12 +64,41 @@ INSERT INTO audit_log (seq, entry, prev_hash, hash) VALUES (:seq, :entry, :prev_
 -- audit_rows --
 SELECT seq, entry, prev_hash, hash FROM audit_log WHERE seq > :after ORDER BY seq LIMIT :limit;
 
--- pending_by_recipient --
-SELECT d.recipient, COUNT(*), MIN(m.accepted_at) FROM deliveries d JOIN messages m USING (seq)
-WHERE d.state = 'pending' GROUP BY d.recipient;
+-- delivery_counts --
+-- Pending and dead deliveries per recipient, as every state transition keeps them.
+SELECT recipient, state, n FROM delivery_counts WHERE n <> 0;
 
--- count_dead --
-SELECT COUNT(*) FROM deliveries WHERE state = 'dead';
+-- count --
+-- A state transition's change to the counts (after its audit entry, so the audit lock is
+-- always taken before a count row's on PostgreSQL).
+INSERT INTO delivery_counts (recipient, state, n) VALUES (:recipient, :state, :n)
+ON CONFLICT (recipient, state) DO UPDATE SET n = delivery_counts.n + excluded.n;
+
+-- oldest_pending --
+-- When a recipient's oldest pending message was accepted: one index step.
+SELECT m.accepted_at FROM deliveries d JOIN messages m USING (seq)
+WHERE d.state = 'pending' AND d.recipient = :recipient ORDER BY d.seq LIMIT 1;
+
+-- renew_claims --
+UPDATE deliveries SET lease_until = :until WHERE lease_owner = :owner AND state = 'pending';
+
+-- release_claims --
+UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+WHERE lease_owner = :owner AND state = 'pending';
+
+-- release_claim --
+UPDATE deliveries SET lease_owner = NULL, lease_until = NULL
+WHERE seq = :seq AND recipient = :recipient AND lease_owner = :owner;
+
+-- gone_endpoints --
+SELECT recipient, gone_at, reason FROM endpoint_state;
+
+-- mark_gone --
+INSERT INTO endpoint_state (recipient, gone_at, reason) VALUES (:recipient, :at, :reason)
+ON CONFLICT (recipient) DO NOTHING;
+
+-- clear_gone --
+DELETE FROM endpoint_state WHERE recipient = :recipient;
 
 -- get_case --
 SELECT {case_columns} FROM cases WHERE case_id = :case_id;

@@ -21,7 +21,9 @@ WITH m AS (INSERT INTO messages (seq, source, event_id, type, subject, payload_s
 r AS (SELECT * FROM unnest(:recipients::text[], :modes::text[]) AS r(recipient, mode)),
 d AS (INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)
     SELECT m.seq, r.recipient, r.mode, 'pending', 0,
-        CASE WHEN r.mode = 'push' THEN :accepted_at::timestamptz END FROM m, r)
+        CASE WHEN r.mode = 'push' THEN :accepted_at::timestamptz END FROM m, r),
+c AS (INSERT INTO delivery_counts (recipient, state, n) SELECT r.recipient, 'pending', 1 FROM m, r
+    ON CONFLICT (recipient, state) DO UPDATE SET n = delivery_counts.n + 1)
 SELECT h.seq, h.hash,
     CASE WHEN :wake::text IS NOT NULL THEN pg_notify('zjx_deliveries', :wake::text) END
 FROM m LEFT JOIN (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) h ON true;
@@ -34,10 +36,14 @@ SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1;
 -- claim_due --
 -- As SQLite's, skipping rows another instance is claiming this moment.
 SELECT {delivery_columns}, {message_columns} FROM deliveries d JOIN messages m USING (seq)
-WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= :now
-    AND (d.lease_until IS NULL OR d.lease_until <= :now)
-ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT :limit
+WHERE d.recipient = :recipient AND d.state = 'pending' AND d.mode = 'push'
+    AND d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
+ORDER BY d.next_attempt_at, d.seq LIMIT :limit
 FOR UPDATE OF d SKIP LOCKED;
+
+-- next_due --
+SELECT MIN(next_attempt_at) FROM deliveries
+WHERE state = 'pending' AND mode = 'push' AND recipient = ANY(:recipients::text[]);
 
 -- lease --
 UPDATE deliveries SET lease_owner = :owner, lease_until = :until

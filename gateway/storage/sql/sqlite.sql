@@ -16,6 +16,9 @@ VALUES (:seq, :source, :event_id, :type, :subject, :payload_sha256, :accepted_at
 INSERT INTO deliveries (seq, recipient, mode, state, attempts, next_attempt_at)
 SELECT :seq, r.value, k.value, 'pending', 0, CASE k.value WHEN 'push' THEN :accepted_at END
 FROM json_each(:recipients) r JOIN json_each(:modes) k ON k.key = r.key;
+INSERT INTO delivery_counts (recipient, state, n)
+SELECT value, 'pending', 1 FROM json_each(:recipients) WHERE true
+ON CONFLICT (recipient, state) DO UPDATE SET n = delivery_counts.n + 1;
 SELECT MAX(seq), hash FROM audit_log;
 
 -- audit_head --
@@ -25,11 +28,17 @@ SELECT MAX(seq), hash FROM audit_log;
 SELECT MAX(seq), hash FROM audit_log;
 
 -- claim_due --
--- Due push deliveries without a live lease, oldest first, with their messages.
+-- One recipient's due push deliveries without a live lease, oldest first, with their
+-- messages (index deliveries_push_due); :limit is what it can start now.
 SELECT {delivery_columns}, {message_columns} FROM deliveries d JOIN messages m USING (seq)
-WHERE d.state = 'pending' AND d.mode = 'push' AND d.next_attempt_at <= :now
-    AND (d.lease_until IS NULL OR d.lease_until <= :now)
-ORDER BY d.next_attempt_at, d.seq, d.recipient LIMIT :limit;
+WHERE d.recipient = :recipient AND d.state = 'pending' AND d.mode = 'push'
+    AND d.next_attempt_at <= :now AND (d.lease_until IS NULL OR d.lease_until <= :now)
+ORDER BY d.next_attempt_at, d.seq LIMIT :limit;
+
+-- next_due --
+-- When the earliest pending push delivery of these recipients falls due (leases ignored).
+SELECT MIN(next_attempt_at) FROM deliveries
+WHERE state = 'pending' AND mode = 'push' AND recipient IN (SELECT value FROM json_each(:recipients));
 
 -- lease --
 UPDATE deliveries SET lease_owner = :owner, lease_until = :until
