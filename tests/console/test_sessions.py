@@ -197,3 +197,46 @@ def test_every_message_has_both_languages_and_every_page_key_exists() -> None:
     with pytest.raises(KeyError):
         catalogue.text("en", "no.such.key")
     assert templates().get_template("base.html").name == "base.html"
+
+
+def test_cases_page_shows_the_reform_figures_of_closed_cases() -> None:
+    catalogue = Catalogue.load()
+    closed = {
+        "baseline_days": 180.0,
+        "closed": 2,
+        "days_saved": 331.5,
+        "groups": [
+            {
+                "year": 2019,
+                "outcome": "completed",
+                "count": 2,
+                "median_days": 14.25,
+                "p90_days": 26.1,
+                "baseline_days": 180.0,
+                "days_saved": 331.5,
+            }
+        ],
+    }
+    html = (
+        templates()
+        .get_template("cases.html")
+        .render(
+            t=lambda key, **params: catalogue.text("zh", key, **params),
+            lang="zh",
+            who=None,
+            csrf="",
+            here="/console/cases",
+            can_admin=False,
+            can_handle=False,
+            can_audit=False,
+            problem=None,
+            notice=None,
+            enabled=True,
+            closed=closed,
+            cases=[],
+            by_stage=[("recognition", 0)],
+            by_flag=[],
+        )
+    )
+    assert "已办结 2 件；相对 180.0 天的基准共节省 331.5 天。" in html
+    assert "<td>2019</td><td>completed</td><td>2</td><td>14.25</td><td>26.1</td>" in html

@@ -29,6 +29,7 @@ async def open_cases(visit: Visit) -> web.StreamResponse:
     return visit.render(
         "cases.html",
         enabled=service is not None,
+        closed=None if service is None else await service.statistics(),
         cases=views,
         by_stage=[(stage, by_stage.get(stage, 0)) for stage in stages],
         by_flag=sorted(Counter(v.flag for v in views).items()),
