@@ -7,9 +7,17 @@ Never a message id, case id or anything personal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+)
 
 from gateway.problems import GatewayError
 
@@ -20,21 +28,66 @@ _DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300
 
 
 class Metrics:
-    """Every metric of one gateway instance, on its own registry."""
+    """Every metric of one gateway instance, on its own registry.
 
-    def __init__(self, types: Iterable[str] = (), departments: Iterable[str] = ()) -> None:
+    ``departments`` is either a fixed collection or a callable giving the departments in
+    force now, so a department added through the admin API or a configuration reload is
+    labelled by its id from the next sample on, not as ``other``.
+    """
+
+    def __init__(
+        self,
+        types: Iterable[str] = (),
+        departments: Iterable[str] | Callable[[], Container[str]] = (),
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._types = frozenset(types)
-        self._departments = frozenset(departments)
+        if callable(departments):
+            self._departments = departments
+        else:
+            fixed = frozenset(departments)
+            self._departments = lambda: fixed
         self._messages(self.registry)
         self._deliveries(self.registry)
         self._cases(self.registry)
+        self._service(self.registry)
         self._transport(self.registry)
         self.http_requests = Counter(
             "zjx_http_requests",
             "HTTP requests by route and status class.",
             ["route", "status"],
             registry=self.registry,
+        )
+
+    def _service(self, r: CollectorRegistry) -> None:
+        """The process, the store, the audit chain and the cases' deadlines, as monitoring
+        alerts on them (deploy/alerts.yml)."""
+        # process_* (CPU, memory, file descriptors, start time) from /proc, and the Python
+        # runtime's own (python_info, python_gc_*), as prometheus-client's default registry has
+        ProcessCollector(registry=r)
+        r.register(PLATFORM_COLLECTOR)
+        r.register(GC_COLLECTOR)
+        self.cases_by_deadline = Gauge(
+            "zjx_cases_deadline",
+            "Open cases by deadline flag: near (within the definition's warn_before) or "
+            "overdue (past the deadline).",
+            ["flag"],
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "zjx_store_up",
+            "1 when the store answered its last ping (read at every scrape), else 0.",
+            registry=r,
+        )
+        self.audit_chain_intact = Gauge(
+            "zjx_audit_chain_intact",
+            "1 while every audit entry verified so far links and hashes correctly, else 0.",
+            registry=r,
+        )
+        self.audit_verified = Gauge(
+            "zjx_audit_verified_entries",
+            "Audit entries this instance has verified (hash and link), from the first on.",
+            registry=r,
         )
 
     def _messages(self, r: CollectorRegistry) -> None:
@@ -193,4 +246,4 @@ class Metrics:
         return value if isinstance(value, str) and value in self._types else OTHER
 
     def dept_label(self, value: object) -> str:
-        return value if isinstance(value, str) and value in self._departments else OTHER
+        return value if isinstance(value, str) and value in self._departments() else OTHER

@@ -561,19 +561,40 @@ INVALID_DRY_RUN = _define(
     "路由试算请求无效",
     detail_zh="试运行请求无效；请提供 CloudEvent（含 type、source、data）或已签名消息",
 )
-INVALID_DELIVERY = _define(
-    "invalid-delivery",
-    422,
-    "Invalid delivery settings",
-    "投递设置无效",
-    detail_zh="投递设置无效，未作任何更改；请按提示的位置更正",
-)
 DEAD_LETTER_NOT_FOUND = _define(
     "dead-letter-not-found",
     404,
     "Dead letter not found",
     "死信不存在",
     detail_zh="该序号和接收方没有死信",
+)
+ADMIN_TOKEN_EXISTS = _define(
+    "admin-token-exists",
+    409,
+    "Token name taken",
+    "令牌名称已被使用",
+    detail_zh="该令牌名称已被使用过（名称不会重复使用）；请换一个名称",
+)
+ADMIN_TOKEN_NOT_FOUND = _define(
+    "admin-token-not-found",
+    404,
+    "Token not found",
+    "令牌不存在",
+    detail_zh="没有这个名称的管理员令牌；请核对令牌名称",
+)
+LAST_ADMIN_TOKEN = _define(
+    "last-admin-token",
+    409,
+    "Last administrator token",
+    "最后一个管理员令牌不能吊销",
+    detail_zh="这是最后一个管理员角色的令牌，吊销后将无人能管理网关；请先创建另一个管理员令牌",
+)
+CONFIG_INVALID = _define(
+    "config-invalid",
+    422,
+    "Configuration refused",
+    "配置未通过检查",
+    detail_zh="配置未通过整体检查，仍沿用原配置；请按 errors 所列位置更正后重新加载",
 )
 
 

@@ -1,5 +1,5 @@
 """Administrative changes that outlive a restart: disabled departments, keys added, rotated
-and revoked, departments added, delivery settings, and route versions.
+and revoked, departments added, and route versions.
 
 They are kept as an overlay on top of ``config/`` (which stays the operators' reviewed
 source): ``<data-dir>/admin-state.json``, or one versioned row of a store shared by several
@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from gateway.acceptance import AcceptanceContext
-from gateway.configuration.loader import parse_delivery, parse_departments, parse_routes
-from gateway.configuration.model import DeliverySettings, Department, Route
+from gateway.configuration.loader import parse_departments, parse_routes
+from gateway.configuration.model import Department, Route
 from gateway.routing import Router
 from gateway.trust import KeyRecord, KeyRegistry
 
@@ -41,11 +41,13 @@ class AdminState:
     # every route table ever put in force: {"version", "routes", "by", "at", "note"}
     route_versions: tuple[Mapping[str, Any], ...] = ()
     active_routes: int | None = None  # None: config/routes.toml
-    # departments added through the API, as the TOML-shaped tables they were given in
+    # departments added or replaced through the API, as the TOML-shaped tables given
     departments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    # department id -> its delivery table (departments.toml shape) set through the API
-    delivery: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     version: int = 0
+    # admin tokens made through the API: name -> {"role", "sha256", "at", "by"} (hashes only)
+    tokens: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # token names revoked through the API (the data directory's file tokens too)
+    revoked_tokens: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ reading, writing
 
@@ -60,8 +62,9 @@ class AdminState:
             tuple(raw.get("route_versions", [])),
             raw.get("active_routes"),
             dict(raw.get("departments", {})),
-            dict(raw.get("delivery", {})),
             version,
+            dict(raw.get("tokens", {})),
+            frozenset(raw.get("revoked_tokens", [])),
         )
 
     def to_bytes(self) -> bytes:
@@ -74,7 +77,8 @@ class AdminState:
                 "route_versions": list(self.route_versions),
                 "active_routes": self.active_routes,
                 "departments": self.departments,
-                "delivery": self.delivery,
+                "tokens": self.tokens,
+                "revoked_tokens": sorted(self.revoked_tokens),
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -119,11 +123,15 @@ class AdminState:
         return dataclasses.replace(self, active_routes=version or None)
 
     def with_department(self, department: str, table: Mapping[str, Any]) -> AdminState:
+        """``department`` as ``table`` (added, or replacing the configured one)."""
         return dataclasses.replace(self, departments={**self.departments, department: table})
 
-    def with_delivery(self, department: str, table: Mapping[str, Any]) -> AdminState:
-        """Push (with its endpoint) or pull, as the department's ``delivery`` table."""
-        return dataclasses.replace(self, delivery={**self.delivery, department: table})
+    def with_token(self, name: str, record: Mapping[str, str]) -> AdminState:
+        """An admin token made through the API (its hash and role, never the token)."""
+        return dataclasses.replace(self, tokens={**self.tokens, name: record})
+
+    def with_token_revoked(self, name: str) -> AdminState:
+        return dataclasses.replace(self, revoked_tokens=self.revoked_tokens | {name})
 
     # ------------------------------------------------------------------ applying
 
@@ -165,19 +173,9 @@ class AdminState:
             {"departments": list(self.departments.values())}, f"{SOURCE}: departments"
         )
         return {
-            dept_id: dataclasses.replace(
-                dept,
-                enabled=dept_id not in self.disabled,
-                delivery=self._delivery(dept_id, dept.delivery),
-            )
+            dept_id: dataclasses.replace(dept, enabled=dept_id not in self.disabled)
             for dept_id, dept in {**base.config.departments, **added}.items()
         }
-
-    def _delivery(self, dept_id: str, configured: DeliverySettings) -> DeliverySettings:
-        table = self.delivery.get(dept_id)
-        if table is None:
-            return configured
-        return parse_delivery(table, f"{SOURCE}: delivery of {dept_id}")
 
     def _routes(
         self, configured: tuple[Route, ...], departments: dict[str, Department]

@@ -86,10 +86,18 @@ class Administration:
         return self._state
 
     @property
-    def configured(self) -> AcceptanceContext:
-        """The context as configured (config/), before the overlay: what version 0 of the
-        route table and a department's configured delivery come from."""
+    def base(self) -> AcceptanceContext:
+        """The configuration as loaded (before the overlay)."""
         return self._base
+
+    async def rebase(self, base: AcceptanceContext) -> None:
+        """Put a reloaded configuration under the overlay and swap the result in. The overlay
+        is applied first: if it no longer fits (a route version naming a department the new
+        files removed), ``ConfigError`` and nothing changes."""
+        async with self._lock:
+            context = self._state.apply(base)
+            self._base = base
+            self._current.swap(context)
 
     async def change(
         self,

@@ -6,6 +6,7 @@ implementation in ``gateway.api.admin_actions`` that the web console calls too.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -24,24 +25,27 @@ from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, SIGNED_MESSAGE, STRICT
 from gateway.api.params import path_number, query_number
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
+from gateway.configuration.loader import DEPARTMENT_ID, TEXT
 from gateway.messages import strict_loads
 from gateway.problem_types import (
     DEAD_LETTER_NOT_FOUND,
     DEPARTMENT_EXISTS,
     DEPARTMENT_NOT_FOUND,
     INVALID_BODY,
-    INVALID_DELIVERY,
     INVALID_DEPARTMENT,
     INVALID_DRY_RUN,
     INVALID_KEY,
+    INVALID_PARAMETER,
     INVALID_ROUTES,
     KEY_EXISTS,
     KEY_NOT_FOUND,
     ROUTE_VERSION_NOT_FOUND,
 )
-from gateway.problems import MessageError
+from gateway.problems import MessageError, Violation
 
 routes = web.RouteTableDef()
+PLAIN_TEXT = re.compile(f"^(?:{TEXT.pattern})\\Z")
+AUDIT_ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z_]+){1,8}\Z")
 #: a key in a request body: strict JSON, name and JWK, not taken, usable
 KEY_BODY = (*STRICT_JSON, INVALID_BODY, KEY_EXISTS, INVALID_KEY)
 
@@ -51,7 +55,23 @@ def require(request: web.Request, roles: frozenset[str]) -> AdminToken:
     return request.app[ADMIN_TOKENS].require(bearer(request), roles)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+def department_id(request: web.Request) -> str:
+    """The path's department, if there is one with this id (else 404)."""
+    return actions.department_id(request.app, request.match_info["dept"])
+
+
+def _check_query(name: str, value: str, pattern: re.Pattern[str], what: str) -> None:
+    """A query parameter of the shape the OpenAPI description states; 400 naming it, never
+    echoing the value."""
+    if pattern.fullmatch(value) is None:
+        raise MessageError(
+            f"query parameter {name!r} must be {what}",
+            problem=INVALID_PARAMETER,
+            violations=[Violation(f"/query/{name}", f"not {what}")],
+        )
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
     document = strict_loads(await request.read())
     if not isinstance(document, dict):
         raise MessageError("the body must be a JSON object", problem=INVALID_BODY)
@@ -65,7 +85,10 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 @answers(ADMIN_AUTH)
 async def list_dead(request: web.Request) -> web.Response:
     require(request, READ_ROLES)
-    found = await actions.dead_letters(request.app, request.query.get("recipient"))
+    recipient = request.query.get("recipient")
+    if recipient is not None:
+        _check_query("recipient", recipient, DEPARTMENT_ID, "a department id")
+    found = await actions.dead_letters(request.app, recipient)
     return json_response({"dead_letters": found})
 
 
@@ -116,18 +139,6 @@ async def _set_enabled(request: web.Request, *, enabled: bool) -> web.Response:
     return json_response({"department": dept_id, "enabled": enabled})
 
 
-@routes.put("/admin/v1/departments/{dept}/delivery")
-@answers(ADMIN_CHANGE, STRICT_JSON, INVALID_BODY, INVALID_DELIVERY, DEPARTMENT_NOT_FOUND)
-async def set_delivery(request: web.Request) -> web.Response:
-    """Body: the department's delivery table, ``{"mode": "push", "endpoint": "https://..."}``
-    or ``{"mode": "pull"}`` (``timeout``, ``concurrency`` optional)."""
-    who = require(request, ADMIN_ONLY)
-    body = await _json_body(request)
-    return json_response(
-        await actions.set_delivery(request.app, who, request.match_info["dept"], body)
-    )
-
-
 @routes.post("/admin/v1/departments/{dept}/keys/{name}/revoke")
 @answers(ADMIN_CHANGE, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def revoke_key(request: web.Request) -> web.Response:
@@ -141,8 +152,8 @@ async def revoke_key(request: web.Request) -> web.Response:
 @answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND)
 async def add_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
-    dept_id = actions.department_id(request.app, request.match_info["dept"])
-    kid = await actions.add_key(request.app, who, dept_id, await _json_body(request))
+    dept_id = department_id(request)
+    kid = await actions.add_key(request.app, who, dept_id, await json_body(request))
     now = request.app[CLOCK].now()
     return json_response({"kid": kid, "not_before": utc_iso(now)}, status=201)
 
@@ -151,8 +162,8 @@ async def add_key(request: web.Request) -> web.Response:
 @answers(ADMIN_CHANGE, KEY_BODY, DEPARTMENT_NOT_FOUND, KEY_NOT_FOUND)
 async def rotate_key(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
-    dept_id = actions.department_id(request.app, request.match_info["dept"])
-    body = await _json_body(request)
+    dept_id = department_id(request)
+    body = await json_body(request)
     rotated = await actions.rotate_key(request.app, who, dept_id, request.match_info["name"], body)
     return json_response(rotated)
 
@@ -163,7 +174,7 @@ async def add_department(request: web.Request) -> web.Response:
     """A new department, given as its departments.toml table in JSON (id, name, sends,
     receives, delivery). Its keys are added with the keys call; it is enabled at once."""
     who = require(request, ADMIN_ONLY)
-    dept_id = await actions.add_department(request.app, who, await _json_body(request))
+    dept_id = await actions.add_department(request.app, who, await json_body(request))
     return json_response({"department": dept_id, "enabled": True}, status=201)
 
 
@@ -191,7 +202,7 @@ async def dry_run(request: web.Request) -> web.Response:
 async def replace_routes(request: web.Request) -> web.Response:
     """A new route table, validated against the departments, in force for the next message."""
     who = require(request, ADMIN_ONLY)
-    body = await _json_body(request)
+    body = await json_body(request)
     version = await actions.put_routes(request.app, who, body)
     return json_response({"version": version, "routes": len(body.get("routes", []))})
 
@@ -232,9 +243,13 @@ async def audit_entries(request: web.Request) -> web.Response:
     require(request, AUDIT_ROLES)
     after = query_number(request, "after", 0)
     limit = query_number(request, "limit", 100, minimum=1, maximum=1000)
-    entries, last = await actions.audit_search(
-        request.app, after, limit, request.query.get("action"), request.query.get("text")
-    )
+    action = request.query.get("action")
+    if action is not None:
+        _check_query("action", action, AUDIT_ACTION, "an audit action such as key.revoked")
+    text = request.query.get("text")
+    if text is not None:
+        _check_query("text", text, PLAIN_TEXT, "plain text without control characters")
+    entries, last = await actions.audit_search(request.app, after, limit, action, text)
     return json_response({"entries": entries, "next_after": last})
 
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from gateway.acceptance import AcceptanceContext
@@ -27,19 +26,19 @@ from gateway.clock import utc_iso
 from gateway.configuration.loader import (
     KEY_NAME,
     Place,
-    parse_delivery,
     parse_departments,
     parse_duration,
     parse_routes,
 )
-from gateway.configuration.model import Route
+from gateway.configuration.model import DeliverySettings, Department
+from gateway.configuration.tables import department_table
+from gateway.configuration.tables import route_table as routes_toml
 from gateway.delivery import Dispatcher
 from gateway.messages import SignedMessage, strict_loads
 from gateway.problem_types import (
     DEPARTMENT_EXISTS,
     DEPARTMENT_NOT_FOUND,
     INVALID_BODY,
-    INVALID_DELIVERY,
     INVALID_DEPARTMENT,
     INVALID_DRY_RUN,
     INVALID_ROUTES,
@@ -58,6 +57,9 @@ from gateway.storage.base import AuditRecord, GoneEndpoint
 from gateway.trust import KeyRecord
 
 AUDIT_PAGE = 1000
+MAX_NOTE = 200  # characters of a route version's note
+#: members of a department table that have calls of their own
+NOT_IN_TABLE = ("keys", "enabled")
 AUDIT_SCAN = 50_000  # entries one search reads at most
 
 
@@ -114,29 +116,23 @@ def _key_state(key: KeyRecord, now: datetime) -> dict[str, Any]:
 
 def department_id(app: web.Application, dept_id: str) -> str:
     if dept_id not in _context(app).config.departments:
-        raise NotFoundError(f"no department {dept_id}", problem=DEPARTMENT_NOT_FOUND)
+        raise NotFoundError("no department with this id", problem=DEPARTMENT_NOT_FOUND)
     return dept_id
 
 
 async def add_department(app: web.Application, who: AdminToken, body: Mapping[str, Any]) -> str:
     """A new department, given as its departments.toml table (id, name, sends, receives,
     delivery); enabled at once. Keys are added with ``add_key``. Returns its id."""
-    context = _context(app)
-    if body.get("keys"):
-        raise MessageError(
-            "add keys with POST /admin/v1/departments/{id}/keys", problem=INVALID_BODY
-        )
-    try:
-        (department,) = parse_departments({"departments": [dict(body)]}, "request body").values()
-    except ConfigError as exc:
-        raise DocumentError(exc.detail, problem=INVALID_DEPARTMENT) from None
-    if department.id in context.config.departments:
-        raise ConflictError(f"department {department.id} exists", problem=DEPARTMENT_EXISTS)
-    unknown = sorted((department.sends | department.receives) - set(context.schemas.types()))
-    if unknown:
-        raise DocumentError(
-            f"document types without a schema: {unknown}", problem=INVALID_DEPARTMENT
-        )
+    for member in NOT_IN_TABLE:
+        if member in body:
+            raise DocumentError(
+                f"{member!r} is not part of a department table here: add keys with POST "
+                "/admin/v1/departments/{id}/keys, disable with .../disable",
+                problem=INVALID_DEPARTMENT,
+            )
+    department = _checked_department(app, body)
+    if department.id in _context(app).config.departments:
+        raise ConflictError("a department with this id exists", problem=DEPARTMENT_EXISTS)
     await app[ADMINISTRATION].change(
         who,
         lambda state: state.with_department(department.id, dict(body)),
@@ -158,34 +154,64 @@ async def set_enabled(app: web.Application, who: AdminToken, dept_id: str, enabl
         await administration.enable_endpoint(who, dept_id)
 
 
-async def set_delivery(
-    app: web.Application, who: AdminToken, dept_id: str, table: Any
-) -> dict[str, Any]:
-    """Push (with its endpoint) or pull, as the department's ``delivery`` table in
-    departments.toml. Applies to messages accepted from now on; deliveries already made keep
-    the mode they were made with. A new endpoint clears the "gone" mark a 410 left (for
-    every instance: the mark is in the store)."""
-    department_id(app, dept_id)
+def _checked_department(app: web.Application, table: Mapping[str, Any]) -> Department:
+    """A department table checked whole: its fields, and a schema for every type named."""
     try:
-        settings = parse_delivery(table, "request body")
+        (department,) = parse_departments({"departments": [dict(table)]}, "request body").values()
     except ConfigError as exc:
-        raise DocumentError(exc.detail, problem=INVALID_DELIVERY) from None
-    detail = {"mode": settings.mode, "endpoint": settings.endpoint}
+        raise DocumentError(exc.detail, problem=INVALID_DEPARTMENT) from None
+    unknown = sorted((department.sends | department.receives) - set(_context(app).schemas.types()))
+    if unknown:
+        raise DocumentError(
+            f"document types without a schema: {unknown}", problem=INVALID_DEPARTMENT
+        )
+    return department
+
+
+async def replace_department(
+    app: web.Application, who: AdminToken, dept_id: str, table: Mapping[str, Any], action: str
+) -> Department:
+    """The department's settings replaced by ``table`` (its departments.toml table, without
+    keys or enabled state, which have calls of their own), in force for the next message and
+    the next delivery attempt. Returns the department as now in force."""
+    department_id(app, dept_id)
+    for member in NOT_IN_TABLE:
+        if member in table:
+            raise DocumentError(
+                f"{member!r} is not part of a department table here: it has calls of its own",
+                INVALID_DEPARTMENT,
+            )
+    if table.get("id") != dept_id:
+        raise DocumentError("the table's id must be the department in the path", INVALID_DEPARTMENT)
+    department = _checked_department(app, table)
     await app[ADMINISTRATION].change(
         who,
-        lambda state: state.with_delivery(dept_id, dict(table)),
-        "department.delivery_changed",
+        lambda state: state.with_department(dept_id, dict(table)),
+        action,
         dept_id,
-        detail,
+        {"delivery": department.delivery.mode},
     )
+    return _context(app).config.departments[dept_id]
+
+
+async def set_delivery(
+    app: web.Application, who: AdminToken, dept_id: str, delivery: Mapping[str, Any]
+) -> DeliverySettings:
+    """Push (with its endpoint, timeout, concurrency) or pull, as the department's
+    ``delivery`` table, for the next delivery attempt (the dispatcher reads the department in
+    force for each one). A new endpoint clears the "gone" mark a 410 left (in the store, so
+    for every instance)."""
+    current = _context(app).config.departments[department_id(app, dept_id)]
+    table = {**department_table(current), "delivery": dict(delivery)}
+    changed = await replace_department(app, who, dept_id, table, "department.delivery_changed")
     await app[ADMINISTRATION].enable_endpoint(who, dept_id)  # a new endpoint is not gone
-    return {"department": dept_id, **detail}
+    return changed.delivery
 
 
 def _existing_kid(app: web.Application, dept_id: str, name: str) -> str:
     kid = f"{department_id(app, dept_id)}/{name}"
     if _context(app).keys.get(kid) is None:
-        raise NotFoundError(f"no key {kid}", problem=KEY_NOT_FOUND)
+        raise NotFoundError("the department has no key with this name", problem=KEY_NOT_FOUND)
     return kid
 
 
@@ -211,7 +237,7 @@ def _new_key(
     kid = f"{dept_id}/{name}"
     if _context(app).keys.get(kid) is not None:
         raise ConflictError(
-            f"the key {kid} already exists; keys are never replaced", problem=KEY_EXISTS
+            "the department has a key with this name; keys are never replaced", problem=KEY_EXISTS
         )
     jwk: dict[str, Any] = {**spec["jwk"], "kid": kid}
     KeyRecord(kid, dept_id, jwk, not_before)  # validates: public only, Ed25519 or P-256
@@ -254,30 +280,25 @@ async def rotate_key(
 # ---------------------------------------------------------------------------------- routes
 
 
-def route_json(route: Route) -> dict[str, Any]:
-    """A route as the PUT body takes it (what GET gives round-trips): optional fields only
-    when set."""
-    body: dict[str, Any] = {"name": route.name, "type": route.type, "to": list(route.to)}
-    if route.to_pointer is not None:
-        body["to_pointer"] = route.to_pointer
-    if route.when:
-        body["when"] = {c.pointer: list(c.values) for c in route.when}
-    return body
-
-
 def route_table(app: web.Application) -> list[dict[str, Any]]:
-    return [route_json(r) for r in _context(app).config.routes]
+    """The route table in force as its routes.toml tables: what ``put_routes`` takes back."""
+    return [routes_toml(r) for r in _context(app).config.routes]
 
 
 async def put_routes(app: web.Application, who: AdminToken, body: Mapping[str, Any]) -> int:
     """A new route table (``{"routes": [...], "note": ...}``), validated against the
     departments, in force for the next message. Returns its version number."""
+    note = body.get("note", "")
+    if "routes" not in body or not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise DocumentError(
+            f'send {{"routes": [...], "note": "..."}} with a note of at most {MAX_NOTE} characters',
+            problem=INVALID_ROUTES,
+        )
     try:
         parsed = parse_routes(dict(body), "request body", dict(_context(app).config.departments))
     except ConfigError as exc:
         raise DocumentError(exc.detail, problem=INVALID_ROUTES) from None
-    table, at = [route_json(r) for r in parsed], utc_iso(app[CLOCK].now())
-    note = str(body.get("note", ""))[:200]
+    table, at = [routes_toml(r) for r in parsed], utc_iso(app[CLOCK].now())
     state = await app[ADMINISTRATION].change(
         who,
         lambda state: state.with_routes(table, f"admin:{who.name}", at, note),
@@ -301,16 +322,18 @@ def version_routes(app: web.Application, version: int) -> list[dict[str, Any]]:
     administration = app[ADMINISTRATION]
     state = administration.state
     if version > len(state.route_versions):
-        raise NotFoundError(f"no route version {version}", problem=ROUTE_VERSION_NOT_FOUND)
+        raise NotFoundError("no route version with this number", problem=ROUTE_VERSION_NOT_FOUND)
     if version == 0:
-        return [route_json(r) for r in administration.configured.config.routes]
+        return [routes_toml(r) for r in administration.base.config.routes]
     return list(state.route_versions[version - 1]["routes"])
 
 
 async def rollback_routes(app: web.Application, who: AdminToken, version: int) -> None:
     def change(state: AdminState) -> AdminState:
         if version > len(state.route_versions):
-            raise NotFoundError(f"no route version {version}", problem=ROUTE_VERSION_NOT_FOUND)
+            raise NotFoundError(
+                "no route version with this number", problem=ROUTE_VERSION_NOT_FOUND
+            )
         return state.with_active_routes(version)
 
     await app[ADMINISTRATION].change(who, change, "routes.rolled_back", f"routes:v{version}")
@@ -320,15 +343,17 @@ def dry_run(app: web.Application, body: bytes) -> dict[str, Any]:
     """Which recipients an event (or a signed message) would reach, and for every route of
     the table whether it applied and why: each check with the value found."""
     context = _context(app)
-    event = _event_of(strict_loads(body))
+    event = _event_of(body, strict_loads(body))
     explained = context.router.decide(event).explain()
     explained["explanations"] = [e.as_json() for e in context.router.explain(event)]
     return explained
 
 
-def _event_of(document: object) -> dict[str, object]:
+def _event_of(body: bytes, document: object) -> dict[str, object]:
+    """The event to route: a signed message's (read from the bytes as sent, as acceptance
+    reads them), or the CloudEvent given."""
     if isinstance(document, dict) and "payload" in document and "signatures" in document:
-        parsed = SignedMessage.parse(orjson.dumps(document)).event
+        parsed = SignedMessage.parse(body).event
         return {
             "id": parsed.id,
             "source": parsed.source,

@@ -15,7 +15,16 @@ import functools
 from aiohttp import web
 
 from gateway import console
-from gateway.api import admin, cases, inbox, messages, operations
+from gateway.api import (
+    admin,
+    admin_departments,
+    admin_tokens,
+    cases,
+    inbox,
+    maintenance,
+    messages,
+    operations,
+)
 from gateway.api.appkeys import OPTIONS, TRANSPORT
 from gateway.api.middlewares import metrics, plain_parameters, problems, read_body, request_id
 from gateway.api.services import open_services
@@ -26,7 +35,16 @@ from gateway.options import Options
 # Slack over the message limit so the acceptance code, not aiohttp, answers an oversized
 # message with its own problem; anything far larger is cut off by aiohttp itself.
 BODY_SLACK = 64 * 1024
-ROUTES = (messages.routes, inbox.routes, cases.routes, admin.routes, operations.routes)
+ROUTES = (
+    messages.routes,
+    inbox.routes,
+    cases.routes,
+    admin.routes,
+    admin_departments.routes,
+    admin_tokens.routes,
+    maintenance.routes,
+    operations.routes,
+)
 
 
 def create_app(options: Options | None = None) -> web.Application:

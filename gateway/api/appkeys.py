@@ -13,6 +13,7 @@ from aiohttp import web
 
 from gateway.acceptance import CurrentContext
 from gateway.administration import Administration, AdminTokens
+from gateway.audit.watch import ChainWatch
 from gateway.cases import CaseService
 from gateway.clock import Clock
 from gateway.configuration.model import TransportLimits
@@ -29,6 +30,8 @@ OPTIONS = web.AppKey("options", Options)
 TRANSPORT = web.AppKey("transport", TransportLimits)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
+#: this instance's incremental verification of the audit chain (``zjx_audit_chain_intact``)
+CHAIN_WATCH = web.AppKey("chain_watch", ChainWatch)
 STORE: web.AppKey[Store] = web.AppKey("store")
 #: what the store does to records at rest ([crypto] at_rest; gateway.encryption)
 PROTECTION = web.AppKey("protection", RecordProtection)

@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.api.appkeys import METRICS, TRANSPORT
 from gateway.api.responses import problem_response
+from gateway.configuration.loader import TEXT
 from gateway.language import negotiate
 from gateway.masking import holds_personal_data
 from gateway.problem_types import (
@@ -40,6 +41,9 @@ from gateway.problems import GatewayError, MessageError, Violation
 log = structlog.get_logger("gateway.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
+REQUEST_ID = web.RequestKey("request_id", str)  # set first, read by ``problems``
+INSTANCE = "urn:zj-exchange:request:"
+
 _HTTP_PROBLEMS = {
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
@@ -55,6 +59,7 @@ async def request_id(request: web.Request, handler: Handler) -> web.StreamRespon
     rid = given if usable else uuid.uuid4().hex
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
+    request[REQUEST_ID] = rid
     started = time.perf_counter()
     response = await handler(request)
     response.headers["X-Request-Id"] = rid
@@ -79,20 +84,24 @@ async def metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error as a problem, its title and detail in the language ``Accept-Language``
-    prefers (English or Chinese, ``gateway.language``)."""
+    """Every error as an RFC 9457 problem. Its ``instance`` names the occurrence by the
+    request id (the one in ``X-Request-Id`` and in every log line of the request), never by
+    the request's path, which would echo a refused value back. A 405 says what is allowed
+    (``Allow``, RFC 9110 section 15.5.6). Title and detail are in the language
+    ``Accept-Language`` prefers (English or Chinese, ``gateway.language``)."""
+    instance = INSTANCE + request.get(REQUEST_ID, "unknown")
     language = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except GatewayError as exc:
-        return problem_response(exc, request.path, language)
+        return problem_response(exc, instance, language=language)
     except (RequestPayloadError, HttpProcessingError):
         # the body arrived but could not be decoded (a corrupt gzip stream, a bad chunk)
         error = MessageError(
             "the body could not be decoded (corrupt gzip data or chunked encoding)",
             UNDECODABLE_BODY,
         )
-        return problem_response(error, request.path, language)
+        return problem_response(error, instance, language=language)
     except ConnectionError:
         # The client closed the connection before its answer: a normal end, not a failure
         # (nginx's 499 "client closed request"; nobody receives this response).
@@ -100,17 +109,19 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         gone = MessageError(
             "the client closed the connection before the answer", CLIENT_CLOSED_REQUEST
         )
-        return problem_response(gone, request.path, language)
+        return problem_response(gone, instance, language=language)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         error = MessageError(_http_detail(exc), _HTTP_PROBLEMS.get(exc.status, HTTP_ERROR))
         error.status = exc.status  # aiohttp's, for the generic type too
-        return problem_response(error, request.path, language)
+        allowed = getattr(exc, "allowed_methods", None) if exc.status == 405 else None
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
+        return problem_response(error, instance, headers, language)
     except Exception:
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
-        return problem_response(internal, request.path, language)
+        return problem_response(internal, instance, language=language)
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -162,7 +173,9 @@ async def plain_parameters(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _plain(text: str) -> bool:
-    return text.isprintable() and not any("\ud800" <= c <= "\udfff" for c in text)
+    """No control characters (C0, C1, line and paragraph separators), no unpaired surrogates:
+    the ``TEXT`` rule the OpenAPI description states for identifiers."""
+    return text == "" or TEXT.fullmatch(text) is not None
 
 
 def _http_detail(exc: web.HTTPException) -> str:

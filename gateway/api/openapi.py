@@ -47,6 +47,7 @@ from gateway.problem_types import (
     MALFORMED_MESSAGE,
     MALFORMED_REQUEST,
     NON_FINITE_NUMBER,
+    NOT_FOUND,
     REQUEST_TIMEOUT,
     ROLE_FORBIDDEN,
     SCHEMA_MISMATCH,
@@ -163,7 +164,10 @@ def document(router: web.UrlDispatcher) -> dict[str, Any]:
         operation = spec["paths"].get(path, {}).get(route.method.lower())
         if operation is not None:
             responses = operation.setdefault("responses", {})
-            for status, response in _responses(declared(route.handler)).items():
+            problems = declared(route.handler)
+            if "{" in path:  # a path parameter of the wrong shape misses the route: not-found
+                problems = (*problems, NOT_FOUND)
+            for status, response in _responses(problems).items():
                 responses.setdefault(status, response)
     spec["x-problem-types"] = [
         {
@@ -175,6 +179,19 @@ def document(router: web.UrlDispatcher) -> dict[str, Any]:
         }
         for p in catalogue()
     ]
+    return spec
+
+
+def with_live_values(
+    spec: dict[str, Any], types: Iterable[str], departments: Iterable[str]
+) -> dict[str, Any]:
+    """The document as this gateway serves it now: ``DocumentType`` lists the types it has a
+    schema for and ``KnownDepartment`` the departments in force, so a body valid by the
+    description names nothing the gateway does not know (admin bodies: departments, routes).
+    """
+    schemas = spec["components"]["schemas"]
+    schemas["DocumentType"] = {**schemas["DocumentType"], "enum": sorted(types)}
+    schemas["KnownDepartment"] = {**schemas["KnownDepartment"], "enum": sorted(departments)}
     return spec
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.appkeys import CLOCK, CURRENT, METRICS, STORE
-from gateway.api.openapi import document
+from gateway.api.appkeys import CASES, CHAIN_WATCH, CLOCK, CURRENT, DISPATCHER, METRICS, STORE
+from gateway.api.openapi import document, with_live_values
 from gateway.api.responses import json_response
+from gateway.delivery.breaker import State
 
 routes = web.RouteTableDef()
 
@@ -42,7 +43,11 @@ async def jwks(request: web.Request) -> web.Response:
 @routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     """The description of every operation, with the problem types each answers with."""
-    return json_response(document(request.app.router))
+    context = request.app[CURRENT].context
+    spec = document(request.app.router)
+    return json_response(
+        with_live_values(spec, context.schemas.types(), context.config.departments)
+    )
 
 
 @routes.get("/metrics")
@@ -55,12 +60,27 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def refresh_gauges(app: web.Application) -> None:
-    """Gauges read from the store at scrape time, so they are right with several instances."""
+    """Gauges read at scrape time (from the store, so they are right with several instances):
+    the store's reachability, the audit chain (what was written since the last scrape), open
+    cases by deadline flag, breakers, and the backlog per recipient."""
     now = app[CLOCK].now()
-    stats = await app[STORE].stats(now)
-    gone = await app[STORE].gone_endpoints()
-    metrics = app[METRICS]
+    store, metrics = app[STORE], app[METRICS]
+    up = await store.ping()
+    metrics.store_up.set(1 if up else 0)
+    if not up:
+        return  # the gauges below come from the store: they keep their last values
+    await app[CHAIN_WATCH].check(store, metrics)
+    cases = app[CASES]
+    if cases is not None:
+        flags = [view.flag for view in await cases.open_views(limit=10_000)]
+        for flag in ("near", "overdue"):
+            metrics.cases_by_deadline.labels(flag).set(flags.count(flag))
+    stats = await store.stats(now)
+    gone = await store.gone_endpoints()
+    breakers = app[DISPATCHER].breakers.states(now) if DISPATCHER in app else {}
     for recipient in app[CURRENT].config.departments:
+        open_ = breakers.get(recipient, State.CLOSED) is not State.CLOSED
+        metrics.breaker_open.labels(recipient).set(1 if open_ else 0)
         metrics.pending.labels(recipient).set(stats.pending_by_recipient.get(recipient, 0))
         oldest = stats.oldest_pending_by_recipient.get(recipient)
         age = (now - oldest).total_seconds() if oldest else 0.0

@@ -22,11 +22,18 @@ def json_response(
 
 
 def problem_response(
-    error: GatewayError, instance: str | None = None, language: Language = "en"
+    error: GatewayError,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    language: Language = "en",
 ) -> web.Response:
     """The problem in ``language`` (negotiated from ``Accept-Language``), saying so in
     ``Content-Language`` and ``Vary`` (RFC 9110 sections 8.5 and 12.5.5)."""
-    headers = {"Content-Language": CONTENT_LANGUAGE[language], "Vary": "Accept-Language"}
+    headers = {
+        **(headers or {}),
+        "Content-Language": CONTENT_LANGUAGE[language],
+        "Vary": "Accept-Language",
+    }
     if error.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return web.Response(

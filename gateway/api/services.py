@@ -22,6 +22,7 @@ from gateway.api.appkeys import (
     ADMIN_TOKENS,
     ADMINISTRATION,
     CASES,
+    CHAIN_WATCH,
     CLOCK,
     CURRENT,
     DEPARTMENT_TOKENS,
@@ -33,6 +34,7 @@ from gateway.api.appkeys import (
     STORE,
 )
 from gateway.assembly import load_case_definition, load_case_key
+from gateway.audit.watch import ChainWatch
 from gateway.cases import CaseService
 from gateway.delivery import Notifier
 from gateway.encryption.protection import load_protection
@@ -73,7 +75,8 @@ async def _build(
     state = load_state(state_file)
     current = CurrentContext(state.apply(base))
     notifier = Notifier()
-    metrics = Metrics(base.schemas.types(), [*config.departments, "other"])
+    # labels follow the departments in force (added through the API, or by a reload)
+    metrics = Metrics(base.schemas.types(), lambda: current.config.departments)
     administration = Administration(
         base=base,
         state=state,
@@ -91,8 +94,9 @@ async def _build(
     app[CURRENT] = current
     app[NOTIFIER] = notifier
     app[METRICS] = metrics
+    app[CHAIN_WATCH] = ChainWatch()
     app[ADMINISTRATION] = administration
-    app[ADMIN_TOKENS] = _admin_tokens(options)
+    app[ADMIN_TOKENS] = _admin_tokens(options, administration)
     app[DEPARTMENT_TOKENS] = TokenVerifier(
         current, config.gateway.id, clock, config.gateway.token_lifetime
     )
@@ -115,8 +119,8 @@ async def _case_service(
     return service
 
 
-def _admin_tokens(options: Options) -> AdminTokens:
-    tokens, made = bootstrap(options.data_dir)
+def _admin_tokens(options: Options, administration: Administration) -> AdminTokens:
+    tokens, made = bootstrap(options.data_dir, lambda: administration.state)
     if made:
         log.warning(
             "admin.bootstrap_token_created",

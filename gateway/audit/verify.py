@@ -54,9 +54,15 @@ def _embedded_seq(entry: bytes) -> object:
     return decoded.get("seq") if isinstance(decoded, dict) else None
 
 
-def verify_rows(rows: Sequence[Row]) -> Verdict:
+def verify_rows(rows: Sequence[Row], after_seq: int = 0, prev: str | None = None) -> Verdict:
     """Check seq contiguity from 1, a genesis value first, every prev link and every hash;
-    stop at the first fault. The verdict names the chain's digest."""
+    stop at the first fault. The verdict names the chain's digest.
+
+    ``after_seq`` and ``prev`` continue a verification that already reached entry
+    ``after_seq`` with hash ``prev`` (``gateway.audit.watch`` checks only what is new); the
+    digest is then the one ``prev`` names, so an SM3 chain is continued in SM3."""
+    if prev is not None and after_seq > 0:
+        return replace(_verify_from(rows, prev, after_seq + 1), digest=digest_of(prev))
     if not rows:
         return Verdict(0, GENESIS)
     if rows[0][0] != 1:
@@ -64,11 +70,11 @@ def verify_rows(rows: Sequence[Row]) -> Verdict:
     first = rows[0][2]
     if first not in GENESES.values():
         return Verdict(0, GENESIS, 1, BROKEN_LINK, "its prev_hash is no chain's genesis value")
-    return replace(_verify_from(rows, first), digest=digest_of(first))
+    return replace(_verify_from(rows, first, 1), digest=digest_of(first))
 
 
-def _verify_from(rows: Sequence[Row], genesis: str) -> Verdict:
-    expected_seq, prev, count = 1, genesis, 0
+def _verify_from(rows: Sequence[Row], prev: str, first_seq: int) -> Verdict:
+    expected_seq, count = first_seq, 0
     for index, (seq, entry, prev_hash, digest) in enumerate(rows):
         if seq != expected_seq:
             return Verdict(count, prev, expected_seq, MISSING, f"entry {expected_seq} is missing")

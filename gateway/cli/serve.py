@@ -69,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM. Connections are ``GatewayRequestHandler``s
-    (problems for unparsable HTTP, read timeouts, connections per peer). On a signal: stop
+    """Serve ``app`` until SIGINT or SIGTERM; say where it listens once the socket is bound
+    (with ``--port 0`` the port the system chose); SIGHUP re-reads the configuration.
+    Connections are ``GatewayRequestHandler``s (problems for unparsable HTTP, read timeouts,
+    connections per peer). On a signal: stop
     listening, give requests in flight ``SHUTDOWN_SECONDS`` to finish, then cleanup_ctx
     closes the dispatcher, the HTTP session and the store (which flushes pending commits)."""
     from gateway.api.appkeys import TRANSPORT
@@ -93,9 +95,45 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     )
     try:
         await site.start()
+        _reload_on_sighup(app)
+        for url in _urls(runner.addresses):
+            structlog.get_logger("gateway.serve").info("gateway.listening", url=url)
+            print(f"zj-exchange gateway listening on {url}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _reload_on_sighup(app: web.Application) -> None:
+    """SIGHUP: the same reload as ``POST /admin/v1/reload`` (its outcome is logged: either
+    ``config.reloaded`` or ``config.reload_refused`` with every error). One at a time: a
+    signal during a reload is taken after it."""
+    from gateway.api.maintenance import reload_configuration
+
+    lock = asyncio.Lock()
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def reload() -> None:
+        async with lock:
+            try:
+                await reload_configuration(app, "signal:SIGHUP")
+            except Exception:  # the store away while auditing it: logged, the gateway runs on
+                structlog.get_logger("gateway.config").exception("config.reload_failed")
+
+    def on_signal() -> None:
+        task = asyncio.get_running_loop().create_task(reload(), name="reload")
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_signal)
+
+
+def _urls(addresses: list[Any]) -> list[str]:
+    urls = []
+    for address in addresses:
+        host, port = address[0], address[1]
+        urls.append(f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}")
+    return urls
 
 
 def _install_uvloop() -> None:

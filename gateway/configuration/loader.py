@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -34,10 +35,16 @@ from gateway.problem_types import CONFIGURATION
 from gateway.problems import ConfigError
 from gateway.trust.digests import DIGESTS, DigestName
 
-DEPARTMENT_ID = re.compile(r"\d{6}(\.[a-z][a-z0-9_-]*){1,2}")
-KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-TYPE_NAME = re.compile(r"cn\.gov\.zj\.[a-z0-9_.]+\.v\d+")
-DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+# Identifiers and text: ASCII digits only (``\d`` would take any script's digits) and matched
+# whole with ``fullmatch`` (``$`` would also take a trailing newline). The admin API's OpenAPI
+# description states the same patterns (gateway/api/openapi.json).
+DEPARTMENT_ID = re.compile(r"^[0-9]{6}(\.[a-z][a-z0-9_-]*){1,2}\Z")
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+TYPE_NAME = re.compile(r"^cn\.gov\.zj\.[a-z0-9_.]+\.v[0-9]+\Z")
+DURATION = re.compile(r"^([0-9]{1,9}(?:\.[0-9]{1,6})?)(ms|s|m|h|d)\Z")
+# a name or other text shown in lists, logs and notices: no control characters (C0, C1, the
+# Unicode line and paragraph separators) and no unpaired surrogates
+TEXT = re.compile("[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
 EXTENSION_NAME = re.compile(r"[a-z0-9]+")
 #: push attempts in flight to one recipient, per instance
 MAX_CONCURRENCY = 256
@@ -89,7 +96,7 @@ def _str(table: dict[str, Any], key: str, place: Place, default: str | None = No
         raise place.at(key).fail("is required")
     if not isinstance(value, str) or not value:
         raise place.at(key).fail("must be a non-empty string")
-    if not value.isprintable():  # names are shown in lists, logs and notices
+    if TEXT.fullmatch(value) is None:  # names are shown in lists, logs and notices
         raise place.at(key).fail("must not hold control characters")
     return value
 
@@ -168,6 +175,8 @@ def _types(table: dict[str, Any], key: str, place: Place) -> frozenset[str]:
                 .at(index)
                 .fail("must be a document type such as cn.gov.zj.injury.medical_diagnosis.v1")
             )
+    if len(set(value)) != len(value):  # a set: a repeat would be silently dropped
+        raise place.at(key).fail("names a document type twice")
     return frozenset(value)
 
 
@@ -402,10 +411,23 @@ def parse_departments(doc: dict[str, Any], file: str) -> dict[str, Department]:
 
 
 def _condition(pointer: str, value: Any, place: Place) -> Condition:
-    if not pointer.startswith("/"):
+    if not pointer.startswith("/") or TEXT.fullmatch(pointer) is None:
         raise place.fail(f"condition key {pointer!r} must be a JSON Pointer such as /data/kind")
     values = tuple(value) if isinstance(value, list) else (value,)
+    if not values or not all(_condition_value(v) for v in values):
+        raise place.at(pointer).fail(
+            "must be a string, a number, true or false, or a non-empty list of them "
+            "(whole numbers within 64 bits)"
+        )
     return Condition(pointer=pointer, values=values)
+
+
+def _condition_value(value: Any) -> bool:
+    """A value an event's member can equal: text, a number (a whole one within 64 bits, as
+    the stores and the JSON writer take them), or a boolean."""
+    if isinstance(value, bool | str | float):
+        return True
+    return isinstance(value, int) and -(2**63) <= value < 2**64
 
 
 def parse_routes(
@@ -444,31 +466,76 @@ def parse_routes(
     return tuple(routes)
 
 
-def load_config(directory: Path) -> Config:
-    """Load ``gateway.toml``, ``departments.toml`` and ``routes.toml`` from ``directory``."""
+@dataclass(frozen=True, slots=True)
+class GatewayFile:
+    """What ``gateway.toml`` holds."""
+
+    settings: GatewaySettings
+    retry: RetryPolicy
+    breaker: BreakerPolicy
+    cases: CaseSettings
+    crypto: CryptoSettings
+    events: EventSettings
+    http: TransportLimits
+
+
+def load_gateway_file(directory: Path) -> GatewayFile:
+    path = directory / "gateway.toml"
+    doc = _read_toml(path)
+    place = Place(str(path))
+    _known_keys(doc, {"gateway", "retry", "breaker", "cases", "crypto", "events", "http"}, place)
+    return GatewayFile(
+        settings=_gateway(doc, place, directory),
+        retry=_retry(doc, place),
+        breaker=_breaker(doc, place),
+        cases=_cases(doc, place, directory),
+        crypto=_crypto(doc, place, directory),
+        events=_events(doc, place),
+        http=_http(doc, place),
+    )
+
+
+def load_departments_file(directory: Path) -> dict[str, Department]:
+    path = directory / "departments.toml"
+    return parse_departments(_read_toml(path), str(path))
+
+
+def load_routes_file(directory: Path, departments: dict[str, Department]) -> tuple[Route, ...]:
+    path = directory / "routes.toml"
+    return parse_routes(_read_toml(path), str(path), departments)
+
+
+def config_directory(directory: Path) -> Path:
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: configuration directory not found")
-    gateway_path = directory / "gateway.toml"
-    gateway_doc = _read_toml(gateway_path)
-    place = Place(str(gateway_path))
-    _known_keys(
-        gateway_doc, {"gateway", "retry", "breaker", "cases", "crypto", "events", "http"}, place
-    )
-    settings = _gateway(gateway_doc, place, directory)
-    departments_path = directory / "departments.toml"
-    departments = parse_departments(_read_toml(departments_path), str(departments_path))
-    routes_path = directory / "routes.toml"
-    routes = parse_routes(_read_toml(routes_path), str(routes_path), departments)
+    return directory
+
+
+def assemble(
+    directory: Path,
+    gateway: GatewayFile,
+    departments: dict[str, Department],
+    routes: tuple[Route, ...],
+) -> Config:
     return Config(
-        gateway=settings,
+        gateway=gateway.settings,
         departments=departments,
         routes=routes,
-        retry=_retry(gateway_doc, place),
-        breaker=_breaker(gateway_doc, place),
+        retry=gateway.retry,
+        breaker=gateway.breaker,
         directory=directory,
-        cases=_cases(gateway_doc, place, directory),
-        crypto=_crypto(gateway_doc, place, directory),
-        events=_events(gateway_doc, place),
-        http=_http(gateway_doc, place),
+        cases=gateway.cases,
+        crypto=gateway.crypto,
+        events=gateway.events,
+        http=gateway.http,
     )
+
+
+def load_config(directory: Path) -> Config:
+    """Load ``gateway.toml``, ``departments.toml`` and ``routes.toml`` from ``directory``;
+    ``ConfigError`` at the first error (``gateway.configuration.check`` collects them all)."""
+    directory = config_directory(directory)
+    gateway = load_gateway_file(directory)
+    departments = load_departments_file(directory)
+    return assemble(directory, gateway, departments, load_routes_file(directory, departments))

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from gateway.audit.chain import AuditEvent
-from gateway.clock import Clock
+from gateway.clock import Clock, utc_iso
 from gateway.configuration.model import Config, Department
 from gateway.delivery.backoff import next_attempt
 from gateway.delivery.breaker import BreakerBoard, State
@@ -214,20 +214,39 @@ class Dispatcher:
     async def _record(self, item: ClaimedDelivery, result: PushResult) -> None:
         recipient = item.delivery.recipient
         now = self._clock.now()
-        breaker = self.breakers.get(recipient)
         outcome = "delivered" if result.delivered else ("gone" if result.gone else "failed")
         self._metrics.delivery_attempts.labels(self._metrics.dept_label(recipient), outcome).inc()
+        if not result.delivered:
+            _log_failed_attempt(item, result)
+        self._track_breaker(recipient, result, now)
         if result.delivered:
-            breaker.success()
             await self._delivered(item, now, result.receipt)
         elif result.gone:
-            breaker.success()  # it answered; the endpoint is not down, it is gone
             await self._endpoint_gone(item, now)
         else:
-            breaker.failure(now)
             await self._failed(item, now, result.error or "failed")
+
+    def _track_breaker(self, recipient: str, result: PushResult, now: datetime) -> None:
+        """Feed the breaker (no await in here, so concurrent attempts see each change once)
+        and log a change of state with the gauge following it."""
+        breaker = self.breakers.get(recipient)
+        before = breaker.state(now)
+        if result.delivered or result.gone:
+            breaker.success()  # a 410 answered too: the endpoint is not down, it is gone
+        else:
+            breaker.failure(now)
+        after = breaker.state(now)
+        if after is not before:
+            reopens = breaker.reopens_at()
+            log.warning(
+                "delivery.breaker_changed",
+                recipient=recipient,
+                before=before.value,
+                after=after.value,
+                probe_at=utc_iso(reopens) if reopens is not None else None,
+            )
         self._metrics.breaker_open.labels(self._metrics.dept_label(recipient)).set(
-            0 if breaker.state(now) is State.CLOSED else 1
+            0 if after is State.CLOSED else 1
         )
 
     async def _endpoint_gone(self, item: ClaimedDelivery, now: datetime) -> None:
@@ -296,3 +315,16 @@ class Dispatcher:
         )
         self._metrics.dead_letters.labels(self._metrics.dept_label(recipient)).inc()
         log.warning("delivery.dead_lettered", recipient=recipient, seq=message.seq, error=error)
+
+
+def _log_failed_attempt(item: ClaimedDelivery, result: PushResult) -> None:
+    """One line per failed push: who, which message (sequence, not content), which attempt,
+    and what the endpoint did (status or the transport error), never the body."""
+    log.warning(
+        "delivery.attempt_failed",
+        recipient=item.delivery.recipient,
+        seq=item.message.seq,
+        attempt=item.delivery.attempts + 1,
+        status=result.status,
+        error=result.error,
+    )

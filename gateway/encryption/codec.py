@@ -83,7 +83,7 @@ class RecordCodec:
             return blob
         header, key_id, nonce, sealed = _split(blob, record_id)
         try:
-            key = self._keyring.get(key_id)
+            key = self._key(key_id)
         except UnknownRecordKeyError:
             raise UnknownRecordKeyError(
                 f"the stored record {record_id} is sealed under the key {key_id!r}, which the "
@@ -97,6 +97,16 @@ class RecordCodec:
                 "was changed or moved, or the key file holds another key under that id"
             ) from None
         return plain
+
+    def _key(self, key_id: str) -> bytes:
+        """The key ``key_id``; a key the ring does not hold yet makes it look at its source
+        once more: another instance sharing the store may have re-sealed records under a key
+        that ``gateway keys at-rest rotate`` added after this ring was read."""
+        try:
+            return self._keyring.get(key_id)
+        except UnknownRecordKeyError:
+            self._keyring.refresh()
+            return self._keyring.get(key_id)
 
     def needs_sealing(self, blob: bytes) -> bool:
         """Whether the re-encryption job should rewrite ``blob``: plaintext, or sealed under

@@ -49,15 +49,18 @@ async def reseal_all(store: Resealing, batch: int = BATCH) -> int:
 
 
 async def run_resealing(store: Resealing, codec: RecordCodec, interval: float = 60.0) -> None:
-    """Forever: a pass at start, then one each time the key ring's active key changes."""
-    due = True
+    """Forever: a pass at start, then one each time the key ring's active key changes
+    (compared with the key of the last whole pass, so a ring that reading a record already
+    refreshed, ``RecordCodec.open``, still gets its pass)."""
+    sealed_under: str | None = None
     while True:
         try:
-            due = codec.keyring.refresh() or due
-            if due:
+            codec.keyring.refresh()
+            active = codec.keyring.active()[0]
+            if active != sealed_under:
                 count = await reseal_all(store)
-                due = False
-                log.info("at_rest.resealed", records=count, key=codec.keyring.active()[0])
+                sealed_under = active
+                log.info("at_rest.resealed", records=count, key=active)
         except AtRestError as exc:
             log.error("at_rest.reseal_failed", detail=exc.detail)
         await asyncio.sleep(interval)

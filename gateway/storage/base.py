@@ -280,6 +280,11 @@ class Store(Protocol):
         """As ``reseal_messages`` for case states, in case id order."""
         ...
 
+    async def sealed_under(self, batch: int = 500) -> dict[str | None, int]:
+        """How many message bodies and case states name each at-rest key id (None: not
+        sealed)."""
+        ...
+
     # capability ``listen``
     async def listen(self, callback: Callable[[Wakeup], None]) -> None:
         """Call ``callback`` whenever another instance commits newly due deliveries, from

@@ -41,6 +41,7 @@ from gateway.storage.base import (
     Unsupported,
 )
 from gateway.storage.connector import Connector, Tx
+from gateway.storage.resealing import Resealing
 from gateway.storage.rows import (
     Rows,
     audit_record,
@@ -74,7 +75,7 @@ async def _count(tx: Tx, recipient: str, *, pending: int = 0, dead: int = 0) -> 
             await tx.run("count", recipient=recipient, state=state, n=n)
 
 
-class StoreCore(Generic[C]):
+class StoreCore(Resealing, Generic[C]):
     """``Store`` over ``connector``. See the module docstring."""
 
     def __init__(
@@ -524,57 +525,6 @@ class StoreCore(Generic[C]):
             return [self._rows.message(r) for r in rows]
 
         return await self.connector.read(run)
-
-    # ------------------------------------------------------------------ at rest
-
-    async def reseal_messages(self, after_seq: int, limit: int) -> tuple[int | None, int]:
-        """Seal again, under the active key, the message bodies after ``after_seq`` (at most
-        ``limit`` looked at) that are plaintext or under an older key; returns (the last seq
-        looked at, None when there are no more; how many were re-sealed). Bodies never
-        change once stored, so the update only checks the row still holds what was read."""
-        rows = await self.connector.read(
-            lambda tx: tx.rows("reseal_messages_after", after=after_seq, limit=limit)
-        )
-        changes = [
-            {
-                "seq": int(seq),
-                "body": self._reseal(bytes(body), message_record_id(int(seq))),
-                "old": bytes(body),
-            }
-            for seq, body in rows
-            if self.protection.needs_sealing(bytes(body))
-        ]
-
-        async def write(tx: Tx) -> int:
-            return sum([await tx.run("reseal_message", **change) for change in changes])
-
-        count = await self.connector.write(write) if changes else 0
-        return (int(rows[-1][0]) if len(rows) == limit else None), count
-
-    async def reseal_cases(self, after_id: str, limit: int) -> tuple[str | None, int]:
-        """As ``reseal_messages`` for case states, in case id order; a case written since it
-        was read (another version) is left to that write, which sealed it already."""
-        rows = await self.connector.read(
-            lambda tx: tx.rows("reseal_cases_after", after=after_id, limit=limit)
-        )
-        changes = [
-            {
-                "case_id": case_id,
-                "version": int(version),
-                "state": self._reseal(bytes(state), case_record_id(case_id)),
-            }
-            for case_id, version, state in rows
-            if self.protection.needs_sealing(bytes(state))
-        ]
-
-        async def write(tx: Tx) -> int:
-            return sum([await tx.run("reseal_case", **change) for change in changes])
-
-        count = await self.connector.write(write) if changes else 0
-        return (str(rows[-1][0]) if len(rows) == limit else None), count
-
-    def _reseal(self, blob: bytes, record_id: str) -> bytes:
-        return self.protection.seal(self.protection.open(blob, record_id), record_id)
 
     # ------------------------------------------------------------------ capabilities
 

@@ -41,7 +41,7 @@ async def test_delivery_switched_to_push_reaches_the_new_endpoint_and_survives_r
         async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
             admin = _headers(gw)
             status, problem = await _call(gw, "PUT", path, admin, {"mode": "push"})
-            assert (status, problem["type"]) == (422, PROBLEM + "invalid-delivery")
+            assert (status, problem["type"]) == (422, PROBLEM + "invalid-department")
             assert "endpoint" in problem["detail"]
             status, problem = await _call(
                 gw, "PUT", path, _headers(gw, "operator"), {"mode": "pull"}
@@ -52,7 +52,7 @@ async def test_delivery_switched_to_push_reaches_the_new_endpoint_and_survives_r
             status, body = await _call(gw, "PUT", path, admin, table)
             assert (status, body) == (
                 200,
-                {"department": RECOGNITION, "mode": "push", "endpoint": f"{url}/inbound"},
+                {"mode": "push", "endpoint": f"{url}/inbound", "timeout": "2s", "concurrency": 4},
             )
             receipt = await gw.client(HOSPITAL).submit(DIAGNOSIS, example("medical_diagnosis"))
             assert gw.dispatcher is not None

@@ -63,7 +63,6 @@ async def test_operational_endpoints(tmp_path: Path, database: str | None) -> No
 # Types no operation answers with: unknown routes and methods (the middleware), the abstract
 # roots, and what only the command line or an adapter meets.
 NOT_PER_OPERATION = {
-    "not-found",  # no such route
     "method-not-allowed",
     "http-error",
     "unauthorized",
@@ -105,6 +104,9 @@ async def test_every_operation_lists_its_problem_types(tmp_path: Path) -> None:
     submit = listed[("post", "/v1/messages")]
     assert {"invalid-document", "unknown-key", "id-reused", "unroutable"} <= submit
     assert "role-forbidden" in listed[("put", "/admin/v1/routes")]
+    # a path parameter of the wrong shape misses its route: the router's not-found
+    assert "not-found" in listed[("post", "/admin/v1/routes/versions/{version}/rollback")]
+    assert "not-found" not in listed[("get", "/admin/v1/routes")]
     named = set().union(*listed.values())
     assert {p.slug for p in catalogue()} - named == NOT_PER_OPERATION - {"invalid-key"}
     assert "invalid-key" in listed[("post", "/admin/v1/departments/{dept}/keys")]

@@ -56,3 +56,16 @@ def test_digest_of_refuses_what_is_no_chain_hash() -> None:
     for bad in ("sm3:" + "0" * 63, "SM3:" + "0" * 64, "sha256:" + "0" * 64, "g" * 64):
         with pytest.raises(ValueError, match="not a chain hash"):
             digest_of(bad)
+
+
+@pytest.mark.parametrize("name", ["sha256", "sm3"])
+def test_a_verification_continues_from_where_it_stopped(name: DigestName) -> None:
+    rows = _chain(name, 5)
+    first = verify_rows(rows[:2])
+    rest = verify_rows(rows[2:], first.entries, first.head)
+    assert rest.intact and rest.entries == 3 and rest.digest == name
+    assert rest.head == verify_rows(rows).head
+    seq, body, prev, _ = rows[3]
+    changed = [*rows[2:3], (seq, body + b" ", prev, rows[3][3]), *rows[4:]]
+    verdict = verify_rows(changed, first.entries, first.head)
+    assert verdict.broken_seq == 4 and verdict.entries == 1

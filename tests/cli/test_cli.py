@@ -51,8 +51,33 @@ def test_keys_generate_writes_a_0600_private_key(
     assert main(["keys", "generate", HOSPITAL, "--name", "2026a", "--out", str(out)]) == 0
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
     printed = capsys.readouterr().out
-    assert "[[departments.keys]]" in printed and '"d"' not in printed and "d =" not in printed
+    assert '"d"' not in printed and "d =" not in printed
     assert orjson.loads(out.read_bytes())["kid"] == f"{HOSPITAL}/2026a"
+
+
+def test_keys_generate_writes_into_data_keys_and_names_the_admin_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["keys", "generate", HOSPITAL, "--name", "2026a"]) == 0
+    keys = tmp_path / "data" / "keys"
+    private, public = keys / f"{HOSPITAL}.2026a.jwk", keys / f"{HOSPITAL}.2026a.public.jwk"
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(keys).st_mode) == 0o700
+    assert "d" in orjson.loads(private.read_bytes())
+    assert set(orjson.loads(public.read_bytes())) == {"kty", "crv", "x", "alg", "use"}
+    printed = capsys.readouterr().out
+    public_file = f"data/keys/{HOSPITAL}.2026a.public.jwk"
+    assert f"gateway admin keys add {HOSPITAL} --name 2026a --jwk {public_file}" in printed
+    assert f"/admin/v1/departments/{HOSPITAL}/keys" in printed
+    assert '"d"' not in printed and "departments.toml" not in printed
+    # never over an existing key; another directory with --dir
+    assert main(["keys", "generate", HOSPITAL, "--name", "2026a"]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert main(["keys", "generate", HOSPITAL, "--name", "2026a", "--dir", "elsewhere"]) == 0
+    assert (tmp_path / "elsewhere" / f"{HOSPITAL}.2026a.jwk").is_file()
+    ignored = (Path(__file__).resolve().parents[2] / ".gitignore").read_text().splitlines()
+    assert "/data/" in ignored  # data/keys/ in a checkout is never committed
 
 
 def test_keys_generate_refuses_a_bad_department(capsys: pytest.CaptureFixture[str]) -> None:

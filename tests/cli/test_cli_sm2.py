@@ -29,7 +29,9 @@ def test_generate_sign_verify_and_token_with_sm2(
         main(["keys", "generate", HOSPITAL, "--name", "gm", "--alg", "SM2", "--out", str(out)]) == 0
     )
     printed = capsys.readouterr().out
-    assert 'crv = "SM2"' in printed and 'alg = "SM2"' in printed
+    public = orjson.loads(out.with_name(f"{HOSPITAL}.gm.public.jwk").read_bytes())
+    assert public["crv"] == "SM2" and public["alg"] == "SM2" and "d" not in public
+    assert '"crv":"SM2"' in printed and '"alg":"SM2"' in printed  # the curl body registering it
     key = SigningKey.load(out)
     assert key.alg == "SM2"
 

@@ -144,6 +144,31 @@ async def test_sessions_csrf_and_headers(tmp_path: Path, database: str | None) -
                 assert response.status == 303  # the old cookie no longer opens a page
 
 
+async def test_revoking_a_token_ends_its_console_sessions(
+    tmp_path: Path, database: str | None
+) -> None:
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        admin = {"Authorization": f"Bearer {(gw.data_dir / 'admin-token').read_text().strip()}"}
+        async with gw.session.post(
+            f"{gw.base_url}/admin/v1/tokens",
+            json={"name": "night-operator", "role": "operator"},
+            headers=admin,
+        ) as response:
+            assert response.status == 201
+            token = (await response.json())["token"]
+        async with await _log_in(gw, token) as operator:
+            async with operator.get(f"{gw.base_url}/console/dead-letters") as response:
+                assert response.status == 200
+            async with gw.session.delete(
+                f"{gw.base_url}/admin/v1/tokens/night-operator", headers=admin
+            ) as response:
+                assert response.status == 200
+            async with operator.get(
+                f"{gw.base_url}/console/dead-letters", allow_redirects=False
+            ) as response:
+                assert (response.status, response.headers["Location"]) == (303, "/console/login")
+
+
 def test_session_expires_when_idle_and_after_eight_hours() -> None:
     now = [1_000_000.0]
     sessions = Sessions(b"k" * 32, now=lambda: now[0])

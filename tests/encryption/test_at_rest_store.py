@@ -15,8 +15,9 @@ import asyncpg
 import orjson
 import pytest
 
+from gateway.cli import main
 from gateway.configuration.model import Config, CryptoSettings
-from gateway.encryption import FileKeyRing
+from gateway.encryption import FileKeyRing, RecordDecryptError
 from gateway.encryption.codec import key_id_of
 from gateway.encryption.rotation import reseal_all
 from gateway.messages import verify_all
@@ -68,11 +69,25 @@ async def _raw_store(data_dir: Path, database: str | None) -> bytes:
         return _sqlite_files(data_dir)
     conn = await asyncpg.connect(database)
     try:
-        rows = await conn.fetch("SELECT body FROM messages UNION ALL SELECT state FROM cases")
-        audit = await conn.fetch("SELECT entry FROM audit_log")
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+        dumps = []
+        for (table,) in tables:  # every column of every table, bytea as its raw bytes
+            columns = await conn.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = $1",
+                table,
+            )
+            for name, kind in columns:
+                cast = f'"{name}"' if kind == "bytea" else f"convert_to(\"{name}\"::text, 'UTF8')"
+                rows = await conn.fetch(f'SELECT {cast} FROM "{table}"')
+                dumps += [bytes(r[0]) for r in rows if r[0] is not None]
     finally:
         await conn.close()
-    return b"\n".join(bytes(r[0]) for r in [*rows, *audit])
+    assert len(tables) >= 5  # messages, deliveries, audit_log, cases, ... all looked at
+    return b"\n".join(dumps)
 
 
 async def _submit(gw: GatewayHandle, count: int, first: int = 0) -> None:
@@ -95,6 +110,10 @@ async def test_no_clear_personal_data_in_the_database(
         jwks = KeyRegistry.from_jwks(await gw.client(HOSPITAL).jwks())
         verified = verify_all(body, jwks, datetime.now(UTC), gateway_id=gw.gateway_id)
         assert verified.event.data == DOCUMENT  # the recipient gets the signed plaintext
+        running = await _raw_store(tmp_path, database)  # SQLite: the WAL as well, still open
+        if database is None:
+            assert (tmp_path / "gateway.sqlite3-wal").stat().st_size > 0
+    assert _clear_in(running) == ([] if at_rest == "sm4-gcm" else list(NEEDLES))
     found = _clear_in(await _raw_store(tmp_path, database))
     states = await _stored(tmp_path, database, "SELECT state FROM cases")
     assert len(states) == 1
@@ -191,3 +210,91 @@ async def _stored(data_dir: Path, database: str | None, query: str) -> list[byte
         return [bytes(r[0]) for r in await conn.fetch(query)]
     finally:
         await conn.close()
+
+
+async def test_swapped_or_truncated_records_are_refused_by_name(
+    tmp_path: Path, database: str | None
+) -> None:
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm"))
+    async with running_gateway(tmp_path, config=config, database=database) as gw:
+        await _submit(gw, 2)
+        first, second = await _stored_bodies(tmp_path, database)
+        await _execute(tmp_path, database, 1, second)  # message 2's ciphertext under seq 1
+        await _execute(tmp_path, database, 2, first[:-5])  # and message 2 cut short
+        for seq in (1, 2):
+            with pytest.raises(RecordDecryptError) as caught:
+                await gw.store.get_message(seq)
+            assert f"message/{seq} " in caught.value.detail
+            assert _clear_in(caught.value.detail.encode()) == []
+        token = gw.client(MEDINSURANCE)._auth()
+        async with gw.session.get(f"{gw.base_url}/v1/inbox", headers=token) as response:
+            problem = await response.json(content_type=None)
+        assert (response.status, problem["type"]) == (500, PROBLEM + "storage-encryption")
+        assert "message/1" in problem["detail"] and _clear_in(orjson.dumps(problem)) == []
+
+
+async def _execute(data_dir: Path, database: str | None, seq: int, body: bytes) -> None:
+    """Replace a stored body behind the gateway's back (someone with the database)."""
+    if database is None:
+        with sqlite3.connect(data_dir / "gateway.sqlite3") as db:
+            db.execute("UPDATE messages SET body = ? WHERE seq = ?", (body, seq))
+        return
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("UPDATE messages SET body = $1 WHERE seq = $2", body, seq)
+    finally:
+        await conn.close()
+
+
+async def test_a_key_that_records_still_name_is_not_retired(
+    tmp_path: Path, database: str | None
+) -> None:
+    """``gateway keys at-rest retire`` before the re-sealing pass has moved every record would
+    make those records unreadable for good: it looks in the store and refuses, naming how many."""
+    ring = tmp_path / "at-rest.keys"
+    FileKeyRing.generate(ring, "2026a")
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm", key_file=ring))
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        await _submit(gw, 2)
+    FileKeyRing(ring).rotate("2026b")
+    where = ["--data-dir", str(tmp_path / "d")] + (
+        [] if database is None else ["--database", database]
+    )
+    retire = ["keys", "at-rest", "retire", str(ring), "--id", "2026a", *where]
+    assert await asyncio.to_thread(main, retire) == 2
+    assert FileKeyRing(ring).ids() == ["2026a", "2026b"]  # the key is still there
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        await reseal_all(gw.store)  # type: ignore[arg-type]  # (or the pass at start did)
+    bodies = await _stored_bodies(tmp_path / "d", database)
+    assert [key_id_of(body) for body in bodies] == ["2026b", "2026b"]
+    assert await asyncio.to_thread(main, retire) == 0
+    assert FileKeyRing(ring).ids() == ["2026b"]
+
+
+async def test_rotation_under_load_keeps_every_record_readable(
+    tmp_path: Path, database: str | None
+) -> None:
+    """Messages and a case are written while the re-sealing pass runs after a rotation:
+    none is lost or left unreadable, and a second pass leaves everything under the new key."""
+    ring = tmp_path / "at-rest.keys"
+    FileKeyRing.generate(ring, "2026a")
+    config = _with_crypto(CryptoSettings(at_rest="sm4-gcm", key_file=ring))
+    async with running_gateway(tmp_path / "d", config=config, database=database) as gw:
+        form = example("application_form", 2)
+        await gw.client(ZLB).submit(APPLICATION, form, subject=form["application_number"])
+        await _submit(gw, 4)
+        FileKeyRing(ring).rotate("2026b")
+        codec = gw.store.protection.codec  # type: ignore[attr-defined]
+        assert codec.keyring.refresh() is True
+        await asyncio.gather(_submit(gw, 6, first=4), reseal_all(gw.store, batch=1))  # type: ignore[arg-type]
+        await reseal_all(gw.store)  # type: ignore[arg-type]
+        page = await gw.client(MEDINSURANCE).inbox()
+        assert len(page["messages"]) == 10  # every diagnosis, written before or during
+        bodies = await _stored_bodies(tmp_path / "d", database)
+        assert len(bodies) >= 11  # 11 submitted, and what the case layer sent on its own
+        for seq in range(1, len(bodies) + 1):
+            message = await gw.store.get_message(seq)
+            assert message is not None and message.body.startswith(b"{")
+    states = await _stored(tmp_path / "d", database, "SELECT state FROM cases")
+    assert len(states) == 1
+    assert {key_id_of(blob) for blob in [*bodies, *states]} == {"2026b"}

@@ -119,3 +119,21 @@ def test_bad_key_files_are_refused_by_name(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(KeyRingError, match="chmod 600"):
         FileKeyRing(path)
+
+
+def test_a_record_another_instance_resealed_after_rotation_still_opens(tmp_path: Path) -> None:
+    """Two gateway instances share a store and the key file. ``gateway keys at-rest rotate``
+    rewrites the file; the instance whose re-sealing pass looks first seals records under the
+    new key, and the other one must still read them before its own pass comes round."""
+    path = tmp_path / "at-rest.keys"
+    FileKeyRing.generate(path, "2026a")
+    first, second = RecordCodec(FileKeyRing(path)), RecordCodec(FileKeyRing(path))
+    FileKeyRing(path).rotate("2026b")
+    assert first.keyring.refresh() is True
+    resealed = first.seal(BODY, "message/1")
+    assert key_id_of(resealed) == "2026b"
+    assert second.open(resealed, "message/1") == BODY
+    assert second.keyring.active()[0] == "2026b"  # it took the rotated file on the way
+    stranger = RecordCodec(MemoryKeyRing({"k9": b"\x09" * 16}, "k9"))
+    with pytest.raises(UnknownRecordKeyError, match="'2026b'"):
+        stranger.open(resealed, "message/1")

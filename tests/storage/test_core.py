@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway.problems import NotFoundError
-from gateway.storage import core
+from gateway.storage import core, resealing
 from gateway.storage.base import Capabilities, Unsupported
 from gateway.storage.connector import Tx
 from gateway.storage.rows import FRAGMENTS
@@ -35,7 +35,9 @@ SHARED_ONLY = {
 
 
 def names_the_core_asks_for() -> set[str]:
-    source = Path(core.__file__).read_text(encoding="utf-8")
+    source = "".join(
+        Path(module.__file__).read_text(encoding="utf-8") for module in (core, resealing)
+    )
     return set(re.findall(r'(?:tx\.(?:rows|row|value|run)|_one_message)\(\s*"([a-z_]+)"', source))
 
 

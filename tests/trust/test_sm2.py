@@ -172,3 +172,80 @@ def test_the_allow_list_knows_sm2_by_its_exact_name_only() -> None:
     for name in ("sm2", "SM2withSM3", "SM3", "SM2-SM3", "ES256K"):
         with pytest.raises(AlgorithmRefusedError):
             canonical_alg(name)
+
+
+# GM/T 0003.5 3: the recommended curve's a, b, xG, yG (hex), to compute Z_A independently.
+_CURVE_FOR_Z = (
+    "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC",
+    "28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93",
+    "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7",
+    "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0",
+)
+
+
+def _z(user_id: bytes, public: bytes) -> bytes:
+    """Z_A = SM3(ENTL_A || ID_A || a || b || xG || yG || xA || yA) (GM/T 0003.2 5.5)."""
+    entl = (8 * len(user_id)).to_bytes(2, "big")
+    curve = b"".join(bytes.fromhex(h) for h in _CURVE_FOR_Z)
+    return bytes.fromhex(hexdigest("sm3", entl + user_id + curve + public))
+
+
+def test_the_default_user_id_is_really_hashed_in() -> None:
+    """GM/T 0009 10: a signature over SM3(M) without Z_A, or over SM3(Z_A || M) with
+    another user id, is not an ``SM2`` signature; the control, GmSSL signing the digest
+    SM3(Z_A || M) with the default user id, is."""
+    key = SM2Key.generate_key()
+    jwk = key.as_dict(private=True)
+    d, public = _raw(jwk["d"]), _raw(jwk["x"]) + _raw(jwk["y"])
+    message = b'{"specversion":"1.0","id":"z"}'
+    verifier = SM2Key.import_key(key.as_dict(private=False))
+    user_id = parameters()["signature"]["user_id"].encode("ascii")
+
+    def signed(prefix: bytes) -> bytes:
+        digest = bytes.fromhex(hexdigest("sm3", prefix + message))
+        r, s = decode_dss_signature(gmssl_pyx.sm2_sign_sm3_digest(d, digest))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    assert verifier.verify(message, signed(_z(user_id, public)))
+    assert not verifier.verify(message, signed(b""))
+    assert not verifier.verify(message, signed(_z(b"ALICE123@YAHOO.COM", public)))
+
+
+def test_malleated_signatures_and_unreduced_coordinates_are_refused() -> None:
+    """SM2 has no low-s rule, and none is needed: n - s, or r and s swapped, never verify;
+    a coordinate given as x + p is not a field element (GM/T 0003.1 6.2)."""
+    key = SM2Key.generate_key()
+    verifier = SM2Key.import_key(key.as_dict(private=False))
+    message = b"{}"
+    signature = key.sign(message)
+    n = int(parameters()["curve"]["n"], 16)
+    s = int.from_bytes(signature[32:], "big")
+    assert verifier.verify(message, signature)
+    assert not verifier.verify(message, signature[:32] + (n - s).to_bytes(32, "big"))
+    assert not verifier.verify(message, signature[32:] + signature[:32])
+    p = int(_CURVE_FOR_Z[0], 16) + 3
+    x = 1  # on the curve: x^3 + ax + b is a square mod p for x = 1
+    y = pow((x**3 + (p - 3) * x + int(_CURVE_FOR_Z[1], 16)) % p, (p + 1) // 4, p)
+    point = {"kty": "EC", "crv": "SM2", "y": b64url_encode(y.to_bytes(32, "big"))}
+    assert SM2Key.import_key({**point, "x": b64url_encode(x.to_bytes(32, "big"))})
+    with pytest.raises(KeyMaterialError, match="not a point"):
+        SM2Key.import_key({**point, "x": b64url_encode((x + p).to_bytes(32, "big"))})
+
+
+def test_a_key_relabelled_to_the_other_curve_is_refused() -> None:
+    """An SM2 point sent as crv P-256, or a P-256 point sent as crv SM2, is no key at all."""
+    sm2 = SigningKey.generate("330784.zlb/a", "SM2")
+    es256 = SigningKey.generate("330784.zlb/b", "ES256")
+    for source, crv, reason in ((sm2, "P-256", "not on the curve"), (es256, "SM2", "not a point")):
+        jwk = {k: v for k, v in source.public_jwk().items() if k not in ("alg", "kid")}
+        with pytest.raises(KeyMaterialError, match=reason):
+            KeyRecord(source.kid, "330784.zlb", {**jwk, "crv": crv}, EPOCH)
+
+
+def test_r_plus_s_equal_to_n_never_verifies() -> None:
+    """GM/T 0003.2 7.1 B5: t = (r + s) mod n = 0 is a failure, not a degenerate success."""
+    key = SM2Key.generate_key()
+    signature = key.sign(b"m")
+    n = int(parameters()["curve"]["n"], 16)
+    r = int.from_bytes(signature[:32], "big")
+    assert not key.verify(b"m", signature[:32] + (n - r).to_bytes(32, "big"))

@@ -9,6 +9,8 @@ from aiohttp import web
 
 from gateway.administration import ADMIN_ONLY, READ_ROLES
 from gateway.api import admin_actions as actions
+from gateway.api.appkeys import CURRENT
+from gateway.configuration.tables import delivery_table
 from gateway.console.visit import BASE, Visit, change, page, redirect
 from gateway.messages import strict_loads
 from gateway.problem_types import INVALID_BODY
@@ -58,11 +60,15 @@ async def disable(visit: Visit) -> web.StreamResponse:
 @routes.post("/console/departments/{dept}/delivery")
 @change(ADMIN_ONLY)
 async def delivery(visit: Visit) -> web.StreamResponse:
-    """The form's ``mode`` and ``endpoint`` become the delivery table the API takes."""
-    table: dict[str, Any] = {"mode": visit.field("mode")}
+    """The form's ``mode`` and ``endpoint`` over the department's delivery table (timeout and
+    concurrency kept), as the API's ``PUT .../delivery`` takes it."""
+    dept_id = actions.department_id(visit.app, visit.request.match_info["dept"])
+    current = visit.app[CURRENT].config.departments[dept_id]
+    table: dict[str, Any] = {**delivery_table(current.delivery), "mode": visit.field("mode")}
+    table.pop("endpoint", None)
     if visit.field("endpoint").strip():
         table["endpoint"] = visit.field("endpoint").strip()
-    await actions.set_delivery(visit.app, visit.admin, visit.request.match_info["dept"], table)
+    await actions.set_delivery(visit.app, visit.admin, dept_id, table)
     return _here(visit, "delivery")
 
 
