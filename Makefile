@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench demo clean
+.PHONY: run test lint typecheck check bench demo screenshots clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/gateway demo
+
+# The console's pages as docs/console.md shows them, taken by its browser tests.
+screenshots: $(STAMP)
+	ZJX_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/console/test_browser.py -k sqlite
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -63,13 +63,16 @@ class GatewayError(Exception):
     def type_uri(self) -> str:
         return self.problem.uri
 
-    def problem_body(self, instance: str | None = None) -> dict[str, Any]:
-        """The RFC 9457 body for this error."""
+    def problem_body(self, instance: str | None = None, language: str = "en") -> dict[str, Any]:
+        """The RFC 9457 body for this error, its title and detail in ``language`` ("zh" or
+        English; ``ProblemType.localized``). ``type``, ``status``, ``instance`` and the
+        failing pointers do not change with the language."""
+        title, detail = self.problem.localized(language, self.detail)
         body: dict[str, Any] = {
             "type": self.type_uri,
-            "title": self.title,
+            "title": title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": detail,
         }
         if instance:
             body["instance"] = instance

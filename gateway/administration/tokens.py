@@ -106,6 +106,16 @@ class AdminTokens:
         issued = set(state.tokens) if state is not None else set()
         return {t.name for t in self._tokens} | issued
 
+    def holder(self, name: str, sha256_prefix: str) -> AdminToken | None:
+        """The usable token named ``name`` whose hash starts with ``sha256_prefix`` (16 hex
+        digits, what a console session remembers of the token it was opened with)."""
+        for candidate in self.usable():
+            if candidate.name == name and hmac.compare_digest(
+                candidate.sha256[: len(sha256_prefix)], sha256_prefix
+            ):
+                return candidate
+        return None
+
     def require(self, token: str, roles: frozenset[str]) -> AdminToken:
         """The token's holder if its role is one of ``roles``; otherwise 403."""
         found = self.identify(token)

@@ -11,26 +11,22 @@ and its enabled state have calls of their own and are not part of the table.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 
 from gateway.administration import ADMIN_ONLY, READ_ROLES
+from gateway.api import admin_actions as actions
 from gateway.api.admin import department_id, json_body, require
-from gateway.api.appkeys import ADMINISTRATION, CLOCK, CURRENT
+from gateway.api.appkeys import CLOCK, CURRENT
 from gateway.api.openapi import ADMIN_AUTH, ADMIN_CHANGE, STRICT_JSON, answers
 from gateway.api.responses import json_response
 from gateway.clock import utc_iso
-from gateway.configuration.loader import parse_departments
-from gateway.configuration.model import Department
 from gateway.configuration.tables import delivery_table, department_table
 from gateway.problem_types import DEPARTMENT_NOT_FOUND, INVALID_BODY, INVALID_DEPARTMENT
-from gateway.problems import ConfigError, DocumentError, GatewayError
+from gateway.problems import GatewayError
 from gateway.trust import KeyRecord
 
 routes = web.RouteTableDef()
-# members of a department table that have calls of their own
-NOT_IN_TABLE = ("keys", "enabled")
 
 
 @routes.get("/admin/v1/departments/{dept}")
@@ -48,16 +44,10 @@ async def put_department(request: web.Request) -> web.Response:
     who = require(request, ADMIN_ONLY)
     dept_id = department_id(request)
     table = await json_body(request)
-    for member in NOT_IN_TABLE:
-        if member in table:
-            raise DocumentError(
-                f"{member!r} is not part of a department table here: it has calls of its own",
-                INVALID_DEPARTMENT,
-            )
-    if table.get("id") != dept_id:
-        raise DocumentError("the table's id must be the department in the path", INVALID_DEPARTMENT)
-    await _replace(request, who, dept_id, table, "department.changed")
-    return json_response(department_table(request.app[CURRENT].config.departments[dept_id]))
+    changed = await actions.replace_department(
+        request.app, who, dept_id, table, "department.changed"
+    )
+    return json_response(department_table(changed))
 
 
 @routes.put("/admin/v1/departments/{dept}/delivery")
@@ -66,38 +56,8 @@ async def put_delivery(request: web.Request) -> web.Response:
     """Push (with its endpoint, timeout, concurrency) or pull, for the next delivery."""
     who = require(request, ADMIN_ONLY)
     dept_id = department_id(request)
-    delivery = await json_body(request)
-    current = request.app[CURRENT].config.departments[dept_id]
-    table = {**department_table(current), "delivery": delivery}
-    await _replace(request, who, dept_id, table, "department.delivery_changed")
-    changed = request.app[CURRENT].config.departments[dept_id]
-    return json_response(delivery_table(changed.delivery))
-
-
-async def _replace(
-    request: web.Request, who: Any, dept_id: str, table: dict[str, Any], action: str
-) -> Department:
-    department = _checked(request, table)
-    await request.app[ADMINISTRATION].change(
-        who,
-        lambda state: state.with_department(dept_id, table),
-        action,
-        dept_id,
-        {"delivery": department.delivery.mode},
-    )
-    return department
-
-
-def _checked(request: web.Request, table: dict[str, Any]) -> Department:
-    try:
-        (department,) = parse_departments({"departments": [table]}, "request body").values()
-    except ConfigError as exc:
-        raise DocumentError(exc.detail, INVALID_DEPARTMENT) from None
-    schemas = request.app[CURRENT].context.schemas.types()
-    unknown = sorted((department.sends | department.receives) - set(schemas))
-    if unknown:
-        raise DocumentError(f"document types without a schema: {unknown}", INVALID_DEPARTMENT)
-    return department
+    delivery = await actions.set_delivery(request.app, who, dept_id, await json_body(request))
+    return json_response(delivery_table(delivery))
 
 
 @routes.get("/admin/v1/departments/{dept}/keys")

@@ -14,6 +14,7 @@ import functools
 
 from aiohttp import web
 
+from gateway import console
 from gateway.api import (
     admin,
     admin_departments,
@@ -64,4 +65,5 @@ def create_app(options: Options | None = None) -> web.Application:
     app.on_shutdown.append(end_streams)
     for table in ROUTES:
         app.router.add_routes(table)
+    console.mount(app, options.data_dir)
     return app

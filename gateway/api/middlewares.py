@@ -23,6 +23,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from gateway.api.appkeys import METRICS, TRANSPORT
 from gateway.api.responses import problem_response
 from gateway.configuration.loader import TEXT
+from gateway.language import negotiate
 from gateway.masking import holds_personal_data
 from gateway.problem_types import (
     BODY_TOO_LARGE,
@@ -98,19 +99,21 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     """Every error as an RFC 9457 problem. Its ``instance`` names the occurrence by the
     request id (the one in ``X-Request-Id`` and in every log line of the request), never by
     the request's path, which would echo a refused value back. A 405 says what is allowed
-    (``Allow``, RFC 9110 section 15.5.6)."""
+    (``Allow``, RFC 9110 section 15.5.6). Title and detail are in the language
+    ``Accept-Language`` prefers (English or Chinese, ``gateway.language``)."""
     instance = INSTANCE + request.get(REQUEST_ID, "unknown")
+    language = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except GatewayError as exc:
-        return problem_response(exc, instance)
+        return problem_response(exc, instance, language=language)
     except (RequestPayloadError, HttpProcessingError):
         # the body arrived but could not be decoded (a corrupt gzip stream, a bad chunk)
         error = MessageError(
             "the body could not be decoded (corrupt gzip data or chunked encoding)",
             UNDECODABLE_BODY,
         )
-        return problem_response(error, instance)
+        return problem_response(error, instance, language=language)
     except ConnectionError:
         # The client closed the connection before its answer: a normal end, not a failure
         # (nginx's 499 "client closed request"; nobody receives this response).
@@ -118,7 +121,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         gone = MessageError(
             "the client closed the connection before the answer", CLIENT_CLOSED_REQUEST
         )
-        return problem_response(gone, instance)
+        return problem_response(gone, instance, language=language)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -126,11 +129,11 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         error.status = exc.status  # aiohttp's, for the generic type too
         allowed = getattr(exc, "allowed_methods", None) if exc.status == 405 else None
         headers = {"Allow": ", ".join(sorted(allowed))} if allowed else None
-        return problem_response(error, instance, headers)
+        return problem_response(error, instance, headers, language)
     except Exception:
         log.exception("http.unhandled")
         internal = GatewayError("the gateway failed; the request id identifies it in the logs")
-        return problem_response(internal, instance)
+        return problem_response(internal, instance, language=language)
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -176,7 +176,13 @@ def document(router: web.UrlDispatcher) -> dict[str, Any]:
             for status, response in _responses(problems).items():
                 responses.setdefault(status, response)
     spec["x-problem-types"] = [
-        {"type": p.uri, "status": p.status, "title": p.title, "title_zh": p.title_zh}
+        {
+            "type": p.uri,
+            "status": p.status,
+            "title": p.title,
+            "title_zh": p.title_zh,
+            "detail_zh": p.detail_zh,
+        }
         for p in catalogue()
     ]
     return spec

@@ -9,6 +9,7 @@ and given to auditors, so a rewritten history no longer matches what the gateway
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,25 @@ def verify_checkpoint(checkpoint: Checkpoint, gateway_key: KeyRecord) -> bool:
         return False
     expected = {"seq": checkpoint.seq, "hash": checkpoint.hash, "at": checkpoint.at}
     return bool(claims == expected)
+
+
+def first_mismatch(
+    signed: Sequence[Checkpoint], hashes: Mapping[int, str], entries: int, gateway_key: KeyRecord
+) -> str | None:
+    """What is wrong between the signed checkpoints and the chain's ``hashes`` (seq -> hash of
+    every entry; ``entries`` of them verified), or None when every checkpoint holds: each one
+    signed by the gateway, naming an entry that is still there with the hash it signed."""
+    for point in signed:
+        if not verify_checkpoint(point, gateway_key):
+            return f"the checkpoint at entry {point.seq} is not signed by the gateway"
+        if point.seq not in hashes:
+            return (
+                f"entry {point.seq} is signed in a checkpoint but missing from the "
+                f"chain (entries after {entries} were removed)"
+            )
+        if hashes[point.seq] != point.hash:
+            return f"history up to entry {point.seq} differs from the signed checkpoint"
+    return None
 
 
 def append(data_dir: Path, checkpoint: Checkpoint) -> None:

@@ -89,21 +89,14 @@ def verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"BROKEN: {exc}")
         return 1
-    if signed:
-        record = _gateway_record(args)
-    for point in signed:
-        if not checkpoints.verify_checkpoint(point, record):
-            print(f"BROKEN: the checkpoint at entry {point.seq} is not signed by the gateway")
-            return 1
-        if point.seq not in hashes:
-            print(
-                f"BROKEN: entry {point.seq} is signed in a checkpoint but missing from the "
-                f"chain (entries after {verdict.entries} were removed)"
-            )
-            return 1
-        if hashes[point.seq] != point.hash:
-            print(f"BROKEN: history up to entry {point.seq} differs from the signed checkpoint")
-            return 1
+    broken = (
+        checkpoints.first_mismatch(signed, hashes, verdict.entries, _gateway_record(args))
+        if signed
+        else None
+    )
+    if broken is not None:
+        print(f"BROKEN: {broken}")
+        return 1
     print(
         f"intact: {verdict.entries} entries, head {verdict.head}, {len(signed)} signed "
         f"checkpoints, digest {verdict.digest or 'none (empty chain)'}"

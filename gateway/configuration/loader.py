@@ -339,6 +339,14 @@ def _delivery(table: dict[str, Any], place: Place) -> DeliverySettings:
     )
 
 
+def parse_delivery(doc: Any, file: str) -> DeliverySettings:
+    """A department's ``delivery`` table (``mode``, ``endpoint``, ``timeout``, ``concurrency``)
+    given on its own, as the admin API and the console take it; ``ConfigError`` naming the
+    field otherwise."""
+    place = Place(file)
+    return _delivery(_table(doc, place), place)
+
+
 def _key(table: dict[str, Any], place: Place) -> KeyConfig:
     _known_keys(table, {"name", "jwk", "not_before", "not_after", "revoked_at"}, place)
     name = _str(table, "name", place)

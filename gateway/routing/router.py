@@ -109,9 +109,64 @@ class _TypeIndex:
         return [found[p] for p in sorted(found)]
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One test a route makes: the event's ``type`` (pointer ``/type``) or a ``when``
+    condition. ``actual`` is the event's value there (None and ``present`` False when the
+    pointer finds nothing); ``holds`` whether it is one of ``expected``."""
+
+    pointer: str
+    expected: tuple[Any, ...]
+    present: bool
+    actual: Any
+    holds: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pointer": self.pointer,
+            "expected": list(self.expected),
+            "present": self.present,
+            "actual": self.actual,
+            "holds": self.holds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RouteExplanation:
+    """Why one route did or did not apply to an event, and what became of its targets.
+
+    ``checks`` are the route's tests in order, stopping at the type when the type differs
+    (its conditions are then beside the point); ``targets`` maps each recipient the route
+    named to None (it receives) or the reason it was dropped."""
+
+    route: str
+    type: str
+    matched: bool
+    checks: tuple[Check, ...]
+    targets: dict[str, str | None]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "type": self.type,
+            "matched": self.matched,
+            "checks": [c.as_json() for c in self.checks],
+            "targets": dict(self.targets),
+        }
+
+
+def _check(pointer: str, expected: tuple[Any, ...], event: Mapping[str, Any]) -> Check:
+    value = resolve_pointer(event, pointer)
+    present = value is not _MISSING
+    return Check(
+        pointer, expected, present, value if present else None, present and value in expected
+    )
+
+
 class Router:
     def __init__(self, routes: tuple[Route, ...], departments: Mapping[str, Department]) -> None:
         self._departments = departments
+        self._routes = routes
         self._by_type: dict[str, _TypeIndex] = defaultdict(_TypeIndex)
         for position, route in enumerate(routes):
             self._by_type[route.type].add(position, route)
@@ -136,6 +191,24 @@ class Router:
             else:
                 recipients.append(target)
         return Decision(tuple(recipients), tuple(matched), refused)
+
+    def explain(self, event: Mapping[str, Any]) -> list[RouteExplanation]:
+        """Every route of the table, in order, with why it did or did not apply to ``event``:
+        what the administrators' dry run shows. Not on the message path (``decide`` is)."""
+        explanations = []
+        for route in self._routes:
+            checks = [_check("/type", (route.type,), event)]
+            if checks[0].holds:
+                checks += [_check(c.pointer, c.values, event) for c in route.when]
+            matched = all(c.holds for c in checks)
+            targets: dict[str, str | None] = {}
+            if matched:
+                for target in (*route.to, *self._pointed(route, event)):
+                    targets[target] = self._refusal(target, event.get("type"), event.get("source"))
+            explanations.append(
+                RouteExplanation(route.name, route.type, matched, tuple(checks), targets)
+            )
+        return explanations
 
     @staticmethod
     def _pointed(route: Route, event: Mapping[str, Any]) -> tuple[str, ...]:

@@ -118,3 +118,55 @@ def test_indexed_decision_is_the_scan_of_every_route_in_configuration_order() ->
 def test_resolve_pointer_escapes() -> None:
     doc = {"a/b": {"m~n": [1, 2]}}
     assert resolve_pointer(doc, "/a~1b/m~0n/1") == 2
+
+
+def test_explain_says_why_each_route_did_or_did_not_apply() -> None:
+    config = load_config(REPO / "config")
+    routes = (
+        Route("other-type", T("medical_diagnosis"), ("330784.hrss.recognition",)),
+        Route(
+            "commuting",
+            T("application_form"),
+            ("330784.police.traffic", "330784.market"),
+            when=(
+                Condition("/data/injury/kind", ("commuting",)),
+                Condition("/data/injury/road", (True,)),
+            ),
+        ),
+    )
+    router = Router(routes, config.departments)
+    event = _event(T("application_form"), "330784.zlb", {"injury": {"kind": "workplace"}})
+    other, commuting = (e.as_json() for e in router.explain(event))
+    # a route of another type: the type is the reason, its conditions are not looked at
+    assert other == {
+        "route": "other-type",
+        "type": T("medical_diagnosis"),
+        "matched": False,
+        "checks": [
+            {
+                "pointer": "/type",
+                "expected": [T("medical_diagnosis")],
+                "present": True,
+                "actual": T("application_form"),
+                "holds": False,
+            }
+        ],
+        "targets": {},
+    }
+    assert commuting["matched"] is False
+    assert [(c["pointer"], c["present"], c["actual"], c["holds"]) for c in commuting["checks"]] == [
+        ("/type", True, T("application_form"), True),
+        ("/data/injury/kind", True, "workplace", False),
+        ("/data/injury/road", False, None, False),
+    ]
+    event["data"] = {"injury": {"kind": "commuting", "road": True}}
+    _, commuting = (e.as_json() for e in router.explain(event))
+    assert commuting["matched"] is True
+    police_receives = T("application_form") in config.departments["330784.police.traffic"].receives
+    assert commuting["targets"] == {
+        "330784.police.traffic": None if police_receives else "may not receive this type",
+        "330784.market": "may not receive this type",
+    }
+    assert set(router.decide(event).recipients) == {
+        t for t, why in commuting["targets"].items() if why is None
+    }
