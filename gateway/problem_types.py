@@ -15,62 +15,16 @@ Titles describe the type, never the occurrence (RFC 9457 section 3.1.3): the occ
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Final, Literal
 
-PROBLEM_BASE: Final = "urn:zj-exchange:problem:"
-
-#: what else a refused message is counted as, beside ``zjx_messages_rejected`` by slug
-CountedAs = Literal["signature", "document"]
-
-
-@dataclass(frozen=True, slots=True)
-class ProblemType:
-    slug: str
-    status: int
-    title: str
-    title_zh: str
-    counted_as: CountedAs | None = None
-    #: what went wrong and what to do, in Chinese, for every occurrence of the type; a
-    #: Chinese answer gives it before the occurrence's own detail (``localized``)
-    detail_zh: str = ""
-
-    @property
-    def uri(self) -> str:
-        return PROBLEM_BASE + self.slug
-
-    def titled(self, language: str) -> str:
-        """The title in ``language`` ("zh" or anything else for English)."""
-        return self.title_zh if language == "zh" else self.title
-
-    def localized(self, language: str, detail: str) -> tuple[str, str]:
-        """Title and detail of one occurrence in ``language``. In Chinese the detail is the
-        type's Chinese explanation, then the occurrence's detail as raised (it names fields,
-        JSON Pointers and identifiers, which read the same in both languages)."""
-        if language != "zh":
-            return self.title, detail
-        return self.title_zh, f"{self.detail_zh}。详情：{detail}"
-
-
-_ALL: dict[str, ProblemType] = {}
-
-
-def _define(
-    slug: str,
-    status: int,
-    title: str,
-    title_zh: str,
-    counted_as: CountedAs | None = None,
-    *,
-    detail_zh: str,
-) -> ProblemType:
-    if slug in _ALL:
-        raise ValueError(f"problem type {slug} defined twice")
-    problem = ProblemType(slug, status, title, title_zh, counted_as, detail_zh)
-    _ALL[slug] = problem
-    return problem
-
+from gateway.problem_kinds import (
+    PROBLEM_BASE,
+    CountedAs,
+    ProblemType,
+    by_slug,
+    catalogue,
+    markdown,
+)
+from gateway.problem_kinds import define as _define
 
 # --- the roots (each domain's default) -----------------------------------------------------
 
@@ -489,25 +443,47 @@ CASE_NOT_FOUND = _define(
 # --- attachments (DESIGN section 11, gateway/attachments) ----------------------------------
 
 ATTACHMENT_TOO_LARGE = _define(
-    "attachment-too-large", 413, "Attachment larger than the limit", "附件超过大小上限"
+    "attachment-too-large",
+    413,
+    "Attachment larger than the limit",
+    "附件超过大小上限",
+    detail_zh="附件超过网关允许的大小上限；请压缩或拆分后重新上传",
 )
 ATTACHMENT_TYPE_NOT_ALLOWED = _define(
-    "attachment-type-not-allowed", 415, "Attachment type not allowed", "附件类型不在允许范围"
+    "attachment-type-not-allowed",
+    415,
+    "Attachment type not allowed",
+    "附件类型不在允许范围",
+    detail_zh="附件类型不在允许范围（PDF、OFD、JPEG、PNG、TIFF）；类型按文件内容判定",
 )
 ATTACHMENT_TYPE_MISMATCH = _define(
     "attachment-type-mismatch",
     415,
     "Declared type disagrees with the bytes",
     "声明的附件类型与内容不符",
+    detail_zh="声明的媒体类型与文件内容不符；请按实际文件类型声明",
 )
 ATTACHMENT_CONTENT_REFUSED = _define(
-    "attachment-content-refused", 422, "Attachment content refused", "附件内容未通过检查"
+    "attachment-content-refused",
+    422,
+    "Attachment content refused",
+    "附件内容未通过检查",
+    detail_zh="附件内容未通过安全检查（如含脚本、启动动作或嵌入文件，或无法解码）；请提交合规文件",
 )
 ATTACHMENT_SCANNER_UNAVAILABLE = _define(
-    "attachment-scanner-unavailable", 503, "Virus scanner unavailable", "病毒扫描服务不可用"
+    "attachment-scanner-unavailable",
+    503,
+    "Virus scanner unavailable",
+    "病毒扫描服务不可用",
+    detail_zh="病毒扫描服务暂不可用，附件未被接收；请稍后重试",
 )
 ATTACHMENT_MISSING = _define(
-    "attachment-missing", 422, "Referenced attachment not uploaded", "引用的附件不存在", "document"
+    "attachment-missing",
+    422,
+    "Referenced attachment not uploaded",
+    "引用的附件不存在",
+    "document",
+    detail_zh="文书引用的附件尚未上传；请先上传附件，再提交引用它的文书",
 )
 ATTACHMENT_NOT_YOURS = _define(
     "attachment-not-yours",
@@ -515,6 +491,7 @@ ATTACHMENT_NOT_YOURS = _define(
     "Referenced attachment uploaded by another department",
     "引用的附件由其他部门上传",
     "document",
+    detail_zh="文书引用的附件由其他部门上传；只能引用本部门上传的附件",
 )
 ATTACHMENT_MISMATCH = _define(
     "attachment-mismatch",
@@ -522,10 +499,21 @@ ATTACHMENT_MISMATCH = _define(
     "Reference disagrees with the stored attachment",
     "附件引用与已存附件不符",
     "document",
+    detail_zh="附件引用的摘要、类型或大小与已存附件不符；请按上传应答填写引用",
 )
-ATTACHMENT_NOT_FOUND = _define("attachment-not-found", 404, "Attachment not found", "附件不存在")
+ATTACHMENT_NOT_FOUND = _define(
+    "attachment-not-found",
+    404,
+    "Attachment not found",
+    "附件不存在",
+    detail_zh="附件不存在，或本部门收到的文书未引用该附件",
+)
 RANGE_NOT_SATISFIABLE = _define(
-    "range-not-satisfiable", 416, "Range not satisfiable", "请求的字节范围无效"
+    "range-not-satisfiable",
+    416,
+    "Range not satisfiable",
+    "请求的字节范围无效",
+    detail_zh="请求的字节范围超出附件大小；请核对 Range 请求头",
 )
 
 # --- administration -------------------------------------------------------------------------
@@ -640,37 +628,7 @@ CONFIG_INVALID = _define(
 )
 
 
-def catalogue() -> Iterator[ProblemType]:
-    """Every problem type, in the order defined."""
-    return iter(_ALL.values())
-
-
-def by_slug(slug: str) -> ProblemType:
-    return _ALL[slug]
-
-
-def markdown() -> str:
-    """The catalogue as ``docs/problems.md`` shows it."""
-    lines = [
-        "# Problem types",
-        "",
-        "Every error the gateway answers is `application/problem+json` (RFC 9457) with one of",
-        f"these types (`type` is `{PROBLEM_BASE}<slug>`). Generated from",
-        "`gateway/problem_types.py` by `python -m gateway.problem_types > docs/problems.md`;",
-        "`/openapi.json` lists the types each operation can answer with.",
-        "",
-        "| slug | status | title | 标题 | 说明 (Accept-Language: zh) | also counted as |",
-        "|---|---|---|---|---|---|",
-    ]
-    for p in catalogue():
-        counted = f"`zjx_{p.counted_as}_failures`" if p.counted_as else ""
-        if p.counted_as == "document":
-            counted = "`zjx_validation_failures`"
-        lines.append(
-            f"| `{p.slug}` | {p.status} | {p.title} | {p.title_zh} | {p.detail_zh} | {counted} |"
-        )
-    return "\n".join(lines) + "\n"
-
+__all__ = ["PROBLEM_BASE", "CountedAs", "ProblemType", "by_slug", "catalogue", "markdown"]
 
 if __name__ == "__main__":
     sys.stdout.write(markdown())
