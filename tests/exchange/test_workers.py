@@ -83,12 +83,12 @@ def wait_gone(pids: list[int], seconds: float) -> list[int]:
 async def submit_each_on_a_new_connection(url: str, data_dir: Path, count: int) -> list[str]:
     """Submit ``count`` messages, each on its own connection; the request ids answered."""
     key = SigningKey.load(dev_key_path(data_dir, SOURCE))
+    document = example("medical_diagnosis")
+    del document["case_id"]  # under no case: a case_id needs its subject
     ids = []
     for i in range(count):
         body = sign_message(
-            build_event(
-                source=SOURCE, type=DIAGNOSIS, data=example("medical_diagnosis"), id=f"workers-{i}"
-            ),
+            build_event(source=SOURCE, type=DIAGNOSIS, data=document, id=f"workers-{i}"),
             key,
         )
         connector = aiohttp.TCPConnector(force_close=True)
