@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import functools
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from gateway.cli import instances
 from gateway.logs import configure_logging
 from gateway.options import Options
+from gateway.problems import ConfigError
 
 SHUTDOWN_SECONDS = 10.0
 
@@ -108,6 +110,7 @@ async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool 
     from gateway.api.appkeys import TRANSPORT
     from gateway.api.transport import GatewaySite, count_refusals
 
+    _check_free(host, port, reuse_port=reuse_port)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
     )
@@ -125,7 +128,7 @@ async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool 
         reuse_port=reuse_port or None,
     )
     try:
-        await site.start()
+        await _listen(site, host, port)
         _reload_on_sighup(app)
         for url in _urls(runner.addresses):
             structlog.get_logger("gateway.serve").info("gateway.listening", url=url)
@@ -133,6 +136,38 @@ async def serve(app: web.Application, host: str, port: int, *, reuse_port: bool 
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _check_free(host: str, port: int, *, reuse_port: bool) -> None:
+    """Bind and release ``host:port`` before the application starts (its store, workers and
+    threads), so a taken address stops nothing half-started: ``address already in use``
+    (another gateway, or a second ``make run``) is a ``ConfigError``, one line, exit 2."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in infos:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if reuse_port:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                probe.bind(address)
+    except OSError as exc:
+        raise _unbindable(host, port, exc) from exc
+
+
+async def _listen(site: web.BaseSite, host: str, port: int) -> None:
+    """Bind the socket; the address taken since ``_check_free`` is the same one line."""
+    try:
+        await site.start()
+    except OSError as exc:
+        raise _unbindable(host, port, exc) from exc
+
+
+def _unbindable(host: str, port: int, exc: OSError) -> ConfigError:
+    reason = exc.strerror or str(exc)
+    return ConfigError(
+        f"cannot listen on {host}:{port}: {reason.lower()}; is a gateway already running "
+        "there? Stop it, or choose another port with --port or GATEWAY_PORT"
+    )
 
 
 def _reload_on_sighup(app: web.Application) -> None:

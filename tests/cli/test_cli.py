@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,3 +177,22 @@ def test_keys_token_is_accepted_by_the_gateway(
     )
     verifier = TokenVerifier(registry, "330000.exchange", SystemClock(), timedelta(minutes=5))
     assert verifier.verify(token) == HOSPITAL
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    """A second `make run` beside the first: one `error:` line naming the address, exit 2,
+    no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        tmp = str(tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(port), "--data-dir", tmp],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}: address already in use" in done.stderr
