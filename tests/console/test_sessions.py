@@ -224,6 +224,23 @@ def test_every_message_has_both_languages_and_every_page_key_exists() -> None:
     assert templates().get_template("base.html").name == "base.html"
 
 
+async def test_cases_page_names_the_stages_in_the_visitors_language(
+    tmp_path: Path, database: str | None
+) -> None:
+    """The stage counts read "open in recognition" in English and use the definition's
+    Chinese stage titles ("工伤认定", config/cases/work_injury.toml) in Chinese."""
+    async with running_gateway(tmp_path, database=database, run_dispatcher=False) as gw:
+        token = (gw.data_dir / "admin-token").read_text().strip()
+        async with await _log_in(gw, token) as admin:
+            async with admin.get(f"{gw.base_url}/console/cases") as response:
+                assert "open in recognition" in await response.text()
+            async with admin.get(f"{gw.base_url}/console/language?set=zh&next=/console/cases"):
+                pass
+            async with admin.get(f"{gw.base_url}/console/cases") as response:
+                html = await response.text()
+    assert "处于工伤认定阶段" in html and "recognition" not in html
+
+
 def test_cases_page_shows_the_reform_figures_of_closed_cases() -> None:
     catalogue = Catalogue.load()
     closed = {

@@ -11,6 +11,7 @@ from aiohttp import web
 from gateway.administration import READ_ROLES
 from gateway.api.appkeys import CASES, CLOCK
 from gateway.api.cases import case_body
+from gateway.cases.definition import Stage
 from gateway.console.visit import Visit, page
 from gateway.problem_types import CASE_NOT_FOUND
 from gateway.problems import NotFoundError
@@ -24,16 +25,22 @@ LISTED = 1000
 async def open_cases(visit: Visit) -> web.StreamResponse:
     service = visit.app[CASES]
     views = [] if service is None else await service.open_views(LISTED)
-    stages = [] if service is None else [s.name for s in service.definition.stages]
+    stages = [] if service is None else service.definition.stages
     by_stage = Counter(v.state.stage for v in views)
     return visit.render(
         "cases.html",
         enabled=service is not None,
         closed=None if service is None else await service.statistics(),
         cases=views,
-        by_stage=[(stage, by_stage.get(stage, 0)) for stage in stages],
+        by_stage=[(_stage_label(s, visit), by_stage.get(s.name, 0)) for s in stages],
         by_flag=sorted(Counter(v.flag for v in views).items()),
     )
+
+
+def _stage_label(stage: Stage, visit: Visit) -> str:
+    """The stage's title for a Chinese reader (the definition's titles are Chinese,
+    config/cases/work_injury.toml), its name for an English one."""
+    return stage.title if visit.language == "zh" else stage.name
 
 
 @routes.get("/console/cases/{id}")
