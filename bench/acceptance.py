@@ -318,12 +318,24 @@ def variants(args: argparse.Namespace) -> list[Variant]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Needs wrk and taskset, and PostgreSQL for its rows; about 12 minutes in full. "
+        "Writes bench/results/acceptance.md, .png and .json.",
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each load run")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are reported")
-    parser.add_argument("--backlog", type=int, default=1_000_000, help="pending deliveries")
+    parser.add_argument(
+        "--backlog", type=int, default=1_000_000, help="pending deliveries seeded for its row"
+    )
     parser.add_argument("--database", default=DEFAULT_PG, help="PostgreSQL server (admin DSN)")
-    parser.add_argument("--pool-rate", type=float, default=4000, help="messages per second")
+    parser.add_argument(
+        "--pool-rate",
+        type=float,
+        default=4000,
+        help="pre-signed messages made per second of load run",
+    )
     parser.add_argument("--quick", action="store_true", help="SQLite, 1 worker only")
     parser.add_argument("--only", help="run only the variants whose name contains this")
     args = parser.parse_args()
