@@ -5,7 +5,7 @@ name; the drivers only run them. The tables live in the gateway's own database (
 0018), beside the messages whose references decide who may read an attachment.
 
 SQLite: one connection of its own to the gateway's file (WAL, so it reads beside the store's
-writer; writes wait on ``busy_timeout``), used from worker threads one call at a time.
+writer; writes wait on ``busy_timeout``), used by one thread of its own, one call at a time.
 PostgreSQL: a small asyncpg pool of its own.
 """
 
@@ -16,16 +16,18 @@ import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.problems import StoreError
 
 #: a query's name line, ``-- name: <name>``, to the end of its line
 _NAME = re.compile(r"^-- name: (\w+)[ \t\r]*(?=\n|\Z)", re.M)
 Row = Sequence[Any]
+T = TypeVar("T")
 
 
 @functools.cache
@@ -55,49 +57,63 @@ class Database(Protocol):
 
 
 class SqliteDatabase:
+    """One connection of its own, used by one thread of its own: every call (the statement and
+    the reading of its rows) runs there, in the order asked. A caller cancelled while its call
+    runs cannot start a second call on the connection beside it, nor close the connection under
+    it: the next call, ``close`` included, waits behind it in the same thread (two threads in one
+    ``sqlite3.Connection`` at once crash the process)."""
+
     def __init__(self, path: Path, busy_timeout_ms: int = 10_000) -> None:
         self._sql = queries("sqlite")
         self._conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
         )
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._lock = asyncio.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="attachments-sqlite")
+        self._lock = asyncio.Lock()  # a transaction of execute_each is not interleaved
 
-    async def _run(self, name: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    async def _run(
+        self, name: str, args: tuple[Any, ...], read: Callable[[sqlite3.Cursor], T]
+    ) -> T:
+        sql = self._sql[name]
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._conn.execute, self._sql[name], args)
+                return await self._in_thread(lambda: read(self._conn.execute(sql, args)))
             except sqlite3.Error as exc:
                 raise StoreError(f"attachments: {name} failed ({type(exc).__name__})") from exc
 
     async def one(self, name: str, *args: Any) -> Row | None:
-        row: Row | None = (await self._run(name, args)).fetchone()
+        row: Row | None = await self._run(name, args, lambda cursor: cursor.fetchone())
         return row
 
     async def all(self, name: str, *args: Any) -> list[Row]:
-        return list((await self._run(name, args)).fetchall())
+        return await self._run(name, args, lambda cursor: list(cursor.fetchall()))
 
     async def execute(self, name: str, *args: Any) -> int:
-        return (await self._run(name, args)).rowcount
+        return await self._run(name, args, lambda cursor: cursor.rowcount)
 
     async def execute_each(self, name: str, rows: AsyncIterable[tuple[Any, ...]]) -> None:
         sql, conn = self._sql[name], self._conn
         async with self._lock:
             try:
-                await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
+                await self._in_thread(lambda: conn.execute("BEGIN IMMEDIATE"))
                 try:
                     async for row in rows:
-                        await asyncio.to_thread(conn.execute, sql, row)
-                    await asyncio.to_thread(conn.execute, "COMMIT")
+                        await self._in_thread(functools.partial(conn.execute, sql, row))
+                    await self._in_thread(lambda: conn.execute("COMMIT"))
                 except BaseException:
-                    await asyncio.to_thread(conn.execute, "ROLLBACK")
+                    await self._in_thread(lambda: conn.execute("ROLLBACK"))
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"attachments: {name} failed ({type(exc).__name__})") from exc
 
     async def close(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._conn.close)
+            await self._in_thread(self._conn.close)
+        self._thread.shutdown(wait=True)
 
 
 @contextlib.contextmanager
