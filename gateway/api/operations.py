@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.appkeys import CASES, CHAIN_WATCH, CLOCK, CURRENT, DISPATCHER, METRICS, STORE
+from gateway.api.appkeys import CHAIN_WATCH, CLOCK, CURRENT, DISPATCHER, METRICS, STORE
 from gateway.api.openapi import document, with_live_values
 from gateway.api.responses import json_response
 from gateway.delivery.breaker import State
@@ -61,8 +61,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def refresh_gauges(app: web.Application) -> None:
     """Gauges read at scrape time (from the store, so they are right with several instances):
-    the store's reachability, the audit chain (what was written since the last scrape), open
-    cases by deadline flag, breakers, and the backlog per recipient."""
+    the store's reachability, the audit chain (what was written since the last scrape),
+    breakers, and the backlog per recipient. Open cases by deadline flag are counted by the
+    deadline watch (``CaseService.check_deadlines``), not here: a scrape reads no case."""
     now = app[CLOCK].now()
     store, metrics = app[STORE], app[METRICS]
     up = await store.ping()
@@ -70,11 +71,6 @@ async def refresh_gauges(app: web.Application) -> None:
     if not up:
         return  # the gauges below come from the store: they keep their last values
     await app[CHAIN_WATCH].check(store, metrics)
-    cases = app[CASES]
-    if cases is not None:
-        flags = [view.flag for view in await cases.open_views(limit=10_000)]
-        for flag in ("near", "overdue"):
-            metrics.cases_by_deadline.labels(flag).set(flags.count(flag))
     stats = await store.stats(now)
     gone = await store.gone_endpoints()
     breakers = app[DISPATCHER].breakers.states(now) if DISPATCHER in app else {}

@@ -185,6 +185,14 @@ class CaseService:
         for stored in await self._store.open_cases(limit=10_000):
             await self._update(stored.case_id, self._deadline_rule)
         await self.refresh_gauge()
+        await self._count_by_deadline()
+
+    async def _count_by_deadline(self) -> None:
+        """``zjx_cases_deadline{flag}``, set by the deadline watch (every ``check_interval``),
+        not at each scrape: a scrape must not read every open case."""
+        flags = [view.flag for view in await self.open_views(limit=10_000)]
+        for flag in ("near", "overdue"):
+            self._metrics.cases_by_deadline.labels(flag).set(flags.count(flag))
 
     async def refresh_gauge(self) -> None:
         counts = await self._store.count_open_cases()

@@ -221,11 +221,16 @@ async def test_a_late_case_is_flagged_and_counted_once(gateway: GatewayHandle) -
     clock.advance(timedelta(days=26))
     await gw.cases.check_deadlines()
     assert (await read_case(gw, "330784.zlb"))[1]["deadline_flag"] == "near"
+    # the deadline watch counts the flags for monitoring (a scrape reads no case)
+    assert sample(gw, "zjx_cases_deadline", flag="near") == 1
+    assert sample(gw, "zjx_cases_deadline", flag="overdue") == 0
     clock.advance(timedelta(days=5))
     await gw.cases.check_deadlines()
     await gw.cases.check_deadlines()
     case = (await read_case(gw, "330784.zlb"))[1]
     assert case["deadline_flag"] == "overdue"
+    assert sample(gw, "zjx_cases_deadline", flag="near") == 0
+    assert sample(gw, "zjx_cases_deadline", flag="overdue") == 1
     assert case["stages"][0]["missing"] == [doc_type("business_licence")]
     assert sample(gw, "zjx_case_deadline_breaches_total", stage="recognition") == 1
     # the law's clocks beside the promise: 15 days for a clear-cut recognition (art. 20)
